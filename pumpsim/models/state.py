@@ -1,0 +1,43 @@
+"""Alarm settings and the pump's state at a moment (after a refill, or at an interrogation)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from pumpsim.models._base import FrozenModel, PumpTime, unit
+from pumpsim.units import VOLUME
+
+Volume = Annotated[float, unit(VOLUME)]
+
+
+class AlarmSettings(FrozenModel):
+    """Programmable alarm settings. ``None`` means the pump model's default."""
+
+    low_reservoir_ml: Annotated[Volume | None, Field(alias="low_reservoir", gt=0)] = None
+
+
+class PumpState(FrozenModel):
+    """The pump at ``time``: the calculated reservoir volume the programmer shows (mL), when the
+    current fill went in, and the share of the battery used so far.
+
+    ``actual_volume_ml`` is the true volume if known (defaults to the calculated one).
+    ``first_fill`` marks the first fill of a new pump (some drugs have shorter limits then).
+    """
+
+    time: PumpTime
+    calculated_volume_ml: Annotated[Volume, Field(alias="calculated_volume", ge=0)]
+    actual_volume_ml: Annotated[Volume | None, Field(alias="actual_volume", ge=0)] = None
+    filled_at: PumpTime | None = None
+    battery_used: Annotated[float, Field(ge=0, le=1)] = 0.0
+    first_fill: bool = False
+
+    @property
+    def fill_time(self) -> PumpTime:
+        """When the drug now in the reservoir went in (defaults to ``time``)."""
+        return self.filled_at or self.time
+
+    @property
+    def true_volume_ml(self) -> float:
+        return self.calculated_volume_ml if self.actual_volume_ml is None else self.actual_volume_ml

@@ -1,0 +1,304 @@
+"""Loading the catalog (pump specs, drug library) and patient profiles from YAML.
+
+A patient profile refers to catalog entries by name and may override any of their fields::
+
+    pump: synchromed-ii-20     # or {model: synchromed-ii-20, nonretrievable_residual: "1 mL"}
+    drugs:
+      - {drug: morphine, concentration: "25 mg/mL"}
+
+Every problem found is reported at once in a ``ProfileError`` naming the file, the field path
+(as written in the file), the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from pumpsim.errors import Problem, ProfileError
+from pumpsim.models import Drug, DrugEntry, Infusate, PumpSpec, Therapy
+from pumpsim.models._base import FROM_FILE, mark_internal
+from pumpsim.models.therapy import CrossCheckError
+from pumpsim.yamlio import read_yaml
+
+__all__ = ["Catalog", "default_catalog_dir", "load_catalog", "load_therapy", "therapy_from_dict"]
+
+_THERAPY_KEYS = {
+    "patient_id",
+    "indication",
+    "pump",
+    "drugs",
+    "catheter",
+    "program",
+    "ptm",
+    "demand",
+    "alarms",
+    "state",
+    "delivery_factor",
+}
+"""Top-level profile keys this module reads; other modules may claim more (``extra_keys``)."""
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Pump models and drug entries by key (the YAML file stem)."""
+
+    pumps: Mapping[str, PumpSpec]
+    drugs: Mapping[str, DrugEntry]
+    directory: Path
+
+
+def default_catalog_dir() -> Path:
+    """``$PUMPSIM_CATALOG`` if set, else the ``profiles/`` folder shipped with pumpsim."""
+    env = os.environ.get("PUMPSIM_CATALOG")
+    if env:
+        return Path(env)
+    packaged = Path(__file__).resolve().parent / "_catalog"
+    if (packaged / "pumps").is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "profiles"
+
+
+def _problems(
+    exc: ValidationError, prefix: str = "", rename: Mapping[str, str] | None = None
+) -> list[Problem]:
+    problems: list[Problem] = []
+    for err in exc.errors(include_url=False):
+        ctx_error = (err.get("ctx") or {}).get("error")
+        base = _path(err["loc"], rename)
+        if isinstance(ctx_error, CrossCheckError):
+            problems.extend(
+                Problem(_join(prefix, _join(base, p.field)), p.value, p.allowed)
+                for p in ctx_error.problems
+            )
+            continue
+        message = err["msg"].removeprefix("Value error, ")
+        value = err.get("input")
+        if err["type"] == "missing":
+            value, message = "(missing)", "a value is required here"
+        elif err["type"] == "extra_forbidden":
+            message = "no such field here (check the spelling; see docs/profiles.md)"
+        problems.append(Problem(_join(prefix, base) or "(top level)", _short(value), message))
+    return problems
+
+
+def _path(loc: tuple[int | str, ...], rename: Mapping[str, str] | None) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part in ("str", "float", "int", "function-before[_convert(), float]"):
+            continue
+        else:
+            text = _join(text, str(part))
+    for old, new in (rename or {}).items():
+        if text.startswith(old):
+            text = new + text[len(old) :]
+    return text
+
+
+def _join(a: str, b: str) -> str:
+    return f"{a}.{b}" if a and b else a or b
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, dict):
+        return "{" + ", ".join(str(k) for k in value) + "}"
+    if isinstance(value, list):
+        return f"[list of {len(value)}]"
+    return value
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _validate(model: type[_M], data: Any, source: str, prefix: str = "", **context: Any) -> _M:
+    try:
+        return model.model_validate(data, context={**FROM_FILE, **context})
+    except ValidationError as exc:
+        raise ProfileError(source, _problems(exc, prefix)) from None
+
+
+@lru_cache(maxsize=8)
+def load_catalog(directory: Path | None = None) -> Catalog:
+    """Read every ``pumps/*.yaml`` and ``drugs/*.yaml`` under ``directory``."""
+    directory = directory or default_catalog_dir()
+    if not (directory / "pumps").is_dir() or not (directory / "drugs").is_dir():
+        raise ProfileError(
+            str(directory), [Problem("catalog", str(directory), "a folder with pumps/ and drugs/")]
+        )
+    pumps = {}
+    for path in sorted((directory / "pumps").glob("*.yaml")):
+        data = _mapping(read_yaml(path), str(path))
+        pumps[path.stem] = _validate(PumpSpec, {**data, "key": path.stem}, str(path))
+    drugs = {}
+    for path in sorted((directory / "drugs").glob("*.yaml")):
+        data = _mapping(read_yaml(path), str(path))
+        drugs[path.stem] = _validate(DrugEntry, {**data, "key": path.stem}, str(path))
+    return Catalog(pumps=pumps, drugs=drugs, directory=directory)
+
+
+def _mapping(data: Any, source: str, field: str = "(top level)") -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ProfileError(source, [Problem(field, _short(data), "a mapping of keys to values")])
+    return data
+
+
+def load_therapy(
+    path: Path | str, catalog: Catalog | None = None, *, extra_keys: frozenset[str] = frozenset()
+) -> Therapy:
+    """Load a patient profile file into a validated ``Therapy``.
+
+    ``extra_keys`` are top-level keys another reader owns (e.g. ``timeline``); they are ignored
+    here instead of being rejected as unknown.
+    """
+    path = Path(path)
+    data = _mapping(read_yaml(path), str(path))
+    return therapy_from_dict(data, str(path), catalog, extra_keys=extra_keys)
+
+
+def therapy_from_dict(
+    data: Mapping[str, Any],
+    source: str,
+    catalog: Catalog | None = None,
+    *,
+    extra_keys: frozenset[str] = frozenset(),
+) -> Therapy:
+    """Build a ``Therapy`` from a profile mapping; ``source`` names it in error messages."""
+    catalog = catalog or load_catalog()
+    problems: list[Problem] = []
+    unknown = sorted(set(data) - _THERAPY_KEYS - extra_keys)
+    for key in unknown:
+        problems.append(
+            Problem(
+                key, _short(data[key]), f"one of {', '.join(sorted(_THERAPY_KEYS | extra_keys))}"
+            )
+        )
+    pump = _resolve_pump(data.get("pump"), catalog, source, problems)
+    infusate = _resolve_drugs(data.get("drugs"), catalog, source, problems)
+    if problems or pump is None or infusate is None:
+        raise ProfileError(source, problems)
+    body = {k: v for k, v in data.items() if k in _THERAPY_KEYS and k not in ("pump", "drugs")}
+    body["pump"] = pump
+    body["infusate"] = infusate
+    try:
+        return Therapy.model_validate(
+            body,
+            context={
+                **FROM_FILE,
+                "concentration_mg_per_ml": infusate.primary.concentration_mg_per_ml,
+            },
+        )
+    except ValidationError as exc:
+        raise ProfileError(source, _problems(exc, rename={"infusate.drugs": "drugs"})) from None
+
+
+def _resolve_pump(
+    raw: Any, catalog: Catalog, source: str, problems: list[Problem]
+) -> PumpSpec | None:
+    if isinstance(raw, str):
+        raw = {"model": raw}
+    if not isinstance(raw, dict) or not isinstance(raw.get("model"), str):
+        problems.append(
+            Problem("pump", _short(raw), f"a catalog pump name, one of {', '.join(catalog.pumps)}")
+        )
+        return None
+    key = raw["model"]
+    if key not in catalog.pumps:
+        problems.append(Problem("pump.model", key, f"one of {', '.join(catalog.pumps)}"))
+        return None
+    overrides = {k: v for k, v in raw.items() if k != "model"}
+    if not overrides:
+        return catalog.pumps[key]
+    base = mark_internal(catalog.pumps[key].model_dump(by_alias=False, exclude_unset=False))
+    merged = _merge_by_alias(PumpSpec, base, overrides)
+    try:
+        return PumpSpec.model_validate(merged, context=FROM_FILE)
+    except ValidationError as exc:
+        problems.extend(_problems(exc, "pump"))
+        return None
+
+
+def _merge_by_alias(
+    model: type[BaseModel], base: dict[str, Any], overrides: dict[str, Any]
+) -> dict[str, Any]:
+    """Base values (by field name, internal units) with file overrides (by alias, with units)."""
+    alias_to_name = {(f.alias or name): name for name, f in model.model_fields.items()}
+    merged = dict(base)
+    for key, value in overrides.items():
+        name = alias_to_name.get(key, key)
+        merged.pop(name, None)
+        merged[key] = value
+    return merged
+
+
+def _resolve_drugs(
+    raw: Any, catalog: Catalog, source: str, problems: list[Problem]
+) -> Infusate | None:
+    if not isinstance(raw, list) or not raw:
+        problems.append(
+            Problem("drugs", _short(raw), "a list of {drug: NAME, concentration: '25 mg/mL'}")
+        )
+        return None
+    drugs: list[Drug] = []
+    for i, item in enumerate(raw):
+        where = f"drugs[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("drug"), str):
+            problems.append(Problem(where, _short(item), "{drug: NAME, concentration: '25 mg/mL'}"))
+            continue
+        entry = catalog.drugs.get(item["drug"])
+        if entry is None:
+            problems.append(
+                Problem(f"{where}.drug", item["drug"], f"one of {', '.join(catalog.drugs)}")
+            )
+            continue
+        fields = {k: v for k, v in item.items() if k != "drug"}
+        if "concentration" not in fields:
+            problems.append(Problem(f"{where}.concentration", "(missing)", "e.g. '25 mg/mL'"))
+            continue
+        try:
+            concentration = Drug.model_validate(
+                {
+                    "name": entry.name,
+                    "concentration": fields["concentration"],
+                    "stability": "1 day",
+                },
+                context=FROM_FILE,
+            ).concentration_mg_per_ml
+        except ValidationError as exc:
+            problems.extend(_problems(exc, where))
+            continue
+        base = mark_internal(Drug.from_entry(entry, concentration).model_dump())
+        try:
+            drugs.append(
+                Drug.model_validate(_merge_by_alias(Drug, base, fields), context=FROM_FILE)
+            )
+        except ValidationError as exc:
+            problems.extend(_problems(exc, where))
+            continue
+        max_conc = entry.max_concentration_mg_per_ml
+        if max_conc is not None and concentration > max_conc * (1 + 1e-9):
+            problems.append(
+                Problem(
+                    f"{where}.concentration",
+                    fields["concentration"],
+                    f"up to {_conc(max_conc, entry.mass_unit)} for {entry.name}",
+                )
+            )
+    if problems or not drugs:
+        return None
+    try:
+        return Infusate(drugs=tuple(drugs))
+    except ValidationError as exc:
+        problems.extend(_problems(exc, "drugs"))
+        return None
+
+
+def _conc(mg_per_ml: float, unit: str) -> str:
+    return f"{mg_per_ml * 1000:g} mcg/mL" if unit == "mcg" else f"{mg_per_ml:g} mg/mL"

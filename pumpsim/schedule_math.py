@@ -1,0 +1,309 @@
+"""Schedule semantics shared by both engines: a program as piecewise-constant rate segments,
+cumulative delivered volume and its exact inverse, dose↔volume conversion, and the PTM rules.
+
+Time is float **days since an origin** (a naive local datetime on the pump clock); rates are
+mL/day. Flex steps follow the pump's wall clock and weekday; periodic boluses repeat every
+``every`` from their first time of day on the day the program took effect.
+
+This module is the single source of truth for "how much does the pump deliver, when". If the
+SimPy engine and the vectorized engine disagree, the fix belongs here.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import math
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from pumpsim.models import Program, PtmSettings
+
+MINUTES_PER_DAY = 1440
+EPS_DAYS = 1e-9
+"""Times closer than this (about 0.1 ms) are the same instant."""
+
+FloatArray = npt.NDArray[np.float64]
+
+
+# ---------------------------------------------------------------- conversions (mg, mL, mg/mL)
+def volume_to_dose_mg(volume_ml: float, concentration_mg_per_ml: float) -> float:
+    """Drug mass (mg) in ``volume_ml`` of fluid at ``concentration_mg_per_ml``."""
+    return volume_ml * concentration_mg_per_ml
+
+
+def dose_to_volume_ml(dose_mg: float, concentration_mg_per_ml: float) -> float:
+    """Volume (mL) that carries ``dose_mg`` at ``concentration_mg_per_ml`` (> 0)."""
+    if concentration_mg_per_ml <= 0:
+        raise ValueError("concentration must be positive")
+    return dose_mg / concentration_mg_per_ml
+
+
+# ---------------------------------------------------------------- clock helpers
+def to_days(origin: dt.datetime, when: dt.datetime) -> float:
+    """Days from ``origin`` to ``when`` (both naive pump-clock datetimes)."""
+    return (when - origin).total_seconds() / 86400.0
+
+
+def to_datetime(origin: dt.datetime, days: float) -> dt.datetime:
+    """The pump-clock datetime ``days`` after ``origin``, rounded to the second."""
+    return origin + dt.timedelta(seconds=round(days * 86400.0))
+
+
+def _origin_minute(origin: dt.datetime) -> float:
+    return origin.hour * 60 + origin.minute + origin.second / 60 + origin.microsecond / 6e7
+
+
+# ---------------------------------------------------------------- segments
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """From ``start_day`` to ``end_day`` the pump runs at ``basal`` + ``bolus`` mL/day."""
+
+    start_day: float
+    end_day: float
+    basal_ml_per_day: float
+    bolus_ml_per_day: float = 0.0
+
+    @property
+    def rate_ml_per_day(self) -> float:
+        return self.basal_ml_per_day + self.bolus_ml_per_day
+
+    @property
+    def volume_ml(self) -> float:
+        return self.rate_ml_per_day * (self.end_day - self.start_day)
+
+
+def _basal_breaks(
+    program: Program, origin: dt.datetime, start: float, end: float
+) -> Iterator[tuple[float, float]]:
+    """(time, basal rate from that time) at ``start`` and at every step change before ``end``."""
+    base_minute = _origin_minute(origin)
+    first_day = math.floor((base_minute + start * MINUTES_PER_DAY) / MINUTES_PER_DAY)
+    last_day = math.floor((base_minute + end * MINUTES_PER_DAY) / MINUTES_PER_DAY)
+    origin_weekday = origin.weekday()
+    first = True
+    for day in range(first_day, last_day + 1):
+        steps = program.steps_for((origin_weekday + day) % 7)
+        for i, step in enumerate(steps):
+            t = (day * MINUTES_PER_DAY + step.start_minute - base_minute) / MINUTES_PER_DAY
+            nxt_minute = steps[i + 1].start_minute if i + 1 < len(steps) else MINUTES_PER_DAY
+            t_next = (day * MINUTES_PER_DAY + nxt_minute - base_minute) / MINUTES_PER_DAY
+            if t_next <= start + EPS_DAYS or t >= end - EPS_DAYS:
+                continue
+            if first:
+                yield start, step.rate_ml_per_day
+                first = False
+            elif t > start:
+                yield t, step.rate_ml_per_day
+
+
+def _bolus_windows(
+    program: Program, origin: dt.datetime, program_start: float, start: float, end: float
+) -> list[tuple[float, float, float]]:
+    """(start, end, rate) of every periodic bolus overlapping [start, end)."""
+    windows = []
+    base_minute = _origin_minute(origin)
+    start_calendar_day = math.floor(
+        (base_minute + program_start * MINUTES_PER_DAY) / MINUTES_PER_DAY
+    )
+    for bolus in program.periodic_boluses:
+        anchor = (
+            start_calendar_day * MINUTES_PER_DAY + bolus.start_minute - base_minute
+        ) / MINUTES_PER_DAY
+        # first occurrence at or after the program start
+        k0 = max(0, math.ceil((program_start - anchor - EPS_DAYS) / bolus.every_days))
+        # skip occurrences that end before the window
+        k = max(k0, math.floor((start - anchor - bolus.duration_days) / bolus.every_days))
+        while True:
+            b0 = anchor + k * bolus.every_days
+            if b0 >= end - EPS_DAYS:
+                break
+            b1 = b0 + bolus.duration_days
+            if b1 > start + EPS_DAYS and k >= k0:
+                windows.append((b0, b1, bolus.rate_ml_per_day))
+            k += 1
+    return windows
+
+
+def program_segments(
+    program: Program,
+    *,
+    origin: dt.datetime,
+    start_day: float,
+    end_day: float,
+    program_start_day: float | None = None,
+) -> list[Segment]:
+    """The program's delivery over ``[start_day, end_day)`` as contiguous segments.
+
+    ``program_start_day`` is when the program took effect (anchor of periodic boluses);
+    it defaults to ``start_day``. Segments are contiguous, non-empty and in time order; the
+    programmed volume over the window is ``sum(s.volume_ml for s in segments)``.
+    """
+    if end_day <= start_day:
+        return []
+    p0 = start_day if program_start_day is None else program_start_day
+    breaks = list(_basal_breaks(program, origin, start_day, end_day))
+    windows = _bolus_windows(program, origin, p0, start_day, end_day)
+    cuts = {t for t, _ in breaks}
+    for b0, b1, _ in windows:
+        cuts.update(t for t in (b0, b1) if start_day < t < end_day)
+    times = sorted(cuts) + [end_day]
+    break_times = [t for t, _ in breaks]
+    segments = []
+    for a, b in zip(times, times[1:], strict=False):
+        if b - a <= EPS_DAYS * 1e-3:
+            continue
+        basal = breaks[bisect.bisect_right(break_times, a + EPS_DAYS) - 1][1]
+        mid = 0.5 * (a + b)
+        bolus = sum(rate for b0, b1, rate in windows if b0 <= mid < b1)
+        if (
+            segments
+            and segments[-1].basal_ml_per_day == basal
+            and segments[-1].bolus_ml_per_day == bolus
+        ):
+            segments[-1] = Segment(segments[-1].start_day, b, basal, bolus)
+        else:
+            segments.append(Segment(a, b, basal, bolus))
+    return segments
+
+
+def daily_volume_ml(program: Program, origin: dt.datetime, day: int) -> float:
+    """Programmed volume (mL) over calendar day ``day`` counted from the origin's midnight."""
+    midnight = -_origin_minute(origin) / MINUTES_PER_DAY
+    segs = program_segments(
+        program, origin=origin, start_day=midnight + day, end_day=midnight + day + 1
+    )
+    return sum(s.volume_ml for s in segs)
+
+
+# ---------------------------------------------------------------- cumulative volume
+@dataclass(frozen=True)
+class CumulativeSchedule:
+    """Cumulative programmed volume ``V(t)`` over a window, with its exact inverse.
+
+    ``times`` are the segment boundaries and ``volumes`` the cumulative mL delivered at each,
+    starting at 0 at ``times[0]``. Between boundaries the volume is linear, so
+    ``time_of_volume`` solves threshold crossings exactly. Both accept NumPy arrays.
+    """
+
+    times: FloatArray
+    volumes: FloatArray
+
+    @classmethod
+    def from_segments(cls, segments: Sequence[Segment]) -> CumulativeSchedule:
+        if not segments:
+            raise ValueError("need at least one segment")
+        times = np.array([segments[0].start_day] + [s.end_day for s in segments])
+        volumes = np.concatenate([[0.0], np.cumsum([s.volume_ml for s in segments])])
+        return cls(times=times, volumes=volumes)
+
+    @classmethod
+    def for_program(
+        cls,
+        program: Program,
+        *,
+        origin: dt.datetime,
+        start_day: float,
+        end_day: float,
+        program_start_day: float | None = None,
+    ) -> CumulativeSchedule:
+        return cls.from_segments(
+            program_segments(
+                program,
+                origin=origin,
+                start_day=start_day,
+                end_day=end_day,
+                program_start_day=program_start_day,
+            )
+        )
+
+    @property
+    def end_day(self) -> float:
+        return float(self.times[-1])
+
+    def volume_at(self, t: npt.ArrayLike) -> FloatArray:
+        """Cumulative programmed volume (mL) at time(s) ``t`` (clamped to the window)."""
+        return np.interp(t, self.times, self.volumes)
+
+    def time_of_volume(self, volume_ml: npt.ArrayLike) -> FloatArray:
+        """Earliest time at which the cumulative volume reaches ``volume_ml``; ``inf`` when it is
+        not reached inside the window. Exact on the piecewise-linear curve."""
+        v = np.asarray(volume_ml, dtype=float)
+        idx = np.searchsorted(self.volumes, v, side="left")
+        out = np.full(v.shape, np.inf)
+        inside = idx < len(self.volumes)
+        i = np.clip(idx, 1, len(self.volumes) - 1)
+        v0, v1 = self.volumes[i - 1], self.volumes[i]
+        t0, t1 = self.times[i - 1], self.times[i]
+        span = np.where(v1 > v0, v1 - v0, 1.0)
+        frac = np.clip((v - v0) / span, 0.0, 1.0)
+        solved = np.where(idx == 0, self.times[0], t0 + frac * (t1 - t0))
+        out[inside] = solved[inside]
+        return out
+
+
+# ---------------------------------------------------------------- PTM rules
+Decision = Literal[
+    "granted", "lockout", "daily_cap", "bolus_running", "reservoir_empty", "disabled"
+]
+
+
+@dataclass
+class PtmGate:
+    """The pump's rules for a patient bolus request, applied press by press.
+
+    A press at ``t`` is denied when the reservoir is at its empty limit, when another bolus is
+    still running, when the lockout since the last *granted* bolus has not passed, or when the
+    day's maximum is used: either the grants in the last 24 h (``rolling``) or since the pump
+    clock's midnight (``clock``). Otherwise it is granted and delivered over its duration.
+    """
+
+    settings: PtmSettings
+    origin: dt.datetime
+    _grants: deque[float] = field(default_factory=deque)
+
+    def decide(
+        self, t: float, *, bolus_running_until: float = -math.inf, reservoir_empty: bool = False
+    ) -> Decision:
+        """Decide a press at ``t`` (days since origin) and record it when granted."""
+        s = self.settings
+        if s.max_per_day == 0:
+            return "disabled"
+        if reservoir_empty:
+            return "reservoir_empty"
+        if t < bolus_running_until - EPS_DAYS:
+            return "bolus_running"
+        if self._grants and t < self._grants[-1] + s.lockout_days - EPS_DAYS:
+            return "lockout"
+        if self.count_in_day(t) >= s.max_per_day:
+            return "daily_cap"
+        self._grants.append(t)
+        return "granted"
+
+    def count_in_day(self, t: float) -> int:
+        """Grants that count against the daily maximum for a press at ``t``: those in the 24 h
+        before ``t`` (rolling) or since the pump clock's last midnight (clock)."""
+        while self._grants and self._grants[0] <= t - 1.0 - EPS_DAYS:
+            self._grants.popleft()  # too old for any later press to count
+        if self.settings.day_definition == "rolling":
+            return sum(1 for g in self._grants if g > t - 1.0 + EPS_DAYS)
+        midnight = self.midnight_before(t)
+        return sum(1 for g in self._grants if g >= midnight - EPS_DAYS)
+
+    def midnight_before(self, t: float) -> float:
+        """The pump clock's last midnight at or before ``t`` (days since origin)."""
+        return midnight_before(self.origin, t)
+
+
+def midnight_before(origin: dt.datetime, t: float) -> float:
+    """The last pump-clock midnight at or before ``t`` (days since ``origin``)."""
+    base = _origin_minute(origin)
+    minute = base + t * MINUTES_PER_DAY
+    return (
+        math.floor(minute / MINUTES_PER_DAY + EPS_DAYS) * MINUTES_PER_DAY - base
+    ) / MINUTES_PER_DAY

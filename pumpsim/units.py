@@ -1,0 +1,153 @@
+"""Strict parsing of clinical quantities written as strings (``"25 mg/mL"``, ``"20 uL/h"``).
+
+Profiles speak clinical units; inside pumpsim every quantity is a float in a fixed unit named in
+the field (``rate_ml_per_day``). This module is the only place where units are converted, and it
+never guesses: a bare number, a mass where a volume is due, or an unknown unit is an error.
+
+The parsing itself is done by pint (a maintained units library), with ``mcg`` added as the
+clinical spelling of microgram.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import pint
+
+__all__ = [
+    "UnitParseError",
+    "Kind",
+    "VOLUME",
+    "MASS",
+    "DURATION",
+    "VOLUME_RATE",
+    "MASS_RATE",
+    "CONCENTRATION",
+    "LENGTH",
+    "VOLUME_PER_LENGTH",
+    "FRACTION",
+    "parse_quantity",
+    "parse_rate",
+    "format_mass_mg",
+]
+
+
+class UnitParseError(ValueError):
+    """A quantity string could not be read as the kind of quantity the field needs."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of quantity: the pint dimensionality, the internal unit and an example."""
+
+    name: str
+    dimensionality: str
+    internal_unit: str
+    example: str
+
+
+VOLUME = Kind("volume", "[length] ** 3", "milliliter", "20 mL")
+MASS = Kind("mass", "[mass]", "milligram", "2 mg")
+DURATION = Kind("duration", "[time]", "day", "30 min")
+VOLUME_RATE = Kind("volume rate", "[length] ** 3 / [time]", "milliliter / day", "0.5 mL/day")
+MASS_RATE = Kind("dose rate", "[mass] / [time]", "milligram / day", "500 mcg/day")
+CONCENTRATION = Kind(
+    "concentration", "[mass] / [length] ** 3", "milligram / milliliter", "25 mg/mL"
+)
+LENGTH = Kind("length", "[length]", "centimeter", "90 cm")
+VOLUME_PER_LENGTH = Kind(
+    "volume per length", "[length] ** 2", "milliliter / centimeter", "0.0026 mL/cm"
+)
+FRACTION = Kind("fraction", "dimensionless", "dimensionless", "14.5 %")
+
+_UNIT_TOKEN = re.compile(r"[A-Za-zµμ]")
+
+
+@lru_cache(maxsize=1)
+def _registry() -> pint.UnitRegistry:
+    ureg = pint.UnitRegistry()
+    ureg.define("mcg = microgram")
+    return ureg
+
+
+def _normalise(text: str) -> str:
+    # clinical writing: "mL/day", "mcg/day", "µL/h"; pint wants "u" for micro
+    return text.strip().replace("µ", "u").replace("μ", "u")
+
+
+def parse_quantity(text: Any, kind: Kind) -> float:
+    """Parse ``text`` as a quantity of ``kind`` and return it in ``kind.internal_unit``.
+
+    Raises ``UnitParseError`` with a message saying what was expected when the text is not a
+    string, has no unit, cannot be parsed, or has another dimension.
+    """
+    if isinstance(text, bool) or not isinstance(text, str):
+        raise UnitParseError(f"expected a {kind.name} written with its unit, e.g. {kind.example!r}")
+    cleaned = _normalise(text)
+    if not _UNIT_TOKEN.search(cleaned) and not (kind is FRACTION and "%" in cleaned):
+        raise UnitParseError(
+            f"a bare number has no unit; write a {kind.name} with its unit, e.g. {kind.example!r}"
+        )
+    ureg = _registry()
+    try:
+        quantity = ureg.Quantity(cleaned)
+    except Exception as exc:  # pint raises several unrelated exception types
+        raise UnitParseError(
+            f"cannot read {text!r} as a {kind.name} ({exc.__class__.__name__}); "
+            f"e.g. {kind.example!r}"
+        ) from None
+    expected = ureg.Quantity(1.0, kind.internal_unit).dimensionality
+    if not isinstance(quantity, pint.Quantity) or quantity.dimensionality != expected:
+        dim = getattr(quantity, "dimensionality", "a plain number")
+        raise UnitParseError(
+            f"{text!r} is {_describe(dim)}, not a {kind.name}; e.g. {kind.example!r}"
+        )
+    return float(quantity.to(kind.internal_unit).magnitude)
+
+
+def parse_rate(text: Any) -> tuple[str, float]:
+    """Parse a rate that may be a volume rate or a dose rate.
+
+    Returns ``("volume", mL/day)`` or ``("dose", mg/day)``; anything else is a ``UnitParseError``.
+    """
+    try:
+        return "volume", parse_quantity(text, VOLUME_RATE)
+    except UnitParseError:
+        pass
+    try:
+        return "dose", parse_quantity(text, MASS_RATE)
+    except UnitParseError:
+        raise UnitParseError(
+            f"expected a volume rate (e.g. '0.5 mL/day', '20 uL/h') or a dose rate "
+            f"(e.g. '500 mcg/day'), got {text!r}"
+        ) from None
+
+
+_DIMENSION_NAMES = {
+    "[length] ** 3": "a volume",
+    "[mass]": "a mass",
+    "[time]": "a duration",
+    "[length] ** 3 / [time]": "a volume rate",
+    "[mass] / [time]": "a dose rate",
+    "[mass] / [length] ** 3": "a concentration",
+}
+
+
+def _describe(dimensionality: object) -> str:
+    ureg = _registry()
+    if not dimensionality:
+        return "a plain number"
+    for dims, name in _DIMENSION_NAMES.items():
+        if dimensionality == ureg.get_dimensionality(dims):
+            return name
+    return f"of dimension {dimensionality}"
+
+
+def format_mass_mg(mass_mg: float, unit: str) -> str:
+    """Render a mass given in mg in the drug's display unit (``mg`` or ``mcg``)."""
+    if unit == "mcg":
+        return f"{mass_mg * 1000.0:.4g} mcg"
+    return f"{mass_mg:.4g} mg"
