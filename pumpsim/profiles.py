@@ -25,9 +25,22 @@ from pumpsim.errors import Problem, ProfileError
 from pumpsim.models import Drug, DrugEntry, Infusate, PumpSpec, Therapy
 from pumpsim.models._base import FROM_FILE, mark_internal
 from pumpsim.models.therapy import CrossCheckError
+from pumpsim.timeline import Timeline, timeline_from_list
 from pumpsim.yamlio import read_yaml
 
-__all__ = ["Catalog", "default_catalog_dir", "load_catalog", "load_therapy", "therapy_from_dict"]
+__all__ = [
+    "Profile",
+    "load_profile",
+    "profile_from_dict",
+    "Catalog",
+    "default_catalog_dir",
+    "load_catalog",
+    "load_therapy",
+    "therapy_from_dict",
+]
+
+PROFILE_EXTRA_KEYS = frozenset({"timeline"})
+"""Top-level keys of a patient profile that are not part of the therapy itself."""
 
 _THERAPY_KEYS = {
     "patient_id",
@@ -239,16 +252,16 @@ def _merge_by_alias(
 
 
 def _resolve_drugs(
-    raw: Any, catalog: Catalog, source: str, problems: list[Problem]
+    raw: Any, catalog: Catalog, source: str, problems: list[Problem], field: str = "drugs"
 ) -> Infusate | None:
     if not isinstance(raw, list) or not raw:
         problems.append(
-            Problem("drugs", _short(raw), "a list of {drug: NAME, concentration: '25 mg/mL'}")
+            Problem(field, _short(raw), "a list of {drug: NAME, concentration: '25 mg/mL'}")
         )
         return None
     drugs: list[Drug] = []
     for i, item in enumerate(raw):
-        where = f"drugs[{i}]"
+        where = f"{field}[{i}]"
         if not isinstance(item, dict) or not isinstance(item.get("drug"), str):
             problems.append(Problem(where, _short(item), "{drug: NAME, concentration: '25 mg/mL'}"))
             continue
@@ -296,9 +309,41 @@ def _resolve_drugs(
     try:
         return Infusate(drugs=tuple(drugs))
     except ValidationError as exc:
-        problems.extend(_problems(exc, "drugs"))
+        problems.extend(_problems(exc, field))
         return None
 
 
 def _conc(mg_per_ml: float, unit: str) -> str:
     return f"{mg_per_ml * 1000:g} mcg/mL" if unit == "mcg" else f"{mg_per_ml:g} mg/mL"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A patient profile: the therapy and the dated timeline of interventions it carries."""
+
+    therapy: Therapy
+    timeline: Timeline
+    source: str
+
+
+def load_profile(path: Path | str, catalog: Catalog | None = None) -> Profile:
+    """Load a patient profile with its optional ``timeline:`` of interventions."""
+    path = Path(path)
+    data = _mapping(read_yaml(path), str(path))
+    return profile_from_dict(data, str(path), catalog)
+
+
+def profile_from_dict(
+    data: Mapping[str, Any], source: str, catalog: Catalog | None = None, *, field: str = "timeline"
+) -> Profile:
+    """Build a ``Profile`` from a mapping; ``field`` is where the timeline sits (for messages)."""
+    catalog = catalog or load_catalog()
+    therapy = therapy_from_dict(data, source, catalog, extra_keys=PROFILE_EXTRA_KEYS)
+
+    def resolve(raw: Any, where: str, problems: list[Problem]) -> Infusate | None:
+        return _resolve_drugs(raw, catalog, source, problems, field=where)
+
+    timeline = timeline_from_list(
+        data.get("timeline"), therapy, source, resolve_drugs=resolve, field=field
+    )
+    return Profile(therapy=therapy, timeline=timeline, source=source)

@@ -154,7 +154,7 @@ def program_segments(
         cuts.update(t for t in (b0, b1) if start_day < t < end_day)
     times = sorted(cuts) + [end_day]
     break_times = [t for t, _ in breaks]
-    segments = []
+    segments: list[Segment] = []
     for a, b in zip(times, times[1:], strict=False):
         if b - a <= EPS_DAYS * 1e-3:
             continue
@@ -228,7 +228,8 @@ class CumulativeSchedule:
 
     def volume_at(self, t: npt.ArrayLike) -> FloatArray:
         """Cumulative programmed volume (mL) at time(s) ``t`` (clamped to the window)."""
-        return np.interp(t, self.times, self.volumes)
+        out: FloatArray = np.interp(np.asarray(t, dtype=float), self.times, self.volumes)
+        return out
 
     def time_of_volume(self, volume_ml: npt.ArrayLike) -> FloatArray:
         """Earliest time at which the cumulative volume reaches ``volume_ml``; ``inf`` when it is
@@ -257,7 +258,8 @@ Decision = Literal[
 class PtmGate:
     """The pump's rules for a patient bolus request, applied press by press.
 
-    A press at ``t`` is denied when the reservoir is at its empty limit, when another bolus is
+    A press at ``t`` is denied when the motor is stopped (MRI stall, end of service), when the
+    reservoir is at its empty limit, when another bolus is
     still running, when the lockout since the last *granted* bolus has not passed, or when the
     day's maximum is used: either the grants in the last 24 h (``rolling``) or since the pump
     clock's midnight (``clock``). Otherwise it is granted and delivered over its duration.
@@ -268,12 +270,19 @@ class PtmGate:
     _grants: deque[float] = field(default_factory=deque)
 
     def decide(
-        self, t: float, *, bolus_running_until: float = -math.inf, reservoir_empty: bool = False
+        self,
+        t: float,
+        *,
+        bolus_running_until: float = -math.inf,
+        reservoir_empty: bool = False,
+        pump_stopped: bool = False,
     ) -> Decision:
         """Decide a press at ``t`` (days since origin) and record it when granted."""
         s = self.settings
         if s.max_per_day == 0:
             return "disabled"
+        if pump_stopped:
+            return "pump_stopped"
         if reservoir_empty:
             return "reservoir_empty"
         if t < bolus_running_until - EPS_DAYS:

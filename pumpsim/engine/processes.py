@@ -1,0 +1,202 @@
+"""The SimPy processes of one pump and its patient. Each is a short generator that reads like
+the clinical rule it models; all of them change the pump only through ``PumpModel`` and then
+``poke()`` the clock so it re-solves the next threshold crossing."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator, Sequence
+from typing import Any
+
+import numpy as np
+import simpy
+
+from pumpsim.engine.pump import TOLERANCE_DAYS, PumpModel
+from pumpsim.engine.trace import PtmPress
+from pumpsim.models import PtmDemand
+from pumpsim.schedule_math import PtmGate, midnight_before, program_segments, to_days
+from pumpsim.timeline import (
+    CatheterDisconnection,
+    CatheterOcclusion,
+    MriExposure,
+    PrimingBolus,
+    PtmChange,
+    Refill,
+    Reprogram,
+    Timeline,
+)
+
+Proc = Generator[simpy.Event, Any, None]
+_LOOKAHEAD_DAYS = 7.0
+
+
+class Clock:
+    """Wakes the integrator whenever something changed a rate."""
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+        self.changed = env.event()
+
+    def poke(self) -> None:
+        if not self.changed.triggered:
+            self.changed.succeed()
+
+    def renew(self) -> simpy.Event:
+        if self.changed.triggered:
+            self.changed = self.env.event()
+        return self.changed
+
+
+def integrator(env: simpy.Environment, pump: PumpModel, clock: Clock, end_day: float) -> Proc:
+    """Advance the pump to the next threshold crossing or change, then apply what it reached."""
+    while True:
+        pump.advance(env.now)
+        pump.settle()
+        if env.now >= end_day - TOLERANCE_DAYS:
+            return
+        wake_at = min(pump.next_crossing(), end_day)
+        changed = clock.renew()
+        yield env.timeout(max(0.0, wake_at - env.now)) | changed
+
+
+def basal_schedule(env: simpy.Environment, pump: PumpModel, clock: Clock, end_day: float) -> Proc:
+    """Set the basal and periodic-bolus rates segment by segment from the running program.
+
+    Interrupted on reprogramming, it recomputes from the new program."""
+    while True:
+        program = pump.program
+        try:
+            while env.now < end_day - TOLERANCE_DAYS:
+                horizon = min(end_day, env.now + _LOOKAHEAD_DAYS)
+                for segment in program_segments(
+                    program,
+                    origin=pump.origin,
+                    start_day=env.now,
+                    end_day=horizon,
+                    program_start_day=pump.program_start_day,
+                ):
+                    pump.advance(env.now)
+                    pump.basal_rate = segment.basal_ml_per_day
+                    pump.periodic_rate = segment.bolus_ml_per_day
+                    clock.poke()
+                    yield env.timeout(max(0.0, segment.end_day - env.now))
+            return
+        except simpy.Interrupt:
+            continue
+
+
+def patient_presses(
+    pump: PumpModel, demand: PtmDemand, end_day: float, rng: np.random.Generator
+) -> list[float]:
+    """Press times (days since origin, sorted) from the demand model over ``[0, end_day)``.
+
+    A Poisson process: each day's expected presses ``presses_per_day`` (times a gamma factor
+    with mean 1 and ``daily_cv`` when set), shared out over the day's windows by weight; within a
+    window presses fall uniformly. An explicit press log is used as given."""
+    if demand.presses:
+        times = [to_days(pump.origin, p) for p in demand.presses]
+        return [t for t in times if 0 <= t < end_day]
+    assert demand.presses_per_day is not None
+    presses: list[float] = []
+    first_midnight = midnight_before(pump.origin, 0.0)
+    windows = demand.day_profile()
+    day = 0
+    while first_midnight + day < end_day:
+        factor = 1.0
+        if demand.daily_cv > 0:
+            shape = 1.0 / demand.daily_cv**2
+            factor = float(rng.gamma(shape, 1.0 / shape))
+        for start_min, end_min, share in windows:
+            n = int(rng.poisson(demand.presses_per_day * factor * share))
+            if n:
+                a = first_midnight + day + start_min / 1440
+                b = first_midnight + day + end_min / 1440
+                presses.extend(float(x) for x in rng.uniform(a, b, n))
+        day += 1
+    return sorted(t for t in presses if 0 <= t < end_day)
+
+
+def patient(
+    env: simpy.Environment, pump: PumpModel, clock: Clock, presses: Sequence[float]
+) -> Proc:
+    """The patient presses the PTM; the pump grants or denies each press by its rules."""
+    gate = PtmGate(pump.ptm, pump.origin) if pump.ptm else None
+    current_settings = pump.ptm
+    for t in presses:
+        yield env.timeout(max(0.0, t - env.now))
+        pump.advance(env.now)
+        pump.settle()
+        if pump.ptm is None:
+            decision = "disabled"
+        else:
+            if gate is None or pump.ptm is not current_settings:
+                gate, current_settings = PtmGate(pump.ptm, pump.origin), pump.ptm
+            decision = gate.decide(
+                env.now,
+                bolus_running_until=pump.ptm_until,
+                reservoir_empty=pump.empty_mode,
+                pump_stopped=pump.stopped(),
+            )
+        pump.trace.ptm_presses.append(PtmPress(env.now, pump.time(env.now), decision))
+        day = pump._day_at(env.now)
+        if decision == "granted":
+            assert pump.ptm is not None
+            day.ptm_granted += 1
+            pump.start_ptm_bolus(pump.ptm)
+            pump.log("ptm_granted", volume_ml=pump.ptm.bolus_volume_ml)
+            clock.poke()
+        else:
+            day.ptm_denied += 1
+            pump.log("ptm_denied", reason=decision)
+
+
+def interventions(
+    env: simpy.Environment, pump: PumpModel, clock: Clock, timeline: Timeline
+) -> Proc:
+    """Carry out the timeline: refills, reprogramming, PTM changes, MRI, catheter faults."""
+    for entry in timeline.entries:
+        at = to_days(pump.origin, entry.at)
+        if at >= pump.trace.end_day:
+            return
+        yield env.timeout(max(0.0, at - env.now))
+        pump.advance(env.now)
+        pump.settle()
+        if isinstance(entry, Refill):
+            old_program = pump.program
+            pump.refill(
+                fill_ml=entry.fill_ml,
+                entered_ml=entry.entered_ml if entry.entered_ml is not None else entry.fill_ml,
+                infusate=entry.infusate,
+                pocket_fill=entry.pocket_fill,
+            )
+            if entry.program is not None:
+                if entry.bridge_bolus:
+                    pump.start_bridge(entry.program)
+                    pump.set_program(old_program)
+                else:
+                    pump.set_program(entry.program)
+        elif isinstance(entry, Reprogram):
+            pump.set_program(entry.program)
+        elif isinstance(entry, PtmChange):
+            pump.ptm = entry.ptm
+            pump.log("ptm_settings", enabled=entry.ptm is not None)
+        elif isinstance(entry, MriExposure):
+            restart = at + entry.duration_days + pump.spec.mri.restart_delay_days
+            pump.log("mri_start", duration_min=round(entry.duration_days * 1440, 3))
+            pump.stall(restart)
+            env.process(_mri_end(env, pump, at + entry.duration_days))
+        elif isinstance(entry, CatheterOcclusion):
+            pump.occluded_until = at + (entry.duration_days or math.inf)
+            pump.log("occlusion_start")
+        elif isinstance(entry, CatheterDisconnection):
+            pump.disconnected_until = at + (entry.duration_days or math.inf)
+            pump.log("disconnection")
+        elif isinstance(entry, PrimingBolus):
+            pump.start_priming(entry.new_catheter)
+        clock.poke()
+
+
+def _mri_end(env: simpy.Environment, pump: PumpModel, at: float) -> Proc:
+    yield env.timeout(max(0.0, at - env.now))
+    pump.advance(env.now)
+    pump.log("mri_end")

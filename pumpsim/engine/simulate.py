@@ -1,0 +1,108 @@
+"""Run one pump and patient through a timeline: ``simulate(therapy, timeline, days=, seed=)``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import simpy
+
+from pumpsim.engine.processes import (
+    Clock,
+    basal_schedule,
+    integrator,
+    interventions,
+    patient,
+    patient_presses,
+)
+from pumpsim.engine.pump import PumpModel
+from pumpsim.engine.trace import Balance, Trace
+from pumpsim.errors import SimulationError
+from pumpsim.models import Therapy
+from pumpsim.timeline import Timeline
+
+SampleSink = Callable[[float, float, float], None]
+
+MAX_DAYS = 366 * 15
+
+
+def simulate(
+    therapy: Therapy,
+    timeline: Timeline | None = None,
+    *,
+    days: float = 180.0,
+    seed: int | None = 0,
+    sample_every_days: float = 1 / 24,
+    delivery_factor: float | None = None,
+    on_sample: SampleSink | None = None,
+) -> Trace:
+    """Simulate ``days`` days from ``therapy.state.time`` and return the ``Trace``.
+
+    ``delivery_factor`` (actual/programmed) defaults to ``therapy.delivery_factor`` or 1.0.
+    PTM presses come from ``therapy.demand`` drawn with ``seed`` (same seed → same trace).
+    ``on_sample(day, calculated_ml, actual_ml)`` receives the samples instead of the trace
+    storing them, so memory does not grow with the run length.
+    """
+    if not 0 < days <= MAX_DAYS:
+        raise SimulationError(f"days: got {days}; allowed: more than 0 and at most {MAX_DAYS}")
+    if not 1 / 1440 <= sample_every_days <= 30:
+        raise SimulationError(
+            f"sample interval: got {sample_every_days} days; allowed: 1 minute to 30 days"
+        )
+    factor = delivery_factor if delivery_factor is not None else therapy.delivery_factor or 1.0
+    if not 0.5 < factor < 1.5:
+        raise SimulationError(f"delivery_factor: got {factor}; allowed: between 0.5 and 1.5")
+    timeline = timeline or Timeline()
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    trace = Trace(
+        patient_id=therapy.patient_id,
+        origin=therapy.state.time,
+        end_day=float(days),
+        seed=seed,
+        delivery_factor=factor,
+        drug_units={d.name: d.mass_unit for d in therapy.infusate.drugs},
+    )
+    trace.samples.interval_days = sample_every_days
+    pump = PumpModel(therapy, trace, factor)
+    pump.sample_sink = on_sample
+    env = simpy.Environment()
+    clock = Clock(env)
+    basal = env.process(basal_schedule(env, pump, clock, float(days)))
+
+    def _restart_basal() -> None:
+        if basal.is_alive and basal is not env.active_process:
+            basal.interrupt()
+
+    pump.on_program_change = _restart_basal
+    if therapy.demand is not None and therapy.ptm is not None:
+        presses = patient_presses(pump, therapy.demand, float(days), rng)
+        env.process(patient(env, pump, clock, presses))
+    env.process(interventions(env, pump, clock, timeline))
+    env.process(integrator(env, pump, clock, float(days)))
+    env.run(until=float(days) + 1e-9)
+    pump.advance(float(days))
+    pump.settle()
+    trace.balance = _balance(pump)
+    return trace
+
+
+def _balance(pump: PumpModel) -> Balance:
+    ledger = pump.ledger
+    return Balance(
+        put_in_ml=ledger.put_in_ml,
+        delivered_ml=ledger.delivered_ml,
+        reservoir_ml=pump.reservoir.volume_ml,
+        dead_volume_ml=pump.dead.volume_ml(),
+        withdrawn_ml=ledger.withdrawn_ml,
+        leaked_ml=ledger.leaked_ml,
+        pocket_ml=ledger.pocket_ml,
+        flushed_ml=ledger.flushed_ml,
+        put_in_mg=dict(ledger.put_in_mg),
+        delivered_mg=dict(ledger.delivered_mg),
+        reservoir_mg=dict(pump.reservoir.mass_mg),
+        dead_volume_mg=pump.dead.mass_mg(),
+        withdrawn_mg=dict(ledger.withdrawn_mg),
+        leaked_mg=dict(ledger.leaked_mg),
+        pocket_mg=dict(ledger.pocket_mg),
+        flushed_mg=dict(ledger.flushed_mg),
+    )

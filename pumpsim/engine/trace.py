@@ -1,0 +1,279 @@
+"""The one output of a run: typed records that plots, summaries and exports all read.
+
+Nothing reads back into the engine; a ``Trace`` is plain data plus derived views.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from pumpsim.atomic import write_text_atomic
+
+Severity = Literal["critical", "non-critical"]
+
+ALARM_SEVERITY: dict[str, Severity] = {
+    "low_reservoir": "non-critical",
+    "elective_replacement": "non-critical",
+    "empty_reservoir": "critical",
+    "end_of_service": "critical",
+    "motor_stall": "critical",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened at ``day`` (days since the trace origin) / ``time``."""
+
+    day: float
+    time: dt.datetime
+    kind: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class AlarmRecord:
+    """An alarm condition from ``on_day`` until ``off_day`` (``None``: still on at the end)."""
+
+    name: str
+    severity: Severity
+    on_day: float
+    on_time: dt.datetime
+    repeat_days: float | None
+    off_day: float | None = None
+    off_time: dt.datetime | None = None
+
+    def soundings(self, end_day: float) -> int:
+        """How many times the alarm tone sounds until it is cleared (or ``end_day``)."""
+        if self.repeat_days is None:
+            return 1
+        until = self.off_day if self.off_day is not None else end_day
+        return 1 + math.floor(max(0.0, until - self.on_day) / self.repeat_days + 1e-9)
+
+
+@dataclass(frozen=True, slots=True)
+class PtmPress:
+    """A press on the patient therapy manager and the pump's decision."""
+
+    day: float
+    time: dt.datetime
+    decision: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefillRecord:
+    """A refill: what the programmer expected, what came out, what went in (mL)."""
+
+    day: float
+    time: dt.datetime
+    expected_ml: float
+    """Calculated reservoir volume just before the refill."""
+    expected_withdrawable_ml: float
+    """Calculated volume minus the non-retrievable residual (what should come out)."""
+    withdrawn_ml: float
+    discrepancy_ml: float
+    """``withdrawn - expected_withdrawable``: negative means less came out than expected."""
+    fill_ml: float
+    entered_ml: float
+    pocket_fill: bool
+    programmed_since_last_ml: float
+    """Volume the pump believes it delivered since the previous fill (for calibration)."""
+
+
+@dataclass(slots=True)
+class DaySummary:
+    """One pump-clock calendar day: volume and drug mass at the catheter tip, PTM use, gaps."""
+
+    date: dt.date
+    delivered_ml: float = 0.0
+    basal_ml: float = 0.0
+    bolus_ml: float = 0.0
+    dose_mg: dict[str, float] = field(default_factory=dict)
+    bolus_dose_mg: dict[str, float] = field(default_factory=dict)
+    ptm_granted: int = 0
+    ptm_denied: int = 0
+    no_therapy_days: float = 0.0
+
+
+@dataclass
+class SampleTable:
+    """Calculated and actual reservoir volume (mL) sampled every ``interval_days``."""
+
+    interval_days: float
+    day: list[float] = field(default_factory=list)
+    calculated_ml: list[float] = field(default_factory=list)
+    actual_ml: list[float] = field(default_factory=list)
+
+    def arrays(self) -> tuple[npt.NDArray[np.float64], ...]:
+        return np.array(self.day), np.array(self.calculated_ml), np.array(self.actual_ml)
+
+
+@dataclass(frozen=True)
+class Balance:
+    """Where every mL and mg put into the system went (for the conservation invariant)."""
+
+    put_in_ml: float
+    delivered_ml: float
+    reservoir_ml: float
+    dead_volume_ml: float
+    withdrawn_ml: float
+    leaked_ml: float
+    pocket_ml: float
+    flushed_ml: float
+    put_in_mg: dict[str, float]
+    delivered_mg: dict[str, float]
+    reservoir_mg: dict[str, float]
+    dead_volume_mg: dict[str, float]
+    withdrawn_mg: dict[str, float]
+    leaked_mg: dict[str, float]
+    pocket_mg: dict[str, float]
+    flushed_mg: dict[str, float]
+
+
+@dataclass
+class Trace:
+    """Everything one simulated run produced."""
+
+    patient_id: str
+    origin: dt.datetime
+    end_day: float
+    seed: int | None
+    delivery_factor: float
+    events: list[Event] = field(default_factory=list)
+    alarms: list[AlarmRecord] = field(default_factory=list)
+    ptm_presses: list[PtmPress] = field(default_factory=list)
+    refills: list[RefillRecord] = field(default_factory=list)
+    daily: list[DaySummary] = field(default_factory=list)
+    samples: SampleTable = field(default_factory=lambda: SampleTable(1 / 24))
+    balance: Balance | None = None
+    drug_units: dict[str, str] = field(default_factory=dict)
+
+    # ------------------------------------------------------------ queries
+    def first_alarm(self, name: str) -> AlarmRecord | None:
+        """The first alarm called ``name``, or ``None``."""
+        return next((a for a in self.alarms if a.name == name), None)
+
+    def first_event(self, kind: str) -> Event | None:
+        return next((e for e in self.events if e.kind == kind), None)
+
+    def events_of(self, kind: str) -> list[Event]:
+        return [e for e in self.events if e.kind == kind]
+
+    def day_summary(self, date: dt.date) -> DaySummary | None:
+        return next((d for d in self.daily if d.date == date), None)
+
+    def no_therapy_days(self) -> float:
+        """Total time (days) the patient received no drug while the program asked for some."""
+        return sum(d.no_therapy_days for d in self.daily)
+
+    # ------------------------------------------------------------ export
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data (datetimes as ISO-8601 strings)."""
+        return _jsonable(
+            {
+                "patient_id": self.patient_id,
+                "origin": self.origin,
+                "end_day": self.end_day,
+                "seed": self.seed,
+                "delivery_factor": self.delivery_factor,
+                "alarms": [asdict(a) for a in self.alarms],
+                "refills": [asdict(r) for r in self.refills],
+                "events": [asdict(e) for e in self.events],
+                "daily": [asdict(d) for d in self.daily],
+                "samples": {
+                    "interval_days": self.samples.interval_days,
+                    "day": self.samples.day,
+                    "calculated_ml": self.samples.calculated_ml,
+                    "actual_ml": self.samples.actual_ml,
+                },
+            }
+        )
+
+    def to_json(self, path: Path | str) -> None:
+        """Write the whole trace as JSON (atomically)."""
+        write_text_atomic(Path(path), json.dumps(self.to_dict(), indent=1))
+
+    def events_csv(self) -> str:
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["time", "day", "kind", "detail"])
+        for e in self.events:
+            writer.writerow(
+                [e.time.isoformat(), f"{e.day:.6f}", e.kind, json.dumps(_jsonable(e.detail))]
+            )
+        return buf.getvalue()
+
+    def timeline_csv(self) -> str:
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["time", "day", "calculated_ml", "actual_ml"])
+        for d, c, a in zip(
+            self.samples.day, self.samples.calculated_ml, self.samples.actual_ml, strict=True
+        ):
+            when = self.origin + dt.timedelta(seconds=round(d * 86400))
+            writer.writerow([when.isoformat(), f"{d:.6f}", f"{c:.9f}", f"{a:.9f}"])
+        return buf.getvalue()
+
+    def daily_csv(self) -> str:
+        drugs = sorted({n for d in self.daily for n in d.dose_mg})
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(
+            [
+                "date",
+                "delivered_ml",
+                "basal_ml",
+                "bolus_ml",
+                *[f"{n}_mg" for n in drugs],
+                "ptm_granted",
+                "ptm_denied",
+                "no_therapy_h",
+            ]
+        )
+        for d in self.daily:
+            writer.writerow(
+                [
+                    d.date.isoformat(),
+                    f"{d.delivered_ml:.6f}",
+                    f"{d.basal_ml:.6f}",
+                    f"{d.bolus_ml:.6f}",
+                    *[f"{d.dose_mg.get(n, 0.0):.6f}" for n in drugs],
+                    d.ptm_granted,
+                    d.ptm_denied,
+                    f"{d.no_therapy_days * 24:.3f}",
+                ]
+            )
+        return buf.getvalue()
+
+    def to_csv(
+        self, path: Path | str, table: Literal["events", "timeline", "daily"] = "events"
+    ) -> None:
+        """Write one table as CSV (atomically): the event log, the sampled volumes or the daily
+        summary."""
+        text = {"events": self.events_csv, "timeline": self.timeline_csv, "daily": self.daily_csv}[
+            table
+        ]()
+        write_text_atomic(Path(path), text)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, np.floating | np.integer):
+        return value.item()
+    return value
