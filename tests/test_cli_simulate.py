@@ -1,0 +1,83 @@
+"""`pumpsim simulate`: summary, exports and errors, through typer's runner and a subprocess."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from pumpsim.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+PROFILE = ROOT / "profiles" / "patients" / "morphine-cancer-pain.yaml"
+runner = CliRunner()
+
+SIMPLE = """\
+patient_id: SIM-1
+pump: synchromed-ii-20
+drugs: [{drug: morphine, concentration: "25 mg/mL"}]
+catheter: {volume: "0.2 mL"}
+program: {mode: simple, rate: "0.5 mL/day"}
+state: {time: "2026-03-01T08:00", calculated_volume: "20 mL"}
+"""
+
+
+def test_simple_profile_alarm_dates_to_the_minute(tmp_path: Path) -> None:
+    """20 mL at 0.5 mL/day: the 2 mL alarm after 36 days, empty after 40 days."""
+    path = tmp_path / "p.yaml"
+    path.write_text(SIMPLE)
+    result = runner.invoke(app, ["simulate", str(path), "--days", "45", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    alarms = {a["name"]: a for a in data["alarms"]}
+    assert alarms["low_reservoir"]["on_time"] == "2026-04-06T08:00:00"
+    assert alarms["empty_reservoir"]["on_time"] == "2026-04-10T08:00:00"
+    human = runner.invoke(app, ["simulate", str(path), "--days", "45"])
+    assert "First low-reservoir alarm after 36.00 days" in human.output
+    before_empty = runner.invoke(app, ["simulate", str(path), "--days", "30"])
+    assert "morphine 12.5 mg/day" in before_empty.output  # 0.5 mL/day x 25 mg/mL
+
+
+def test_exports_are_written(tmp_path: Path) -> None:
+    events, timeline, daily = tmp_path / "e.csv", tmp_path / "t.csv", tmp_path / "d.csv"
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            str(PROFILE),
+            "--days",
+            "10",
+            "--events",
+            str(events),
+            "--timeline",
+            str(timeline),
+            "--daily",
+            str(daily),
+            "--sample-minutes",
+            "720",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(timeline.open()))
+    assert len(rows) == 21  # every 12 h over 10 days, both ends included
+    assert float(rows[0]["calculated_ml"]) > float(rows[-1]["calculated_ml"])
+    assert list(csv.reader(events.open()))[0] == ["time", "day", "kind", "detail"]
+    assert "morphine_mg" in daily.read_text().splitlines()[0]
+
+
+def test_missing_file_and_bad_days_exit_2_without_traceback(tmp_path: Path) -> None:
+    for args in (
+        ["simulate", str(tmp_path / "missing.yaml")],
+        ["simulate", str(PROFILE), "--days", "0"],
+        ["simulate", str(PROFILE), "--events", str(tmp_path / "no" / "dir.csv")],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "pumpsim", *args], capture_output=True, text=True, cwd=ROOT
+        )
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        assert "Traceback" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "no").exists()
