@@ -250,7 +250,13 @@ class CumulativeSchedule:
 
 # ---------------------------------------------------------------- PTM rules
 Decision = Literal[
-    "granted", "lockout", "daily_cap", "bolus_running", "reservoir_empty", "disabled"
+    "granted",
+    "lockout",
+    "daily_cap",
+    "bolus_running",
+    "reservoir_empty",
+    "pump_stopped",
+    "disabled",
 ]
 
 

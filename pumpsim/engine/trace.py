@@ -178,7 +178,7 @@ class Trace:
     # ------------------------------------------------------------ export
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data (datetimes as ISO-8601 strings)."""
-        return _jsonable(
+        data: dict[str, Any] = _jsonable(
             {
                 "patient_id": self.patient_id,
                 "origin": self.origin,
@@ -197,6 +197,7 @@ class Trace:
                 },
             }
         )
+        return data
 
     def to_json(self, path: Path | str) -> None:
         """Write the whole trace as JSON (atomically)."""
