@@ -13,6 +13,7 @@ Every problem found is reported at once in a ``ProfileError`` naming the file, t
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -106,7 +107,7 @@ def _path(loc: tuple[int | str, ...], rename: Mapping[str, str] | None) -> str:
     for part in loc:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif part in ("str", "float", "int", "function-before[_convert(), float]"):
+        elif part in ("str", "float", "int", "[key]", "function-before[_convert(), float]"):
             continue
         else:
             text = _join(text, str(part))
@@ -209,7 +210,27 @@ def therapy_from_dict(
             },
         )
     except ValidationError as exc:
-        raise ProfileError(source, _problems(exc, rename={"infusate.drugs": "drugs"})) from None
+        problems = _problems(exc, rename={"infusate.drugs": "drugs"})
+        raise ProfileError(source, [_as_written(p, data) for p in problems]) from None
+
+
+_PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _as_written(problem: Problem, data: Mapping[str, Any]) -> Problem:
+    """Show the value as the file wrote it when a rule reports it converted, e.g.
+    ``'2.4 mg/day' (= 96 mL/day)`` instead of ``96 mL/day``."""
+    node: Any = data
+    for name, index in _PATH_TOKEN.findall(problem.field):
+        if index and isinstance(node, list) and int(index) < len(node):
+            node = node[int(index)]
+        elif name and isinstance(node, dict) and name in node:
+            node = node[name]
+        else:
+            return problem
+    if isinstance(node, str) and node != str(problem.value):
+        return Problem(problem.field, f"{node} (= {problem.value})", problem.allowed)
+    return problem
 
 
 def _resolve_pump(

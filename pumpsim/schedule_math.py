@@ -158,6 +158,7 @@ def program_segments(
     for a, b in zip(times, times[1:], strict=False):
         if b - a <= EPS_DAYS * 1e-3:
             continue
+        a = segments[-1].end_day if segments else times[0]  # no gap where a sliver was skipped
         basal = breaks[bisect.bisect_right(break_times, a + EPS_DAYS) - 1][1]
         mid = 0.5 * (a + b)
         bolus = sum(rate for b0, b1, rate in windows if b0 <= mid < b1)
@@ -169,6 +170,11 @@ def program_segments(
             segments[-1] = Segment(segments[-1].start_day, b, basal, bolus)
         else:
             segments.append(Segment(a, b, basal, bolus))
+    if segments and segments[-1].end_day != end_day:  # a sliver was skipped at the end
+        last = segments[-1]
+        segments[-1] = Segment(
+            last.start_day, end_day, last.basal_ml_per_day, last.bolus_ml_per_day
+        )
     return segments
 
 

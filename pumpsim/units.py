@@ -67,8 +67,9 @@ _UNIT_TOKEN = re.compile(r"[A-Za-zµμ]")
 
 
 @lru_cache(maxsize=1)
-def _registry() -> pint.UnitRegistry:
-    ureg = pint.UnitRegistry()
+def _registry() -> Any:
+    # pint's registry is generic over its Quantity class; typed loosely here on purpose
+    ureg: Any = pint.UnitRegistry()
     ureg.define("mcg = microgram")
     return ureg
 
@@ -93,7 +94,7 @@ def parse_quantity(text: Any, kind: Kind) -> float:
         )
     ureg = _registry()
     try:
-        quantity = ureg.Quantity(cleaned)
+        quantity: Any = ureg.Quantity(cleaned)
     except Exception as exc:  # pint raises several unrelated exception types
         raise UnitParseError(
             f"cannot read {text!r} as a {kind.name} ({exc.__class__.__name__}); "
@@ -147,7 +148,8 @@ def _describe(dimensionality: object) -> str:
 
 
 def format_mass_mg(mass_mg: float, unit: str) -> str:
-    """Render a mass given in mg in the drug's display unit (``mg`` or ``mcg``)."""
+    """Render a mass given in mg in the drug's display unit (``mg`` or ``mcg``), to 6 significant
+    digits without exponent notation for everyday magnitudes (``10000 mcg``, not ``1e+04``)."""
     if unit == "mcg":
-        return f"{mass_mg * 1000.0:.4g} mcg"
-    return f"{mass_mg:.4g} mg"
+        return f"{mass_mg * 1000.0:.6g} mcg"
+    return f"{mass_mg:.6g} mg"

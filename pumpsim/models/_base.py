@@ -42,7 +42,7 @@ class InternalValue(float):
 
 
 def mark_internal(data: Any) -> Any:
-    """Wrap every float (and non-bool int) in ``data`` (dicts, lists, tuples) as ``InternalValue``."""
+    """Wrap every float and non-bool int in ``data`` (dicts, lists, tuples) as ``InternalValue``."""
     if isinstance(data, bool):
         return data
     if isinstance(data, float | int):

@@ -11,7 +11,7 @@ from pumpsim.units import LENGTH, VOLUME, VOLUME_PER_LENGTH
 
 
 class Catheter(FrozenModel):
-    """Give ``volume`` directly, or ``length`` × ``volume_per_length`` (e.g. 90 cm × 0.0026 mL/cm)."""
+    """Give ``volume`` directly, or ``length`` × ``volume_per_length`` (90 cm × 0.0026 mL/cm)."""
 
     volume_ml_given: Annotated[
         Annotated[float, unit(VOLUME)] | None, Field(alias="volume", ge=0, le=5)

@@ -50,9 +50,12 @@ class DrugEntry(FrozenModel):
     def stability_for(self, concentration_mg_per_ml: float) -> float:
         """Days a fill at this concentration may stay in the pump (labelled or consensus)."""
         stock = self.stock_concentration_mg_per_ml
-        if stock is not None and self.diluted_stability_days is not None:
-            if concentration_mg_per_ml < stock * (1 - 1e-9):
-                return self.diluted_stability_days
+        if (
+            stock is not None
+            and self.diluted_stability_days is not None
+            and concentration_mg_per_ml < stock * (1 - 1e-9)
+        ):
+            return self.diluted_stability_days
         return self.stability_days
 
 

@@ -38,7 +38,10 @@ def _check_steps(steps: tuple[FlexStep, ...], where: str) -> None:
     if starts != sorted(set(starts)):
         raise ValueError(f"{where}: step start times must be strictly increasing, got {starts}")
     if steps and starts[0] != 0:
-        raise ValueError(f"{where}: the first step must start at 00:00 so every minute has a rate")
+        first = f"{starts[0] // 60:02d}:{starts[0] % 60:02d}"
+        raise ValueError(
+            f"{where}: the first step must start at 00:00 so every minute has a rate, got {first}"
+        )
 
 
 class PeriodicBolus(FrozenModel):

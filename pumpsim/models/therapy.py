@@ -95,13 +95,13 @@ def therapy_problems(t: Therapy) -> list[Problem]:
             )
         if t.ptm is not None:
             problems.append(Problem("ptm", "settings", "none: a constant-flow pump has no bolus"))
-    if prog.mode == "simple" and prog.rate_ml_per_day is not None:
+    if prog.mode == "simple" and prog.rate_ml_per_day is not None and pump.kind != "constant-flow":
         check_rate("program.rate", prog.rate_ml_per_day)
     for i, step in enumerate(prog.steps):
         check_rate(f"program.steps[{i}].rate", step.rate_ml_per_day)
-    for day, steps in prog.weekly.items():
+    for day_name, steps in prog.weekly.items():
         for i, step in enumerate(steps):
-            check_rate(f"program.weekly.{day}[{i}].rate", step.rate_ml_per_day)
+            check_rate(f"program.weekly.{day_name}[{i}].rate", step.rate_ml_per_day)
     if prog.mode == "flex":
         for day in range(7):
             n = len(prog.steps_for(day))

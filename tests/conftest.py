@@ -1,0 +1,69 @@
+"""Shared fixtures: a valid base profile to mutate, and ways to run the CLI (in-process and as a
+real subprocess)."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+PATIENTS = REPO / "profiles" / "patients"
+
+BASE_PROFILE: dict[str, Any] = {
+    "patient_id": "test-01",
+    "indication": "test case",
+    "pump": "synchromed-ii-20",
+    "drugs": [{"drug": "morphine", "concentration": "25 mg/mL"}],
+    "catheter": {"volume": "0.25 mL"},
+    "program": {"mode": "simple", "rate": "0.5 mL/day"},
+    "ptm": {"bolus": "0.5 mg", "duration": "10 min", "lockout": "3 h", "max_per_day": 4},
+    "demand": {"presses_per_day": 3},
+    "alarms": {"low_reservoir": "2 mL"},
+    "state": {"time": "2026-03-02T09:00", "calculated_volume": "20 mL"},
+}
+"""A valid profile: SynchroMed II 20 mL, morphine 25 mg/mL at 0.5 mL/day (12.5 mg/day)."""
+
+
+def base_profile() -> dict[str, Any]:
+    """A fresh deep copy of ``BASE_PROFILE`` to mutate."""
+    return copy.deepcopy(BASE_PROFILE)
+
+
+@pytest.fixture
+def write_profile(tmp_path: Path) -> Callable[..., Path]:
+    """Write a profile mapping (dumped as YAML) or raw YAML text to a file; return its path."""
+
+    def _write(data: dict[str, Any] | str, name: str = "profile.yaml") -> Path:
+        path = tmp_path / name
+        text = data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return _write
+
+
+def run_subprocess(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m pumpsim ARGS`` in a fresh interpreter, wide terminal, no colour."""
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
+    return subprocess.run(
+        [sys.executable, "-m", "pumpsim", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def flat(text: str) -> str:
+    """Collapse whitespace (rich wraps long lines at the terminal width)."""
+    return " ".join(text.split())
