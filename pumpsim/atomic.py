@@ -15,6 +15,12 @@ class OutputError(PumpsimError):
     """An output file could not be written."""
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     write_with_atomic(path, lambda tmp: tmp.write_bytes(data))
@@ -36,6 +42,7 @@ def write_with_atomic(path: Path, writer: Callable[[Path], object]) -> None:
     )
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
     try:
         writer(tmp)
         os.replace(tmp, path)

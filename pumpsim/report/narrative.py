@@ -1,0 +1,109 @@
+"""The story of a run in plain sentences, generated from the trace (no number written by hand)."""
+
+from __future__ import annotations
+
+from pumpsim.engine import Event, Trace
+from pumpsim.scenarios import ScenarioResult
+from pumpsim.units import format_mass_mg
+
+__all__ = ["TABLE_SKIP_KINDS", "narrative"]
+
+TABLE_SKIP_KINDS = frozenset({"ptm_granted", "ptm_denied", "ptm_bolus_end"})
+"""Event kinds summarised (PTM plot, totals) instead of listed one by one."""
+
+
+def _at(e: Event) -> str:
+    return f"{e.time:%Y-%m-%d %H:%M} (day {e.day:.2f})"
+
+
+def _sentence(e: Event, trace: Trace) -> str | None:
+    d = e.detail
+    kind = e.kind
+    if kind == "alarm_on":
+        name = str(d.get("alarm", "")).replace("_", " ")
+        calc = d.get("calculated_ml")
+        extra = f" with {calc:.2f} mL calculated" if isinstance(calc, float) else ""
+        return f"{_at(e)}: the {d.get('severity', '')} {name} alarm starts{extra}."
+    if kind == "alarm_off":
+        return f"{_at(e)}: the {str(d.get('alarm', '')).replace('_', ' ')} alarm clears."
+    if kind == "actual_dry":
+        return (
+            f"{_at(e)}: the reservoir is actually empty while the pump still calculates "
+            f"{float(d.get('calculated_ml', 0.0)):.2f} mL — no drug reaches the patient now."
+        )
+    if kind == "refill":
+        return (
+            f"{_at(e)}: refill — expected to withdraw about "
+            f"{max(0.0, float(d['expected_ml']) - _residual(trace, e)):.2f} mL, withdrew "
+            f"{float(d['withdrawn_ml']):.2f} mL "
+            f"(discrepancy {float(d['discrepancy_ml']):+.2f} mL), "
+            f"filled {float(d['fill_ml']):g} mL of {d.get('fluid', 'drug')}."
+        )
+    if kind == "pocket_fill":
+        doses = d.get("dose_mg", {})
+        dose = ", ".join(
+            f"{format_mass_mg(float(v), trace.drug_units.get(k, 'mg'))} {k}"
+            for k, v in doses.items()
+        )
+        return (
+            f"{_at(e)}: POCKET FILL — {float(d['volume_ml']):g} mL ({dose}) went into the pocket."
+        )
+    if kind == "therapy_resumed":
+        return f"{_at(e)}: drug is back in the reservoir; therapy resumes."
+    if kind == "program_active":
+        return f"{_at(e)}: a program of {float(d['mean_ml_per_day']):.3f} mL/day becomes active."
+    if kind == "mri_start":
+        return f"{_at(e)}: MRI scan of {float(d['duration_min']):g} min begins."
+    if kind == "mri_end":
+        return f"{_at(e)}: MRI scan ends."
+    if kind == "motor_restart":
+        return f"{_at(e)}: the motor restarts — interrogate the pump to confirm."
+    if kind in ("priming_bolus_start", "bridge_bolus_start"):
+        what = "priming" if kind.startswith("priming") else "bridge"
+        return f"{_at(e)}: {what} bolus of {float(d['volume_ml']):.3f} mL starts."
+    if kind in ("priming_bolus_end", "bridge_bolus_end"):
+        return f"{_at(e)}: {'priming' if kind.startswith('priming') else 'bridge'} bolus ends."
+    if kind == "occlusion_start":
+        return f"{_at(e)}: the catheter is occluded — the pump counts, nothing flows."
+    if kind == "occlusion_end":
+        return f"{_at(e)}: the occlusion clears."
+    if kind == "disconnection":
+        return (
+            f"{_at(e)}: the catheter is disconnected — drug leaves the pump but not intrathecally."
+        )
+    return None
+
+
+def _residual(trace: Trace, e: Event) -> float:
+    record = next((r for r in trace.refills if abs(r.day - e.day) < 1e-9), None)
+    if record is None:
+        return 0.0
+    return record.expected_ml - record.expected_withdrawable_ml
+
+
+def narrative(result: ScenarioResult) -> list[str]:
+    """Sentences in time order: the start, each notable event, and the totals."""
+    trace = result.trace
+    therapy = result.scenario.profile.therapy
+    state = therapy.state
+    lines = [
+        f"{trace.origin:%Y-%m-%d %H:%M}: the run starts with {state.calculated_volume_ml:g} mL "
+        f"calculated in a {therapy.pump.name} ({therapy.infusate.label()}), "
+        f"programmed at {therapy.program.mean_daily_volume_ml():.3f} mL/day on average."
+    ]
+    for event in trace.events:
+        if event.kind in TABLE_SKIP_KINDS:
+            continue
+        text = _sentence(event, trace)
+        if text:
+            lines.append(text)
+    granted = sum(d.ptm_granted for d in trace.daily)
+    denied = sum(d.ptm_denied for d in trace.daily)
+    if granted or denied:
+        lines.append(f"Over the run the PTM granted {granted} boluses and denied {denied} presses.")
+    gap_h = 24 * trace.no_therapy_days()
+    lines.append(
+        f"In {trace.end_day:g} simulated days the patient spent {gap_h:.1f} h without drug at "
+        "the catheter tip while the program asked for some."
+    )
+    return lines
