@@ -87,6 +87,13 @@ def parse_quantity(text: Any, kind: Kind) -> float:
     """
     if isinstance(text, bool) or not isinstance(text, str):
         raise UnitParseError(f"expected a {kind.name} written with its unit, e.g. {kind.example!r}")
+    return _parse_text(text, kind)
+
+
+@lru_cache(maxsize=4096)
+def _parse_text(text: str, kind: Kind) -> float:
+    """``parse_quantity`` for a string; cached because rosters repeat the same few quantities
+    and pint's parser is slow (about 1 ms a call)."""
     cleaned = _normalise(text)
     if not _UNIT_TOKEN.search(cleaned) and not (kind is FRACTION and "%" in cleaned):
         raise UnitParseError(

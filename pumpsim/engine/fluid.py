@@ -21,24 +21,35 @@ class Reservoir:
 
     volume_ml: float
     mass_mg: dict[str, float]
+    _comp: Composition | None = field(default=None, repr=False, compare=False)
 
     def composition(self) -> Composition:
-        """Current concentrations (mg/mL); empty reservoir → last known mixture is irrelevant."""
-        if self.volume_ml <= 0:
-            return {name: 0.0 for name in self.mass_mg}
-        return {name: m / self.volume_ml for name, m in self.mass_mg.items()}
+        """Current concentrations (mg/mL); empty reservoir → all zero.
+
+        Drawing from a well-mixed reservoir does not change its concentrations, so the result
+        is cached until fluid is added; treat it as read-only."""
+        if self._comp is None:
+            if self.volume_ml <= 0:
+                self._comp = {name: 0.0 for name in self.mass_mg}
+            else:
+                self._comp = {name: m / self.volume_ml for name, m in self.mass_mg.items()}
+        return self._comp
 
     def draw(self, volume_ml: float) -> Composition:
         """Remove ``volume_ml`` (≤ volume) and return the concentrations it carried."""
         comp = self.composition()
         take = min(volume_ml, self.volume_ml)
+        if take <= 0:
+            return comp
+        mass = self.mass_mg
         for name, conc in comp.items():
-            self.mass_mg[name] = max(0.0, self.mass_mg[name] - conc * take)
+            mass[name] = max(0.0, mass[name] - conc * take)
         self.volume_ml -= take
         if self.volume_ml <= 1e-15:
             self.volume_ml = 0.0
-            for name in self.mass_mg:
-                self.mass_mg[name] = 0.0
+            for name in mass:
+                mass[name] = 0.0
+            self._comp = None
         return comp
 
     def add(self, volume_ml: float, composition: Composition) -> None:
@@ -46,6 +57,7 @@ class Reservoir:
         self.volume_ml += volume_ml
         for name, conc in composition.items():
             self.mass_mg[name] = self.mass_mg.get(name, 0.0) + conc * volume_ml
+        self._comp = None
 
 
 @dataclass
@@ -72,13 +84,17 @@ class DeadVolume:
         """Push ``volume_ml`` in at the pump end; return the drug mass (mg) that leaves the tip."""
         if volume_ml <= 0:
             return {}
-        if self.capacity_ml <= 0:
+        parcels = self.parcels
+        if self.capacity_ml <= 0 or (len(parcels) == 1 and parcels[0].composition is composition):
+            # nothing held, or one plug of the same fluid: what goes in comes out unchanged
             return {name: c * volume_ml for name, c in composition.items()}
-        last = self.parcels[-1] if self.parcels else None
-        if last is not None and last.composition == composition:
+        last = parcels[-1] if parcels else None
+        if last is not None and (
+            last.composition is composition or last.composition == composition
+        ):
             last.volume_ml += volume_ml
         else:
-            self.parcels.append(Parcel(volume_ml, dict(composition)))
+            parcels.append(Parcel(volume_ml, composition))
         out: dict[str, float] = {}
         remaining = volume_ml
         while remaining > 1e-15 and self.parcels:

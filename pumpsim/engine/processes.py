@@ -31,20 +31,39 @@ _LOOKAHEAD_DAYS = 7.0
 
 
 class Clock:
-    """Wakes the integrator whenever something changed a rate."""
+    """Wakes the integrator at its next threshold crossing or whenever something changed a rate.
+
+    The integrator waits on one plain event, ``changed``. ``poke()`` triggers it now;
+    ``wait_until(at)`` also arranges a timer that pokes at ``at`` unless the integrator has been
+    woken and asked for another time meanwhile (a SimPy timeout cannot be cancelled, so a stale
+    timer just does nothing). One timer per distinct wake time: cheaper than ``timeout | event``.
+    """
 
     def __init__(self, env: simpy.Environment) -> None:
         self.env = env
         self.changed = env.event()
+        self._wake_at = math.inf
+        self._timers: set[float] = set()
 
     def poke(self) -> None:
         if not self.changed.triggered:
             self.changed.succeed()
 
-    def renew(self) -> simpy.Event:
+    def wait_until(self, at: float) -> simpy.Event:
+        """An event that fires at ``at`` (days) or at the next ``poke()``, whichever is first."""
         if self.changed.triggered:
             self.changed = self.env.event()
+        self._wake_at = at
+        if at not in self._timers:
+            self._timers.add(at)
+            timer = self.env.timeout(max(0.0, at - self.env.now), value=at)
+            timer.callbacks.append(self._ring)
         return self.changed
+
+    def _ring(self, timer: simpy.Event) -> None:
+        self._timers.discard(timer.value)
+        if timer.value == self._wake_at or self.env.now >= self._wake_at:
+            self.poke()
 
 
 def integrator(env: simpy.Environment, pump: PumpModel, clock: Clock, end_day: float) -> Proc:
@@ -54,9 +73,7 @@ def integrator(env: simpy.Environment, pump: PumpModel, clock: Clock, end_day: f
         pump.settle()
         if env.now >= end_day - TOLERANCE_DAYS:
             return
-        wake_at = min(pump.next_crossing(), end_day)
-        changed = clock.renew()
-        yield env.timeout(max(0.0, wake_at - env.now)) | changed
+        yield clock.wait_until(min(pump.next_crossing(), end_day))
 
 
 def basal_schedule(env: simpy.Environment, pump: PumpModel, clock: Clock, end_day: float) -> Proc:

@@ -97,9 +97,15 @@ class PumpModel:
         self.eri_day: float | None = None
         self.eos = False
         self.programmed_since_fill_ml = 0.0
+        self.uncounted_residual_ml = 0.0
+        """Fluid the pump believes is in the reservoir but not in ``calculated_ml``: the residual
+        left behind at the last refill (the programmer is given the volume injected, not the
+        total). The initial state's calculated volume is taken to be the whole content."""
         self._open_alarms: dict[str, AlarmRecord] = {}
         self._day_index = -1
         self._day: DaySummary | None = None
+        self._day_start = math.inf
+        self._day_end = -math.inf
         self._housekeeping, self._per_ml = (
             self.spec.battery.drain_coefficients(self.spec.min_rate_ml_per_day)
             if self.spec.battery
@@ -145,67 +151,89 @@ class PumpModel:
     # ------------------------------------------------------------------ integration
     def advance(self, t_now: float) -> None:
         """Move every continuous quantity from ``self.t`` to ``t_now`` at the current rates."""
-        dt_days = t_now - self.t
+        t0 = self.t
+        dt_days = t_now - t0
         if dt_days <= 0:
             return
         motor = self.motor_rate()
-        outflow = self.outflow_rate()
-        bolus_share = self.bolus_rate() / motor if motor > 0 else 0.0
-        calc0, actual0 = self.calculated_ml, self.reservoir.volume_ml
-        self._sample_until(t_now, calc0, actual0, motor, outflow)
-        self.calculated_ml = max(0.0, calc0 - motor * dt_days)
-        self.programmed_since_fill_ml += motor * dt_days
-        if self.bridge_left_ml > 0:
-            self.bridge_left_ml = max(0.0, self.bridge_left_ml - motor * dt_days)
-        if self.priming_left_ml > 0:
-            self.priming_left_ml = max(0.0, self.priming_left_ml - self.priming_rate * dt_days)
-        volume = min(outflow * dt_days, self.reservoir.volume_ml)
-        comp = self.reservoir.draw(volume)
-        day = self._day_at(self.t + 0.5 * dt_days)
-        if volume > 0 and self.t < self.disconnected_until - TOLERANCE_DAYS:
-            self.ledger.leaked_ml += volume
-            _add(self.ledger.leaked_mg, comp, volume)
-            tip_ml, tip_mg = 0.0, {}
+        if self.dry or t0 < self.occluded_until - TOLERANCE_DAYS:
+            outflow = 0.0
         else:
-            tip_ml, tip_mg = volume, self.dead.push(volume, comp)
-        self.ledger.delivered_ml += tip_ml
-        _add(self.ledger.delivered_mg, tip_mg)
-        day.delivered_ml += tip_ml
-        day.bolus_ml += tip_ml * bolus_share
-        day.basal_ml += tip_ml * (1 - bolus_share)
-        _add(day.dose_mg, tip_mg)
-        _add(day.bolus_dose_mg, tip_mg, bolus_share)
+            outflow = self.delivery_factor * motor
+        reservoir = self.reservoir
+        calc0, actual0 = self.calculated_ml, reservoir.volume_ml
+        if self._next_sample <= t_now + TOLERANCE_DAYS:
+            self._sample_until(t_now, calc0, actual0, motor, outflow)
+        pumped = motor * dt_days
+        self.calculated_ml = max(0.0, calc0 - pumped)
+        self.programmed_since_fill_ml += pumped
+        if self.bridge_left_ml > 0:
+            self.bridge_left_ml = max(0.0, self.bridge_left_ml - pumped)
+        if self.priming_left_ml > 0 and motor > 0 and not self.empty_mode:
+            self.priming_left_ml = max(0.0, self.priming_left_ml - self.priming_rate * dt_days)
+        volume = min(outflow * dt_days, actual0)
+        comp = reservoir.draw(volume)
+        mid = t0 + 0.5 * dt_days
+        day = self._day if self._day_start <= mid < self._day_end else self._day_at(mid)
+        assert day is not None
+        ledger = self.ledger
+        if volume > 0 and t0 < self.disconnected_until - TOLERANCE_DAYS:
+            ledger.leaked_ml += volume
+            _add(ledger.leaked_mg, comp, volume)
+            tip_ml = 0.0
+        elif volume > 0:
+            tip_ml = volume
+            tip_mg = self.dead.push(volume, comp)
+            ledger.delivered_ml += tip_ml
+            _add(ledger.delivered_mg, tip_mg)
+            day.delivered_ml += tip_ml
+            _add(day.dose_mg, tip_mg)
+            bolus = self.bolus_rate()
+            if bolus > 0:
+                share = bolus / motor
+                day.bolus_ml += tip_ml * share
+                day.basal_ml += tip_ml * (1 - share)
+                _add(day.bolus_dose_mg, tip_mg, share)
+            else:
+                day.basal_ml += tip_ml
+        else:
+            tip_ml = 0.0
         if tip_ml <= 0 and self.prescribed_rate() > 0:
             day.no_therapy_days += dt_days
-        if self.spec.battery is not None and not self.eos:
+        if (self._per_ml or self._housekeeping) and not self.eos:
             self.battery_used += (self._housekeeping + self._per_ml * motor) * dt_days
         self.t = t_now
 
     def _sample_until(
         self, t_now: float, calc0: float, actual0: float, motor: float, outflow: float
     ) -> None:
+        """Record the grid samples ``k × interval`` in ``[self.t, t_now]`` (the volumes are
+        linear in between). Every grid point later than the previous call's ``t_now`` is due."""
         interval = self.trace.samples.interval_days
-        while self._next_sample <= t_now + TOLERANCE_DAYS:
-            g = self._next_sample
-            if g >= self.t - TOLERANCE_DAYS:
-                self._record_sample(
-                    g,
-                    max(0.0, calc0 - motor * (g - self.t)),
-                    max(0.0, actual0 - outflow * (g - self.t)),
-                )
-            self._next_sample = round((g + interval) / interval) * interval
-            if self._next_sample > self.trace.end_day + TOLERANCE_DAYS:
-                self._next_sample = math.inf
-
-    def _record_sample(self, day: float, calc: float, actual: float) -> None:
+        limit = min(t_now, self.trace.end_day) + TOLERANCE_DAYS
+        k0 = round(self._next_sample / interval)
+        k1 = math.floor(limit / interval)
+        while (k1 + 1) * interval <= limit:
+            k1 += 1
+        while k1 * interval > limit:
+            k1 -= 1
+        nxt = (k1 + 1) * interval
+        self._next_sample = math.inf if nxt > self.trace.end_day + TOLERANCE_DAYS else nxt
+        if k1 < k0:
+            return
+        t0 = self.t
+        days = [k * interval for k in range(k0, k1 + 1)]
+        calc = [max(0.0, calc0 - motor * (d - t0)) for d in days]
+        actual = [max(0.0, actual0 - outflow * (d - t0)) for d in days]
         sink = self.sample_sink
         if sink is not None:
-            sink(day, calc, actual)
+            for row in zip(days, calc, actual, strict=True):
+                sink(*row)
             return
         table = self.trace.samples
-        table.day.append(day)
-        table.calculated_ml.append(calc)
-        table.actual_ml.append(actual)
+        table.day.extend(days)
+        table.calculated_ml.extend(calc)
+        table.actual_ml.extend(actual)
 
     sample_sink: Callable[[float, float, float], None] | None = None
     on_program_change: Callable[[], None] | None = None
@@ -214,6 +242,8 @@ class PumpModel:
         index = math.floor((self._origin_minute + t * MINUTES_PER_DAY) / MINUTES_PER_DAY)
         if index != self._day_index or self._day is None:
             self._day_index = index
+            self._day_start = (index * MINUTES_PER_DAY - self._origin_minute) / MINUTES_PER_DAY
+            self._day_end = ((index + 1) * MINUTES_PER_DAY - self._origin_minute) / MINUTES_PER_DAY
             date = self.origin.date() + dt.timedelta(days=index)
             if self.trace.daily and self.trace.daily[-1].date == date:
                 self._day = self.trace.daily[-1]
@@ -247,7 +277,12 @@ class PumpModel:
                 )
             if self.bridge_left_ml > 0:
                 candidates.append(t + self.bridge_left_ml / motor)
-        if self.priming_left_ml > 0 and self.priming_rate > 0 and not self.stopped():
+        if (
+            self.priming_left_ml > 0
+            and self.priming_rate > 0
+            and not self.stopped()
+            and not self.empty_mode
+        ):
             candidates.append(t + self.priming_left_ml / self.priming_rate)
         outflow = self.outflow_rate()
         if outflow > 0:
@@ -365,7 +400,8 @@ class PumpModel:
         """Withdraw what can be withdrawn, then fill (or, in a pocket fill, miss the reservoir)."""
         expected = self.calculated_ml
         residual = self.spec.nonretrievable_residual_ml
-        expected_withdrawable = max(0.0, expected - residual)
+        believed_total = expected + self.uncounted_residual_ml
+        expected_withdrawable = max(0.0, believed_total - residual)
         withdrawn = self.withdrawable_ml
         comp_out = self.reservoir.draw(withdrawn)
         self.ledger.withdrawn_ml += withdrawn
@@ -396,6 +432,7 @@ class PumpModel:
         )
         self.trace.refills.append(record)
         self.calculated_ml = entered_ml
+        self.uncounted_residual_ml = min(believed_total, residual)
         self.programmed_since_fill_ml = 0.0
         self.empty_mode = (
             self.calculated_ml <= self.spec.empty_reservoir_threshold_ml + TOLERANCE_ML

@@ -78,7 +78,8 @@ class RefillRecord:
     expected_ml: float
     """Calculated reservoir volume just before the refill."""
     expected_withdrawable_ml: float
-    """Calculated volume minus the non-retrievable residual (what should come out)."""
+    """What should come out (mL): the calculated volume plus the residual left uncounted at the
+    previous refill, minus the non-retrievable residual."""
     withdrawn_ml: float
     discrepancy_ml: float
     """``withdrawn - expected_withdrawable``: negative means less came out than expected."""
