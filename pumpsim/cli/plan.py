@@ -1,0 +1,204 @@
+"""``pumpsim plan ROSTER``: a clinic's refill schedule, with exports and a summary.
+
+Rendering only: the calendar, windows and assignment come from ``pumpsim.clinic``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pumpsim import DISCLAIMER
+from pumpsim.cli._common import console, err_console, user_errors
+from pumpsim.clinic import export
+from pumpsim.clinic.calendar import ClinicCalendar, calendar_from_dict
+from pumpsim.clinic.planner import plan_clinic
+from pumpsim.clinic.results import Plan
+from pumpsim.clinic.roster import Roster, load_roster
+from pumpsim.clinic.windows import ForecastWindowSource, ScheduleWindowSource, WindowSource
+from pumpsim.errors import Problem, ProfileError
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``plan`` to the root app."""
+    app.command("plan", help=f"Plan refill appointments for a clinic roster.\n\n{DISCLAIMER}")(plan)
+
+
+def plan(
+    roster: Annotated[Path, typer.Argument(help="Roster CSV or YAML (see docs/planning.md).")],
+    start: Annotated[dt.datetime, typer.Option("--start", formats=["%Y-%m-%d"], help="First day.")],
+    weeks: Annotated[int, typer.Option("--weeks", min=1, max=156, help="Horizon in weeks.")] = 13,
+    capacity: Annotated[int, typer.Option("--capacity", min=0, help="Refills per open day.")] = 8,
+    country: Annotated[
+        str | None, typer.Option("--country", help="Public holidays of this country (e.g. DE).")
+    ] = None,
+    subdiv: Annotated[
+        str | None, typer.Option("--subdiv", help="Holiday subdivision (e.g. BY).")
+    ] = None,
+    open_days: Annotated[str, typer.Option("--open-days", help="Clinic weekdays.")] = "mon-fri",
+    opens: Annotated[str, typer.Option("--opens", help="Opening time HH:MM.")] = "08:00",
+    closes: Annotated[str, typer.Option("--closes", help="Closing time HH:MM.")] = "16:00",
+    slot: Annotated[int, typer.Option("--slot-minutes", min=5, help="Slot minutes.")] = 30,
+    closed: Annotated[
+        list[dt.datetime] | None,
+        typer.Option("--closed", formats=["%Y-%m-%d"], help="A closure date (repeatable)."),
+    ] = None,
+    timezone: Annotated[str, typer.Option("--timezone", help="IANA time zone.")] = "UTC",
+    risk: Annotated[
+        float, typer.Option("--risk", min=1e-6, max=0.5, help="Accepted risk of a late refill.")
+    ] = 0.01,
+    runs: Annotated[
+        int, typer.Option("--runs", min=10, help="Monte Carlo runs/forecast.")
+    ] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same plan).")] = 0,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="Forecast processes (default: cores).")
+    ] = None,
+    windows: Annotated[
+        str, typer.Option("--windows", help="forecast, or schedule (deterministic, quick).")
+    ] = "forecast",
+    previous: Annotated[
+        Path | None, typer.Option("--previous", help="Earlier plan JSON: keep safe bookings.")
+    ] = None,
+    ics: Annotated[Path | None, typer.Option("--ics", help="Write an iCalendar file.")] = None,
+    csv_path: Annotated[Path | None, typer.Option("--csv", help="Write the plan as CSV.")] = None,
+    save: Annotated[Path | None, typer.Option("--save", help="Write the plan as JSON.")] = None,
+    worklist: Annotated[
+        Path | None, typer.Option("--worklist", help="Write a per-day worklist.")
+    ] = None,
+    names: Annotated[bool, typer.Option("--names", help="Patient names in exports.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> None:
+    """Plan refills for ROSTER from --start over --weeks."""
+    with user_errors():
+        if windows not in ("forecast", "schedule"):
+            raise ProfileError("--windows", [Problem("--windows", windows, "forecast or schedule")])
+        calendar = calendar_from_dict(
+            {
+                "start": start.date(),
+                "end": start.date() + dt.timedelta(weeks=weeks, days=-1),
+                "open_weekdays": open_days,
+                "opens": opens,
+                "closes": closes,
+                "slot_minutes": slot,
+                "capacity_per_day": capacity,
+                "country": country,
+                "subdivision": subdiv,
+                "closures": frozenset(d.date() for d in closed or ()),
+                "timezone": timezone,
+            },
+            source="command line",
+        )
+        patients = load_roster(roster)
+        before = _read_previous(previous) if previous else None
+        if windows == "schedule":
+            result = _run(patients, calendar, ScheduleWindowSource(), before, as_json)
+        else:
+            with ForecastWindowSource(risk=risk, runs=runs, seed=seed, workers=workers) as fws:
+                result = _run(patients, calendar, fws, before, as_json)
+        if save:
+            export.write_json(result, save, include_names=names)
+        if csv_path:
+            export.write_csv(result, csv_path, include_names=names)
+        if ics:
+            export.write_ics(result, ics, include_names=names)
+        if worklist:
+            export.write_worklist(result, worklist, include_names=names)
+    if as_json:
+        typer.echo(export.plan_json(result, include_names=names), nl=False)
+        return
+    _summary(result, calendar)
+
+
+def _read_previous(path: Path) -> Plan:
+    try:
+        return Plan.model_validate_json(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ProfileError(
+            str(path), [Problem("plan", path.name, f"a plan JSON ({exc})")]
+        ) from None
+
+
+def _run(
+    patients: Roster,
+    calendar: ClinicCalendar,
+    source: WindowSource,
+    before: Plan | None,
+    quiet: bool,
+) -> Plan:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=quiet or len(patients) < 20,
+    ) as bar:
+        tasks = {
+            "forecast": bar.add_task("forecasting", total=len(patients)),
+            "plan": bar.add_task("planning days", total=len(calendar.open_days)),
+        }
+
+        def progress(phase: str, done: int, total: int) -> None:
+            bar.update(tasks[phase], completed=done, total=total)
+
+        return plan_clinic(patients, calendar, source, previous=before, progress=progress)
+
+
+def _summary(result: Plan, calendar: ClinicCalendar) -> None:
+    per_day = result.per_day()
+    console.print(
+        f"[bold]{len(result.appointments)} refills[/] for "
+        f"{len({a.patient_id for a in result.appointments})} patients, "
+        f"{result.start} to {result.end} ({escape(result.window_source)})"
+    )
+    table = Table(title="Appointments per day", box=box.SIMPLE_HEAD)
+    table.add_column("date")
+    table.add_column("refills", justify="right")
+    table.add_column("tightest patient")
+    for day, appointments in per_day.items():
+        tight = min(appointments, key=lambda a: (a.slack_days, a.patient_id))
+        table.add_row(
+            f"{day:%a} {day}",
+            f"{len(appointments)}/{calendar.capacity(appointments[0].pool)}"
+            if calendar.pool_by is None
+            else str(len(appointments)),
+            f"{tight.patient_id} (slack {tight.slack_days} d)",
+        )
+    console.print(table)
+    tightest = Table(title="Tightest refills", box=box.SIMPLE_HEAD)
+    for column in ("patient", "date", "refill by", "slack", "limited by"):
+        tightest.add_column(column)
+    for a in result.tightest(5):
+        tightest.add_row(
+            a.patient_id, str(a.date), str(a.window_latest), f"{a.slack_days} d", a.limiting_factor
+        )
+    console.print(tightest)
+    if result.closed_days:
+        console.print(
+            "Closed: " + ", ".join(f"{d} ({escape(r)})" for d, r in result.closed_days.items())
+        )
+    if result.unplaceable:
+        console.print(f"[bold red]{len(result.unplaceable)} refill(s) at risk: not placed[/]")
+        for u in result.unplaceable:
+            console.print(
+                f"  {u.patient_id} refill by {u.window_latest}: {escape(u.reason)}\n"
+                f"    best option: {escape(u.best_option)}"
+            )
+    else:
+        console.print("[green]Every refill due in the horizon is placed.[/]")
+    moved = [a for a in result.appointments if a.previous_start is not None]
+    for a in moved:
+        console.print(
+            f"moved {a.patient_id}: {a.previous_start:%Y-%m-%d %H:%M} -> {a.start:%Y-%m-%d %H:%M}"
+            f" ({escape(a.change_reason or '')})"
+        )
+    console.print(f"{len(result.next_due)} refill window(s) open after the horizon.")

@@ -1,0 +1,399 @@
+"""Turn a roster into refill appointments under the clinic's calendar and capacity.
+
+The rules (``docs/planning.md`` has a worked example):
+
+1. Each refill has a *window* from a ``WindowSource`` (by default the forecast's
+   ``earliest_refill`` … ``refill_by`` at the chosen risk), clipped to the horizon's start.
+2. A refill takes one slot on an open clinic day inside its window, on one of the patient's
+   allowed weekdays, in the patient's capacity pool (clinic, nurse or location).
+3. Days are swept in order with ``edf.LazyEdf``: whenever a plan meeting every deadline exists
+   one is found, and among those the latest (fewest visits, least drug discarded).
+   ``earliest`` is a preference, ``latest`` is not: a refill with no room in its window may come
+   earlier (flagged ``early``) rather than be missed.
+4. Cycles chain: once a refill has a slot, the next window comes from the therapy refilled at
+   that slot (state = the fill volume at the slot's start, battery aged by the programmed
+   delivery) and joins the sweep. Windows starting after the horizon are reported as next due.
+5. A refill that cannot be placed is reported with the reason and the best option.
+6. Re-planning with ``previous=`` keeps each booked appointment (matched by its stable uid) on
+   its day and slot while that day is still open, allowed, inside the horizon, not after the new
+   window's latest date and within capacity; otherwise it is moved and the change is explained.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from pumpsim.clinic.calendar import ClinicCalendar, weekday_label
+from pumpsim.clinic.edf import LazyEdf, UnitJob
+from pumpsim.clinic.explain import explain_unplaced
+from pumpsim.clinic.results import Appointment, DrugFill, NextDue, Plan, Unplaceable
+from pumpsim.clinic.roster import Roster, RosterEntry
+from pumpsim.clinic.windows import Window, WindowRequest, WindowSource
+from pumpsim.models import PumpState, Therapy
+from pumpsim.schedule_math import CumulativeSchedule, to_days
+
+__all__ = ["PlanProgress", "plan_clinic"]
+
+PlanProgress = Callable[[str, int, int], None]
+"""``progress(phase, done, total)``; phases ``"forecast"`` (first windows) and ``"plan"`` (days)."""
+
+_UID_NAMESPACE = uuid.UUID("6f2a4c1e-8d7b-5e0a-9c3f-2b1d4e6a8c10")
+
+
+@dataclass
+class _Job:
+    """Everything the planner knows about one refill while it is pending."""
+
+    unit: UnitJob
+    entry: RosterEntry
+    cycle: int
+    therapy: Therapy
+    """The therapy whose window this is (its state is the fill before this refill)."""
+    window: Window
+    uid: str
+    pool: str
+    booked: Appointment | None = None
+    booked_note: str | None = None
+    early: bool = False
+    """True once the window held no slot and the refill may come before ``earliest``."""
+
+
+def plan_clinic(
+    roster: Roster,
+    calendar: ClinicCalendar,
+    source: WindowSource,
+    *,
+    previous: Plan | None = None,
+    progress: PlanProgress | None = None,
+) -> Plan:
+    """Plan every refill of ``roster`` over ``calendar``'s horizon (see the module rules)."""
+    planner = _Planner(roster, calendar, source, previous, progress)
+    return planner.run()
+
+
+class _Planner:
+    def __init__(
+        self,
+        roster: Roster,
+        calendar: ClinicCalendar,
+        source: WindowSource,
+        previous: Plan | None,
+        progress: PlanProgress | None,
+    ) -> None:
+        self.roster = roster
+        self.calendar = calendar
+        self.source = source
+        self.progress = progress
+        self.booked = {a.uid: a for a in previous.appointments} if previous else {}
+        self.days = [d.toordinal() for d in calendar.open_days]
+        self.pool_of = {e.patient_id: e.pool(calendar.pool_by) for e in roster.entries}
+        self.sweeps = {
+            pool: LazyEdf(
+                days=self.days,
+                capacity={d: calendar.capacity(pool) for d in self.days},
+                horizon_end=calendar.end.toordinal(),
+                relax=self._relax,
+            )
+            for pool in calendar.pools
+        }
+        self.jobs: dict[str, _Job] = {}
+        self.pinned: dict[tuple[str, int], list[int]] = {}
+        self.appointments: list[Appointment] = []
+        self.dropped: list[_Job] = []
+        self.unplaceable: list[Unplaceable] = []
+        self.next_due: list[NextDue] = []
+
+    # ------------------------------------------------------------------ the sweep
+    def run(self) -> Plan:
+        entries = list(self.roster.entries)
+        for entry in entries:
+            if self.pool_of[entry.patient_id] not in self.sweeps:
+                self._no_pool(entry)
+        entries = [e for e in entries if self.pool_of[e.patient_id] in self.sweeps]
+
+        def first_progress(done: int, total: int) -> None:
+            if self.progress is not None:
+                self.progress("forecast", done, total)
+
+        windows = self.source.windows(
+            [WindowRequest(e.therapy, key=_uid(e, 1)) for e in entries], first_progress
+        )
+        for entry, window in zip(entries, windows, strict=True):
+            self._add(entry, 1, entry.therapy, window)
+        for n, day in enumerate(self.days):
+            successors: list[tuple[RosterEntry, int, Therapy]] = []  # (entry, cycle, therapy)
+            for pool, sweep in self.sweeps.items():
+                placed, dropped = sweep.run_day(day)
+                self.dropped.extend(self.jobs.pop(unit.key) for unit in dropped)
+                for appointment, job in self._slots(pool, day, placed):
+                    self.appointments.append(appointment)
+                    successors.append((job.entry, job.cycle + 1, self._refilled(job, appointment)))
+            if successors:
+                windows = self.source.windows(
+                    [WindowRequest(t, key=_uid(e, c)) for e, c, t in successors]
+                )
+                for (entry, cycle, therapy), window in zip(successors, windows, strict=True):
+                    self._add(entry, cycle, therapy, window)
+            if self.progress is not None:
+                self.progress("plan", n + 1, len(self.days))
+        for job in self.jobs.values():  # never forced inside the horizon: due after it
+            self.next_due.append(
+                NextDue(
+                    patient_id=job.entry.patient_id,
+                    cycle=job.cycle,
+                    earliest=job.window.earliest,
+                    latest=job.window.latest,
+                    limiting_factor=job.window.limiting_factor,
+                )
+            )
+        self._explain_dropped()
+        return Plan(
+            start=self.calendar.start,
+            end=self.calendar.end,
+            timezone=self.calendar.timezone,
+            window_source=self.source.description,
+            appointments=tuple(
+                sorted(self.appointments, key=lambda a: (a.start, a.pool, a.patient_id))
+            ),
+            unplaceable=tuple(
+                sorted(self.unplaceable, key=lambda u: (u.window_latest, u.patient_id))
+            ),
+            next_due=tuple(sorted(self.next_due, key=lambda n: (n.earliest, n.patient_id))),
+            closed_days={
+                d: reason
+                for d in self.calendar.days()
+                if (reason := self.calendar.closed_reason(d)) is not None
+                and not reason.startswith("the clinic is closed on")
+            },
+        )
+
+    def _add(self, entry: RosterEntry, cycle: int, therapy: Therapy, window: Window) -> None:
+        start = self.calendar.start
+        if window.earliest > self.calendar.end:
+            self.next_due.append(
+                NextDue(
+                    patient_id=entry.patient_id,
+                    cycle=cycle,
+                    earliest=window.earliest,
+                    latest=window.latest,
+                    limiting_factor=window.limiting_factor,
+                )
+            )
+            return
+        pool = self.pool_of[entry.patient_id]
+        uid = _uid(entry, cycle)
+        key = f"{entry.patient_id}#{cycle}"
+        release = max(window.earliest, start).toordinal()
+        unit = UnitJob(key, release, window.latest.toordinal(), weekdays=entry.allowed_weekdays)
+        job = _Job(unit, entry, cycle, therapy, window, uid, pool)
+        booked = self.booked.get(uid)
+        if booked is not None:
+            job.booked = booked
+            note = self._keep_problem(job, booked)
+            if note is None:
+                job.unit = UnitJob(
+                    key, release, unit.deadline, booked.date.toordinal(), entry.allowed_weekdays
+                )
+                self.pinned.setdefault((pool, booked.date.toordinal()), []).append(
+                    self._slot_index(booked)
+                )
+            job.booked_note = note
+        self.jobs[key] = job
+        self.sweeps[pool].add([job.unit])
+
+    def _relax(self, unit: UnitJob) -> UnitJob | None:
+        """No slot inside the window: allow the days before ``earliest`` (a refill too early
+        wastes drug; a missed one is unsafe). ``None`` when there is nothing left to relax."""
+        job = self.jobs[unit.key]
+        floor = max(self.calendar.start, job.therapy.state.time.date() + dt.timedelta(days=1))
+        release = floor.toordinal()
+        if job.early or unit.pinned is not None or release >= unit.release:
+            return None
+        job.early = True
+        job.unit = UnitJob(unit.key, release, unit.deadline, None, unit.weekdays)
+        return job.unit
+
+    def _keep_problem(self, job: _Job, booked: Appointment) -> str | None:
+        """Why a booked appointment cannot stay where it is (``None``: it can)."""
+        day = booked.date
+        closed = self.calendar.closed_reason(day)
+        if closed is not None:
+            return f"the booked day {day} is now closed ({closed})"
+        if day > job.window.latest:
+            return (
+                f"unsafe: the booked day {day} is after the new refill-by date {job.window.latest}"
+            )
+        weekdays = job.entry.allowed_weekdays
+        if weekdays is not None and day.weekday() not in weekdays:
+            return f"the patient now comes only on {weekday_label(weekdays)}"
+        if booked.pool != job.pool:
+            return f"the patient moved from {booked.pool} to {job.pool}"
+        taken = self.pinned.get((job.pool, day.toordinal()), [])
+        if len(taken) >= self.calendar.capacity(job.pool):
+            return f"the booked day {day} is over capacity"
+        index = self._slot_index(booked)
+        if index in taken or index >= self.calendar.capacity(job.pool):
+            return f"the booked slot {booked.start:%H:%M} is no longer available"
+        return None
+
+    def _slot_index(self, booked: Appointment) -> int:
+        minutes = (booked.start - dt.datetime.combine(booked.date, dt.time())).total_seconds() / 60
+        index, rest = divmod(int(minutes) - self.calendar.opens_minute, self.calendar.slot_minutes)
+        return index if rest == 0 and index >= 0 else self.calendar.slots_per_day
+
+    # ------------------------------------------------------------------ slots and refills
+    def _slots(
+        self, pool: str, day: int, placed: Sequence[UnitJob]
+    ) -> list[tuple[Appointment, _Job]]:
+        """Give the day's placed jobs their slots: kept bookings their own, the rest in order."""
+        jobs = [self.jobs.pop(u.key) for u in placed]
+        taken = {self._slot_index(j.booked) for j in jobs if j.unit.pinned is not None and j.booked}
+        free = (i for i in range(self.calendar.capacity(pool)) if i not in taken)
+        date = dt.date.fromordinal(day)
+        out = []
+        for job in jobs:
+            kept = job.unit.pinned is not None and job.booked is not None
+            index = self._slot_index(job.booked) if kept and job.booked else next(free)
+            out.append((self._appointment(job, date, index, kept), job))
+        return out
+
+    def _appointment(self, job: _Job, date: dt.date, index: int, kept: bool) -> Appointment:
+        start = self.calendar.slot_start(date, index)
+        entry, therapy = job.entry, job.therapy
+        change = job.cycle == 1 and entry.next_therapy is not None
+        new = entry.next_therapy if change and entry.next_therapy is not None else therapy
+        bridge = change and (new.infusate.concentrations() != therapy.infusate.concentrations())
+        fill = entry.fill_ml
+        booked = job.booked
+        moved = booked is not None and not kept and booked.start != start
+        return Appointment(
+            uid=job.uid,
+            patient_id=entry.patient_id,
+            name=entry.name,
+            cycle=job.cycle,
+            pool=job.pool,
+            location=entry.location,
+            nurse=entry.nurse,
+            date=date,
+            start=start,
+            end=start + dt.timedelta(minutes=self.calendar.slot_minutes),
+            window_earliest=job.window.earliest,
+            window_latest=job.window.latest,
+            limiting_factor=job.window.limiting_factor,
+            slack_days=(job.window.latest - date).days,
+            kept=kept,
+            early=date < job.window.earliest,
+            previous_start=booked.start if moved and booked is not None else None,
+            change_reason=(job.booked_note or "moved to fit other refills") if moved else None,
+            pump_key=therapy.pump.key,
+            pump_name=therapy.pump.name,
+            drugs_label=new.infusate.label(),
+            fill_ml=fill,
+            drugs=tuple(
+                DrugFill(
+                    name=d.name,
+                    mass_unit=d.mass_unit,
+                    concentration_mg_per_ml=d.concentration_mg_per_ml,
+                    amount_mg=fill * d.concentration_mg_per_ml,
+                )
+                for d in new.infusate.drugs
+            ),
+            expected_remaining_ml=max(
+                0.0, therapy.state.calculated_volume_ml - _programmed_ml(therapy, start)
+            ),
+            bridge_bolus=bridge,
+            previous_drugs_label=therapy.infusate.label() if bridge else None,
+        )
+
+    def _refilled(self, job: _Job, appointment: Appointment) -> Therapy:
+        """The therapy right after this refill: the next cycle's window comes from it."""
+        entry, therapy = job.entry, job.therapy
+        base = entry.next_therapy if job.cycle == 1 and entry.next_therapy else therapy
+        when = appointment.start
+        state = PumpState(
+            time=when,
+            calculated_volume_ml=entry.fill_ml,
+            filled_at=when,
+            battery_used=_battery_at(therapy, when),
+        )
+        return base.model_copy(update={"state": state})
+
+    # ------------------------------------------------------------------ what could not be placed
+    def _no_pool(self, entry: RosterEntry) -> None:
+        pool = self.pool_of[entry.patient_id]
+        what = self.calendar.pool_by or "pool"
+        self.unplaceable.append(
+            Unplaceable(
+                uid=_uid(entry, 1),
+                patient_id=entry.patient_id,
+                cycle=1,
+                pool=pool,
+                window_earliest=self.calendar.start,
+                window_latest=self.calendar.start,
+                limiting_factor="calendar",
+                reason=f"the roster names {what} {pool or '(none)'!r}, which has no capacity "
+                f"in the calendar ({', '.join(self.calendar.pools)})",
+                best_option=f"give {what} {pool or '(none)'!r} a capacity, or assign another",
+                best_date=None,
+            )
+        )
+
+    def _explain_dropped(self) -> None:
+        used: dict[tuple[str, dt.date], int] = {}
+        for a in self.appointments:
+            used[(a.pool, a.date)] = used.get((a.pool, a.date), 0) + 1
+        for job in self.dropped:
+            reason, option, best = explain_unplaced(
+                self.calendar,
+                pool=job.pool,
+                earliest=job.window.earliest,
+                latest=job.window.latest,
+                weekdays=job.entry.allowed_weekdays,
+                used=used,
+            )
+            self.unplaceable.append(
+                Unplaceable(
+                    uid=job.uid,
+                    patient_id=job.entry.patient_id,
+                    cycle=job.cycle,
+                    pool=job.pool,
+                    window_earliest=job.window.earliest,
+                    window_latest=job.window.latest,
+                    limiting_factor=job.window.limiting_factor,
+                    reason=reason,
+                    best_option=option,
+                    best_date=best,
+                )
+            )
+
+
+def _uid(entry: RosterEntry, cycle: int) -> str:
+    """Stable across re-plans of the same roster fill: patient, fill time and cycle."""
+    fill = entry.therapy.state.fill_time.isoformat(timespec="minutes")
+    name = f"{entry.patient_id}|{fill}|{cycle}"
+    return f"{uuid.uuid5(_UID_NAMESPACE, name)}@pumpsim"
+
+
+def _programmed_ml(therapy: Therapy, when: dt.datetime) -> float:
+    """Programmed volume (mL) delivered from ``therapy.state.time`` to ``when``."""
+    days = to_days(therapy.state.time, when)
+    if days <= 0:
+        return 0.0
+    schedule = CumulativeSchedule.for_program(
+        therapy.program, origin=therapy.state.time, start_day=0.0, end_day=days
+    )
+    return float(schedule.volume_at(days))
+
+
+def _battery_at(therapy: Therapy, when: dt.datetime) -> float:
+    """Battery share used at ``when``: housekeeping per day plus drain per programmed mL."""
+    used = therapy.state.battery_used
+    spec = therapy.pump.battery
+    if spec is None:
+        return used
+    days = max(0.0, to_days(therapy.state.time, when))
+    housekeeping, per_ml = spec.drain_coefficients(therapy.pump.min_rate_ml_per_day)
+    return min(1.0, used + housekeeping * days + per_ml * _programmed_ml(therapy, when))

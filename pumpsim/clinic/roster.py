@@ -1,0 +1,399 @@
+"""A clinic's roster: one row per pump patient, read from CSV or YAML into validated therapies.
+
+CSV columns (a header row; order free; empty cells mean "not given"; every quantity with its
+unit, as in profiles):
+
+==========================  ====================================================================
+``patient_id``              required; letters, digits, ``_.-`` (no names: calendars travel)
+``name``                    optional display name; exported only on request
+``pump``                    catalog key, e.g. ``synchromed-ii-20``
+``drugs``                   ``morphine 25 mg/mL``, or a mixture joined by ``+``
+``catheter_volume``         e.g. ``0.2 mL``
+``last_refill``             ISO date-time of the last refill, e.g. ``2026-03-02T10:30``
+``fill_volume``             volume put in at ``last_refill``, e.g. ``20 mL``
+``last_interrogation``      ISO date-time of a later interrogation (optional)
+``calculated_volume``       calculated reservoir volume read at ``last_interrogation``
+``daily_rate``              simple program: ``0.5 mL/day`` or a dose rate ``5 mg/day``
+``profile``                 instead of pump … daily_rate: a patient profile YAML (path relative
+                            to the roster); the state columns above, when given, override its state
+``ptm_bolus`` …             ``ptm_bolus``, ``ptm_duration``, ``ptm_lockout``, ``ptm_max_per_day``
+                            (count), ``ptm_presses_per_day`` (mean presses per day, a number)
+``low_reservoir_alarm``     alarm threshold, e.g. ``3 mL`` (default: the pump's)
+``allowed_weekdays``        e.g. ``mon,wed`` or ``tue-thu``; empty = any clinic day
+``location`` / ``nurse``    free text; a calendar may give each its own capacity
+``refill_volume``           volume to fill at the next refills (default: the reservoir)
+``next_drugs``              the prescription for the next refill when the concentration changes
+==========================  ====================================================================
+
+The state comes from ``last_interrogation`` + ``calculated_volume`` when both are given (then
+``last_refill`` dates the fill for stability limits), else from ``last_refill`` + ``fill_volume``.
+
+A YAML roster is a list whose items are a profile path, or a mapping with ``profile`` and any of
+the columns above. Every problem in every row is reported at once as a ``ProfileError`` whose
+fields read ``row N, column C`` (N counts lines as a spreadsheet does: the header is row 1) or
+``entry N, column C`` for YAML.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pumpsim.clinic._cells import (
+    column_of,
+    parse_drugs,
+    precheck,
+    profile_dict,
+    row_state,
+)
+from pumpsim.clinic.calendar import DEFAULT_POOL, parse_weekdays
+from pumpsim.errors import Problem, ProfileError
+from pumpsim.models import PumpState, Therapy
+from pumpsim.profiles import Catalog, load_catalog, load_therapy, therapy_from_dict
+from pumpsim.units import (
+    VOLUME,
+    UnitParseError,
+    parse_quantity,
+)
+from pumpsim.yamlio import read_yaml
+
+__all__ = ["COLUMNS", "Roster", "RosterEntry", "load_roster", "parse_drugs"]
+
+COLUMNS = (
+    "patient_id",
+    "name",
+    "pump",
+    "drugs",
+    "catheter_volume",
+    "last_refill",
+    "fill_volume",
+    "last_interrogation",
+    "calculated_volume",
+    "daily_rate",
+    "profile",
+    "ptm_bolus",
+    "ptm_duration",
+    "ptm_lockout",
+    "ptm_max_per_day",
+    "ptm_presses_per_day",
+    "low_reservoir_alarm",
+    "allowed_weekdays",
+    "location",
+    "nurse",
+    "refill_volume",
+    "next_drugs",
+)
+_THERAPY_COLUMNS = (
+    "pump",
+    "drugs",
+    "catheter_volume",
+    "daily_rate",
+    "ptm_bolus",
+    "ptm_duration",
+    "ptm_lockout",
+    "ptm_max_per_day",
+    "ptm_presses_per_day",
+    "low_reservoir_alarm",
+    "next_drugs",
+)
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    """One patient of the roster: the validated therapy plus the clinic's own columns."""
+
+    therapy: Therapy
+    row: int
+    name: str | None = None
+    allowed_weekdays: frozenset[int] | None = None
+    location: str | None = None
+    nurse: str | None = None
+    refill_volume_ml: float | None = None
+    """Volume to put in at each refill (mL); ``None`` fills the reservoir."""
+    next_therapy: Therapy | None = None
+    """The therapy after the next refill when ``next_drugs`` changes the infusate."""
+
+    @property
+    def patient_id(self) -> str:
+        return self.therapy.patient_id
+
+    @property
+    def fill_ml(self) -> float:
+        """Volume filled at a refill (mL)."""
+        if self.refill_volume_ml is not None:
+            return self.refill_volume_ml
+        return self.therapy.pump.reservoir_ml
+
+    def pool(self, pool_by: str | None) -> str:
+        """The capacity pool this patient books from (their nurse or location, or the clinic)."""
+        if pool_by == "nurse":
+            return self.nurse or ""
+        if pool_by == "location":
+            return self.location or ""
+        return DEFAULT_POOL
+
+
+@dataclass(frozen=True)
+class Roster:
+    """The patients of a clinic, in file order."""
+
+    entries: tuple[RosterEntry, ...]
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+def load_roster(path: Path | str, catalog: Catalog | None = None) -> Roster:
+    """Read a CSV or YAML roster; raise one ``ProfileError`` listing every bad row and column."""
+    path = Path(path)
+    catalog = catalog or load_catalog()
+    if not path.is_file():
+        raise ProfileError(
+            str(path), [Problem("roster", str(path), "an existing CSV or YAML file")]
+        )
+    if path.suffix.lower() in (".yaml", ".yml"):
+        rows = _yaml_rows(path)
+        label = "entry"
+    else:
+        rows = _csv_rows(path)
+        label = "row"
+    problems: list[Problem] = []
+    entries: list[RosterEntry] = []
+    seen: dict[str, int] = {}
+    for number, row in rows:
+        where = f"{label} {number}"
+        if isinstance(row, Problem):
+            problems.append(Problem(f"{where}, {row.field}", row.value, row.allowed))
+            continue
+        entry, row_problems = _entry(row, number, path.parent, catalog)
+        problems.extend(
+            Problem(f"{where}, column {p.field}", p.value, p.allowed) for p in row_problems
+        )
+        patient_id = row.get("patient_id")
+        if patient_id is not None:
+            first = seen.setdefault(patient_id, number)
+            if first != number:
+                problems.append(
+                    Problem(
+                        f"{where}, column patient_id",
+                        patient_id,
+                        f"a patient id not used before (already in {label} {first})",
+                    )
+                )
+                continue
+        if entry is not None:
+            entries.append(entry)
+    if problems:
+        raise ProfileError(str(path), problems)
+    if not entries:
+        raise ProfileError(str(path), [Problem("roster", "(no patients)", "at least one row")])
+    return Roster(entries=tuple(entries), source=str(path))
+
+
+def _csv_rows(path: Path) -> list[tuple[int, dict[str, str] | Problem]]:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise ProfileError(
+                str(path), [Problem("row 1", "(empty file)", "a header row")]
+            ) from None
+        header = [h.strip().lower() for h in header]
+        problems = [
+            Problem(f"row 1, column {h or '(blank)'}", h, f"one of {', '.join(COLUMNS)}")
+            for h in header
+            if h not in COLUMNS
+        ]
+        if "patient_id" not in header:
+            problems.append(Problem("row 1, column patient_id", "(missing)", "a patient_id column"))
+        if problems:
+            raise ProfileError(str(path), problems)
+        rows: list[tuple[int, dict[str, str] | Problem]] = []
+        for cells in reader:
+            number = reader.line_num
+            if not any(c.strip() for c in cells) or cells[0].lstrip().startswith("#"):
+                continue
+            if len(cells) > len(header):
+                rows.append(
+                    (number, Problem("(row)", f"{len(cells)} cells", f"{len(header)} cells"))
+                )
+                continue
+            rows.append(
+                (number, {h: c.strip() for h, c in zip(header, cells, strict=False) if c.strip()})
+            )
+        return rows
+
+
+def _yaml_rows(path: Path) -> list[tuple[int, dict[str, str] | Problem]]:
+    data = read_yaml(path)
+    if not isinstance(data, list):
+        raise ProfileError(
+            str(path), [Problem("(top level)", type(data).__name__, "a list of entries")]
+        )
+    rows: list[tuple[int, dict[str, str] | Problem]] = []
+    for number, item in enumerate(data, start=1):
+        if isinstance(item, str):
+            item = {"profile": item}
+        if not isinstance(item, dict):
+            rows.append((number, Problem("(entry)", item, "a profile path or a mapping")))
+            continue
+        unknown = [k for k in item if k not in COLUMNS]
+        if unknown:
+            rows.append(
+                (
+                    number,
+                    Problem(f"column {unknown[0]}", unknown[0], f"one of {', '.join(COLUMNS)}"),
+                )
+            )
+            continue
+        rows.append((number, {str(k): _text(v) for k, v in item.items() if v is not None}))
+    return rows
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _entry(
+    row: Mapping[str, str], number: int, base: Path, catalog: Catalog
+) -> tuple[RosterEntry | None, list[Problem]]:
+    problems: list[Problem] = []
+    weekdays = None
+    if "allowed_weekdays" in row:
+        try:
+            weekdays = parse_weekdays(row["allowed_weekdays"])
+        except ValueError as exc:
+            problems.append(Problem("allowed_weekdays", row["allowed_weekdays"], str(exc)))
+    refill_ml = None
+    if "refill_volume" in row:
+        try:
+            refill_ml = parse_quantity(row["refill_volume"], VOLUME)
+        except UnitParseError as exc:
+            problems.append(Problem("refill_volume", row["refill_volume"], str(exc)))
+    state, state_columns = row_state(row, problems)
+    therapy = next_therapy = None
+    if "patient_id" not in row:
+        problems.append(Problem("patient_id", "(missing)", "a patient id, e.g. P001"))
+    elif "profile" in row:
+        therapy = _from_profile(row, base, catalog, state, state_columns, problems)
+    else:
+        precheck(row, catalog, problems)
+        data = profile_dict(row, problems)
+        if state is not None:
+            data["state"] = state
+        elif not any(p.field in state_columns.values() for p in problems):
+            problems.append(
+                Problem(
+                    "last_refill",
+                    "(missing)",
+                    "last_refill + fill_volume, or last_interrogation + calculated_volume",
+                )
+            )
+        if state is not None:
+            found: list[Problem] = []
+            therapy = _build(data, catalog, state_columns, found)
+            reported = {p.field for p in problems}
+            problems.extend(p for p in found if p.field not in reported)
+            if therapy is not None and "next_drugs" in row:
+                try:
+                    data["drugs"] = parse_drugs(row["next_drugs"])
+                except ValueError as exc:
+                    problems.append(Problem("next_drugs", row["next_drugs"], str(exc)))
+                else:
+                    changed: list[Problem] = []
+                    next_therapy = _build(data, catalog, state_columns, changed)
+                    problems.extend(
+                        Problem("next_drugs", p.value, p.allowed) if p.field == "drugs" else p
+                        for p in changed
+                    )
+    if therapy is not None and refill_ml is not None and refill_ml > therapy.pump.reservoir_ml:
+        problems.append(
+            Problem(
+                "refill_volume",
+                row["refill_volume"],
+                f"up to the reservoir, {therapy.pump.reservoir_ml:g} mL",
+            )
+        )
+    if problems or therapy is None:
+        return None, problems
+    return (
+        RosterEntry(
+            therapy=therapy,
+            row=number,
+            name=row.get("name"),
+            allowed_weekdays=weekdays,
+            location=row.get("location"),
+            nurse=row.get("nurse"),
+            refill_volume_ml=refill_ml,
+            next_therapy=next_therapy,
+        ),
+        [],
+    )
+
+
+def _build(
+    data: Mapping[str, Any],
+    catalog: Catalog,
+    state_columns: Mapping[str, str],
+    problems: list[Problem],
+) -> Therapy | None:
+    try:
+        return therapy_from_dict(data, "roster", catalog)
+    except ProfileError as exc:
+        problems.extend(
+            Problem(column_of(p.field, state_columns), p.value, p.allowed) for p in exc.problems
+        )
+        return None
+
+
+def _from_profile(
+    row: Mapping[str, str],
+    base: Path,
+    catalog: Catalog,
+    state: dict[str, Any] | None,
+    state_columns: Mapping[str, str],
+    problems: list[Problem],
+) -> Therapy | None:
+    for column in _THERAPY_COLUMNS:
+        if column in row:
+            problems.append(
+                Problem(column, row[column], "empty when a profile is given (the profile sets it)")
+            )
+    path = Path(row["profile"])
+    if not path.is_absolute():
+        path = base / path
+    try:
+        therapy = load_therapy(path, catalog)
+    except ProfileError as exc:
+        problems.extend(
+            Problem("profile", f"{path}: {p.field}", f"{p.allowed} (value {p.value!r})")
+            for p in exc.problems
+        )
+        return None
+    update: dict[str, Any] = {"patient_id": row["patient_id"]}
+    if state is not None:
+        try:
+            update["state"] = PumpState.model_validate(state, context={"source": "file"})
+        except ValueError as exc:
+            problems.append(
+                Problem(column_of("state", state_columns), state, str(exc).splitlines()[-1])
+            )
+            return None
+    try:
+        return Therapy.model_validate({**_shallow(therapy), **update})
+    except ValueError as exc:
+        problems.append(Problem("profile", str(path), str(exc).splitlines()[-1].strip()))
+        return None
+
+
+def _shallow(therapy: Therapy) -> dict[str, Any]:
+    """The therapy's fields as model instances (re-validation keeps catalog values as they are)."""
+    return {name: getattr(therapy, name) for name in Therapy.model_fields}
