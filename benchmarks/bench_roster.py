@@ -1,0 +1,101 @@
+"""A clinic roster: forecast time per patient at 10, 100 and 1,000 patients, and the speed-up
+from the second core.
+
+Each patient: 1,000 trajectories (``--runs``). Patients differ in pump, program, fill and PTM
+use. Flat time per patient across roster sizes means linear scaling. Prints numbers measured in
+this run. Run: ``python benchmarks/bench_roster.py [--runs N] [--sizes 10,100,1000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import time
+
+from pumpsim import load_catalog
+from pumpsim.forecast import forecast_many
+from pumpsim.models import (
+    Catheter,
+    Drug,
+    FlexStep,
+    Infusate,
+    Program,
+    PtmDemand,
+    PtmSettings,
+    PumpState,
+    Therapy,
+)
+
+
+def roster(n: int) -> list[Therapy]:
+    """``n`` varied patients (deterministic, no randomness in the roster itself)."""
+    catalog = load_catalog()
+    morphine = Drug.from_entry(catalog.drugs["morphine"], 25.0)
+    out = []
+    for i in range(n):
+        pump = ("synchromed-ii-20", "synchromed-ii-40", "prometra-ii-20")[i % 3]
+        capacity = catalog.pumps[pump].reservoir_ml
+        rate = 0.2 + 0.05 * (i % 11)
+        program = (
+            Program.simple(rate)
+            if i % 4
+            else Program(
+                mode="flex",
+                steps=(
+                    FlexStep(start_minute=0, rate_ml_per_day=rate * 0.8),
+                    FlexStep(start_minute=480, rate_ml_per_day=rate * 1.2),
+                ),
+            )
+        )
+        with_ptm = i % 2 == 0
+        out.append(
+            Therapy(
+                patient_id=f"bench-{i:04d}",
+                pump=catalog.pumps[pump],
+                infusate=Infusate(drugs=(morphine,)),
+                catheter=Catheter(volume_ml_given=0.25),
+                program=program,
+                ptm=PtmSettings(
+                    bolus_volume_ml=0.02, duration_days=10 / 1440, lockout_days=0.125, max_per_day=4
+                )
+                if with_ptm
+                else None,
+                demand=PtmDemand(presses_per_day=2 + i % 4, daily_cv=0.3) if with_ptm else None,
+                state=PumpState(
+                    time=dt.datetime(2026, 3, 2, 8) + dt.timedelta(hours=7 * i),
+                    calculated_volume_ml=capacity * (0.5 + 0.5 * ((i * 7) % 10) / 10),
+                    battery_used=(i % 10) / 20,
+                ),
+            )
+        )
+    return out
+
+
+def timed(patients: list[Therapy], runs: int, workers: int) -> float:
+    t0 = time.perf_counter()
+    forecast_many(patients, runs=runs, seed=1, workers=workers)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--sizes", default="10,100,1000")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    print(f"roster forecast, {args.runs} runs per patient, {os.cpu_count()} cores")
+    timed(roster(4), args.runs, 1)  # warm-up (imports, caches)
+    for size in sizes:
+        one = timed(roster(size), args.runs, 1)
+        print(f"  {size:5d} patients, 1 worker:  {one:7.2f} s  {one / size * 1e3:7.1f} ms/patient")
+    size = max(sizes)
+    patients = roster(size)
+    one = timed(patients, args.runs, 1)
+    two = timed(patients, args.runs, 2)
+    print(f"  {size:5d} patients, 2 workers: {two:7.2f} s  {two / size * 1e3:7.1f} ms/patient")
+    print(f"  speed-up from the second core: {one / two:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,437 @@
+"""Many pump trajectories at once, vectorized with NumPy, for forecasting.
+
+Same rules as the SimPy engine, through the same schedule module:
+
+* the **calculated** volume falls by the programmed delivery (``schedule_math.program_segments``
+  from ``state.time``, program start = day 0) plus every granted patient bolus (PTM), each
+  delivered linearly over ``ptm.duration_days`` on top of the basal program;
+* the **actual** volume starts at ``state.true_volume_ml`` and falls by ``delivery_factor`` times
+  that delivery;
+* once the calculated volume reaches the pump's empty threshold, the pump runs at
+  ``pump.rate_after_empty_ml_per_day`` and every later press is denied (``reservoir_empty``);
+* PTM presses are a Poisson process of ``demand.presses_per_day`` per calendar day of the pump
+  clock, shaped over the day by ``demand.day_profile()``; with ``daily_cv > 0`` each day's rate is
+  multiplied by a gamma variate of mean 1 and that coefficient of variation. An explicit press log
+  (``demand.presses``) is used as given. Each press is granted or denied by the rules of
+  ``schedule_math.PtmGate`` (``gate_presses`` is its vectorized twin, decision for decision).
+
+Threshold crossings are solved exactly on the piecewise-linear delivered-volume curve
+(``CumulativeSchedule`` segments plus bolus ramps), never by ticking a clock. Trajectories are
+simulated in chunks of ``chunk_size`` so memory stays bounded; chunk ``c`` draws from the stream
+``SeedSequence(seed).spawn_key + (c,)``, so a result depends only on the seed, the number of runs
+and the chunk size.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from pumpsim.errors import SimulationError
+from pumpsim.mc_kernels import (
+    DECISIONS,
+    NO_PRESS,
+    bolus_end_volumes,
+    delivered_crossing,
+    gate_presses,
+    grant_presses,
+)
+from pumpsim.models import PtmDemand, PtmSettings, Therapy
+from pumpsim.schedule_math import (
+    EPS_DAYS,
+    MINUTES_PER_DAY,
+    CumulativeSchedule,
+    Segment,
+    midnight_before,
+    program_segments,
+    to_days,
+)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+__all__ = [
+    "DECISIONS",
+    "NO_PRESS",
+    "Ensemble",
+    "FactorDistribution",
+    "Plan",
+    "bolus_end_volumes",
+    "delivered_crossing",
+    "gate_presses",
+    "grant_presses",
+    "presses_for",
+    "run_chunk",
+    "simulate_ensemble",
+]
+
+DEFAULT_CHUNK = 4096
+MAX_HORIZON_DAYS = 3 * 366.0
+"""Longest window simulated when no horizon is given (a near-zero program never empties)."""
+
+
+@dataclass(frozen=True)
+class FactorDistribution:
+    """How each trajectory's delivery factor (actual / programmed, dimensionless) is drawn.
+
+    ``fixed``: always ``a``. ``uniform``: uniform on ``[a, b]``. ``normal``: mean ``a``, standard
+    deviation ``b``, clipped to ``[0.5, 1.5]`` (used for a calibration posterior).
+    """
+
+    kind: Literal["fixed", "uniform", "normal"]
+    a: float
+    b: float = 0.0
+
+    def draw(self, rng: np.random.Generator, n: int) -> FloatArray:
+        if self.kind == "fixed":
+            return np.full(n, self.a)
+        if self.kind == "uniform":
+            return rng.uniform(self.a, self.b, n)
+        return np.clip(rng.normal(self.a, self.b, n), 0.5, 1.5)
+
+    @property
+    def mean(self) -> float:
+        return 0.5 * (self.a + self.b) if self.kind == "uniform" else self.a
+
+    @classmethod
+    def for_therapy(cls, therapy: Therapy) -> FactorDistribution:
+        """The therapy's known factor if set, else uniform within the pump's rated accuracy."""
+        if therapy.delivery_factor is not None:
+            return cls("fixed", therapy.delivery_factor)
+        lo, hi = therapy.pump.delivery_factor_range
+        return cls("uniform", lo, hi) if hi > lo else cls("fixed", lo)
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """Per-trajectory results (days since ``state.time``; ``inf`` = not within the horizon)."""
+
+    horizon_day: float
+    delivery_factor: FloatArray
+    low_reservoir_day: FloatArray | None
+    """First time calculated volume <= the low-reservoir alarm; ``None`` when the pump has none."""
+    empty_day: FloatArray
+    """First time calculated volume <= the pump's empty threshold."""
+    actual_dry_day: FloatArray
+    """First time the actual (true) volume <= 0."""
+    ptm_presses: IntArray
+    ptm_granted: IntArray
+    level_days: dict[float, FloatArray] = field(default_factory=dict)
+    """For each requested calculated-volume level (mL), the first time the volume is <= it."""
+
+    @property
+    def runs(self) -> int:
+        return int(self.delivery_factor.size)
+
+
+# ---------------------------------------------------------------- the therapy as arrays
+@dataclass(frozen=True)
+class Plan:
+    """What every trajectory of one therapy shares: schedule, thresholds, PTM rules, demand."""
+
+    therapy: Therapy
+    schedule: CumulativeSchedule
+    horizon_day: float
+    volume_ml: float
+    true_volume_ml: float
+    low_reservoir_ml: float | None
+    empty_threshold_ml: float
+    rate_after_empty_ml_per_day: float
+    ptm: PtmSettings | None
+    demand: PtmDemand | None
+
+    @classmethod
+    def build(
+        cls,
+        therapy: Therapy,
+        *,
+        horizon_days: float | None = None,
+        demand: PtmDemand | None = None,
+        extra_rate_ml_per_day: float = 0.0,
+    ) -> Plan:
+        """Precompute the programmed-delivery curve. Without ``horizon_days`` the window runs
+        until the program alone (plus ``extra_rate_ml_per_day``) empties the calculated
+        reservoir, which bounds every alarm crossing, capped at ``MAX_HORIZON_DAYS``."""
+        pump, state = therapy.pump, therapy.state
+        v0 = state.calculated_volume_ml
+        empty = pump.empty_reservoir_threshold_ml
+        need = max(v0 - empty, 0.0)
+        if horizon_days is not None:
+            if horizon_days <= 0:
+                raise SimulationError(f"horizon must be positive, got {horizon_days} days")
+            schedule = _schedule(therapy, horizon_days, extra_rate_ml_per_day)
+        else:
+            span = 60.0
+            while True:
+                schedule = _schedule(therapy, span, extra_rate_ml_per_day)
+                if schedule.volumes[-1] >= need or span >= MAX_HORIZON_DAYS:
+                    break
+                span = min(2 * span, MAX_HORIZON_DAYS)
+            reach = float(schedule.time_of_volume(need))
+            if math.isfinite(reach):
+                horizon_days = min(reach + 1.0, span)
+                schedule = _schedule(therapy, horizon_days, extra_rate_ml_per_day)
+            else:
+                horizon_days = span
+        lra = therapy.low_reservoir_alarm_ml if pump.low_reservoir_alarm is not None else None
+        return cls(
+            therapy=therapy,
+            schedule=schedule,
+            horizon_day=horizon_days,
+            volume_ml=v0,
+            true_volume_ml=state.true_volume_ml,
+            low_reservoir_ml=lra,
+            empty_threshold_ml=empty,
+            rate_after_empty_ml_per_day=pump.rate_after_empty_ml_per_day,
+            ptm=therapy.ptm,
+            demand=demand if demand is not None else therapy.demand,
+        )
+
+
+def _schedule(therapy: Therapy, days: float, extra: float) -> CumulativeSchedule:
+    segments = program_segments(
+        therapy.program,
+        origin=therapy.state.time,
+        start_day=0.0,
+        end_day=days,
+        program_start_day=0.0,
+    )
+    if extra:
+        segments = [
+            Segment(s.start_day, s.end_day, s.basal_ml_per_day, s.bolus_ml_per_day + extra)
+            for s in segments
+        ]
+    return CumulativeSchedule.from_segments(segments)
+
+
+# ---------------------------------------------------------------- press generation
+def _day_grid(plan: Plan) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Calendar days of the pump clock overlapping [0, horizon): start day of each, and the
+    clipped part of it as day fractions (lo, hi)."""
+    origin = plan.therapy.state.time
+    first = midnight_before(origin, 0.0)
+    n_days = math.ceil(plan.horizon_day - first - EPS_DAYS)
+    starts = first + np.arange(n_days, dtype=float)
+    lo = np.clip(-starts, 0.0, 1.0)
+    hi = np.clip(plan.horizon_day - starts, 0.0, 1.0)
+    return starts, lo, hi
+
+
+def _profile_knots(demand: PtmDemand) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Day-fraction ↔ cumulative-share knots of the day profile (forward and inverse)."""
+    spans = demand.day_profile()
+    fracs = np.array([spans[0][0]] + [b for _, b, _ in spans], dtype=float) / MINUTES_PER_DAY
+    cdf = np.concatenate([[0.0], np.cumsum([s for *_, s in spans])])
+    cdf[-1] = 1.0
+    inv_f, inv_c = [], []
+    for (a, b, share), c0 in zip(spans, cdf[:-1], strict=True):
+        if share > 0:
+            inv_f += [a / MINUTES_PER_DAY, b / MINUTES_PER_DAY]
+            inv_c += [c0, c0 + share]
+    return fracs, cdf, np.array(inv_f), np.array(inv_c)
+
+
+def _random_presses(
+    plan: Plan, rng: np.random.Generator, n: int, rate_shape: float | None
+) -> FloatArray:
+    """Draw ``(n, J)`` press times: Poisson per calendar day, placed by the day profile."""
+    demand = plan.demand
+    assert demand is not None and demand.presses_per_day is not None
+    starts, lo, hi = _day_grid(plan)
+    fracs, cdf, inv_f, inv_c = _profile_knots(demand)
+    c_lo, c_hi = np.interp(lo, fracs, cdf), np.interp(hi, fracs, cdf)
+    mass = c_hi - c_lo
+    mean = np.broadcast_to(demand.presses_per_day * mass, (n, starts.size))
+    if rate_shape is not None:
+        mean = mean * rng.gamma(rate_shape, 1.0 / rate_shape, n)[:, None]
+    if demand.daily_cv > 0:
+        shape = 1.0 / demand.daily_cv**2
+        mean = mean * rng.gamma(shape, 1.0 / shape, (n, starts.size))
+    counts = rng.poisson(mean)
+    per_row = counts.sum(axis=1)
+    width = int(per_row.max()) if n else 0
+    out = np.full((n, width), np.inf)
+    total = int(per_row.sum())
+    if total == 0:
+        return out
+    n_days = starts.size
+    group = np.repeat(np.arange(counts.size, dtype=np.int64), counts.ravel())
+    # uniform positions sorted within each (trajectory, day): sort group + u
+    key = group + rng.random(total)
+    key.sort()
+    row_start = np.arange(n, dtype=np.int64) * n_days
+    shift = np.repeat(row_start, per_row)
+    rel = key - shift  # day index within the row + position in the day
+    if not (inv_c.size == 2 and inv_f[0] == 0.0 and inv_f[1] == 1.0):
+        day_index = (group - shift).astype(float)
+        rel = day_index + np.interp(rel - day_index, inv_c, inv_f)
+    row_begin = np.cumsum(per_row) - per_row
+    for k in np.flatnonzero((lo > 0) | (hi < 1)):  # first / last day: only [0, horizon)
+        length = counts[:, k]
+        begin = row_begin + counts[:, :k].sum(axis=1)
+        sel = np.repeat(begin - (np.cumsum(length) - length), length) + np.arange(length.sum())
+        u = np.clip(key[sel] - group[sel], 0.0, 1.0)
+        rel[sel] = k + np.interp(c_lo[k] + u * mass[k], inv_c, inv_f)
+    # row-major boolean assignment keeps each row's presses left-aligned and in order
+    out[np.arange(width) < per_row[:, None]] = starts[0] + rel
+    return out
+
+
+def _log_presses(plan: Plan, n: int) -> FloatArray:
+    demand = plan.demand
+    assert demand is not None
+    origin = plan.therapy.state.time
+    days = np.array([to_days(origin, p) for p in demand.presses], dtype=float)
+    days = days[(days >= 0) & (days < plan.horizon_day)]
+    return np.broadcast_to(days, (n, days.size)).copy()
+
+
+def presses_for(
+    plan: Plan, rng: np.random.Generator, n: int, rate_shape: float | None = None
+) -> FloatArray:
+    """``(n, J)`` press times for ``n`` trajectories (``inf``-padded); none without demand."""
+    if plan.ptm is None or plan.demand is None:
+        return np.full((n, 0), np.inf)
+    if plan.demand.presses:
+        return _log_presses(plan, n)
+    return _random_presses(plan, rng, n, rate_shape)
+
+
+# ---------------------------------------------------------------- one chunk, many chunks
+def run_chunk(
+    plan: Plan,
+    factors: FloatArray,
+    presses: FloatArray,
+    levels: Sequence[float] = (),
+) -> Ensemble:
+    """Gate the presses and solve every crossing for one chunk of trajectories."""
+    n = factors.size
+    ptm = plan.ptm
+    if ptm is not None and presses.shape[1]:
+        grants, n_presses, n_granted = grant_presses(
+            presses,
+            ptm,
+            base_minute=_base_minute(plan),
+            schedule=plan.schedule,
+            volume_ml=plan.volume_ml,
+            empty_threshold_ml=plan.empty_threshold_ml,
+        )
+        vol, dur = ptm.bolus_volume_ml, ptm.duration_days
+    else:
+        grants = np.full((n, 0), np.inf)
+        n_presses = n_granted = np.zeros(n, dtype=np.int64)
+        vol, dur = 0.0, 1.0
+    end_volumes = bolus_end_volumes(grants, plan.schedule, vol, dur)
+    v0, thr = plan.volume_ml, plan.empty_threshold_ml
+    x_empty = max(v0 - thr, 0.0)
+
+    def crossing(level_ml: float | FloatArray) -> FloatArray:
+        x = np.broadcast_to(np.asarray(v0 - level_ml, dtype=float), (n,)).copy()
+        t = np.full(n, np.inf)
+        before = x <= x_empty
+        if before.all():
+            g, e, xs = grants, end_volumes, x
+        else:
+            g, e, xs = grants[before], end_volumes[before], x[before]
+        solved = delivered_crossing(np.maximum(xs, 0.0), g, plan.schedule, vol, dur, e)
+        t[before] = np.where(xs <= 0, 0.0, solved)
+        t[t > plan.horizon_day] = np.inf
+        return t
+
+    empty_day = crossing(thr)
+    low = crossing(plan.low_reservoir_ml) if plan.low_reservoir_ml is not None else None
+    # actual volume <= 0  <=>  delivered >= true volume / factor
+    dry_level = v0 - plan.true_volume_ml / factors
+    dry = crossing(np.maximum(dry_level, thr))
+    after = dry_level < thr  # runs dry only after the calculated volume reached empty
+    if after.any():
+        rate = plan.rate_after_empty_ml_per_day
+        if rate > 0:
+            dry[after] = empty_day[after] + (thr - dry_level[after]) / rate
+        else:
+            dry[after] = np.inf
+    level_days = {float(level): crossing(level) for level in levels}
+    return Ensemble(
+        horizon_day=plan.horizon_day,
+        delivery_factor=factors,
+        low_reservoir_day=low,
+        empty_day=empty_day,
+        actual_dry_day=dry,
+        ptm_presses=np.asarray(n_presses, dtype=np.int64),
+        ptm_granted=np.asarray(n_granted, dtype=np.int64),
+        level_days=level_days,
+    )
+
+
+def _base_minute(plan: Plan) -> float:
+    o = plan.therapy.state.time
+    return o.hour * 60 + o.minute + o.second / 60 + o.microsecond / 6e7
+
+
+def chunk_seed(seed: int | np.random.SeedSequence, chunk: int) -> np.random.SeedSequence:
+    """The stream of chunk ``chunk`` under ``seed`` (stateless: never calls ``spawn``)."""
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    return np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, chunk))
+
+
+def simulate_ensemble(
+    therapy: Therapy,
+    *,
+    runs: int = 10_000,
+    seed: int | np.random.SeedSequence = 0,
+    horizon_days: float | None = None,
+    factor: FactorDistribution | None = None,
+    demand: PtmDemand | None = None,
+    demand_rate_shape: float | None = None,
+    levels: Sequence[float] = (),
+    chunk_size: int = DEFAULT_CHUNK,
+    plan: Plan | None = None,
+) -> Ensemble:
+    """Simulate ``runs`` trajectories of ``therapy`` from its state.
+
+    ``factor`` defaults to ``FactorDistribution.for_therapy``; ``demand`` replaces the therapy's
+    demand (e.g. a calibrated one); ``demand_rate_shape`` draws a per-trajectory multiplier of the
+    press rate from gamma(shape, 1/shape) (rate uncertainty); ``levels`` are extra calculated
+    volumes (mL) whose crossing days are returned in ``level_days``.
+    """
+    if runs < 1:
+        raise SimulationError(f"runs must be at least 1, got {runs}")
+    if chunk_size < 1:
+        raise SimulationError(f"chunk_size must be at least 1, got {chunk_size}")
+    plan = plan or Plan.build(therapy, horizon_days=horizon_days, demand=demand)
+    factor = factor or FactorDistribution.for_therapy(therapy)
+    parts = []
+    for c, start in enumerate(range(0, runs, chunk_size)):
+        n = min(chunk_size, runs - start)
+        rng = np.random.Generator(np.random.PCG64(chunk_seed(seed, c)))
+        factors = factor.draw(rng, n)
+        presses = presses_for(plan, rng, n, demand_rate_shape)
+        parts.append(run_chunk(plan, factors, presses, levels))
+    return _concat(parts)
+
+
+def _concat(parts: list[Ensemble]) -> Ensemble:
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    low = (
+        np.concatenate([p.low_reservoir_day for p in parts if p.low_reservoir_day is not None])
+        if first.low_reservoir_day is not None
+        else None
+    )
+    return Ensemble(
+        horizon_day=first.horizon_day,
+        delivery_factor=np.concatenate([p.delivery_factor for p in parts]),
+        low_reservoir_day=low,
+        empty_day=np.concatenate([p.empty_day for p in parts]),
+        actual_dry_day=np.concatenate([p.actual_dry_day for p in parts]),
+        ptm_presses=np.concatenate([p.ptm_presses for p in parts]),
+        ptm_granted=np.concatenate([p.ptm_granted for p in parts]),
+        level_days={k: np.concatenate([p.level_days[k] for p in parts]) for k in first.level_days},
+    )

@@ -1,0 +1,89 @@
+"""``pumpsim forecast``: JSON lines, the human table, the fan chart, errors exit 2."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+from conftest import base_profile, flat
+from typer.testing import CliRunner
+
+from pumpsim.cli.forecast import register
+
+runner = CliRunner()
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+
+    @app.callback()
+    def _root() -> None:
+        """Test root so ``forecast`` is a subcommand."""
+
+    return app
+
+
+def _profile() -> dict[str, object]:
+    data = base_profile()
+    data["state"] = {"time": "2026-03-02T08:00", "calculated_volume": "20 mL"}
+    return data
+
+
+def test_json_one_object_per_patient(write_profile: Callable[..., Path]) -> None:
+    a = write_profile(_profile(), "a.yaml")
+    other = _profile()
+    other["patient_id"] = "test-02"
+    other["program"] = {"mode": "simple", "rate": "0.4 mL/day"}
+    b = write_profile(other, "b.yaml")
+    result = runner.invoke(
+        _app(),
+        ["forecast", str(a), str(b), "--runs", "300", "--seed", "3", "--json", "--workers", "1"],
+    )
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines() if line.strip()]
+    assert [d["patient_id"] for d in lines] == ["test-01", "test-02"]
+    first = lines[0]
+    assert first["as_of"] == "2026-03-02T08:00:00"
+    assert first["calculated_volume_ml"] == 20.0
+    assert first["low_reservoir_alarm"]["nominal"] == "2026-04-07T08:00:00"
+    assert first["empty_reservoir"]["nominal"] == "2026-04-11T08:00:00"
+    assert first["drug_stability_limit"] == "2026-05-31T08:00:00"
+    assert (first["runs"], first["seed"], first["risk"]) == (300, 3, 0.01)
+    assert first["limiting_factor"] in {"low_reservoir_alarm", "actual_dry"}
+
+
+def test_table_and_fan_chart(write_profile: Callable[..., Path], tmp_path: Path) -> None:
+    path = write_profile(_profile())
+    png, svg = tmp_path / "fan.png", tmp_path / "fan.svg"
+    result = runner.invoke(
+        _app(),
+        ["forecast", str(path), "--runs", "300", "--plot", str(png), "--as-of", "2026-03-10T08:00"],
+    )
+    assert result.exit_code == 0, result.output
+    text = flat(result.output)
+    assert "low reservoir" in text and "Refill between" in text
+    assert "16.00 mL at 2026-03-10 08:00" in text
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    result = runner.invoke(
+        _app(), ["forecast", str(path), "--runs", "200", "--plot", str(svg), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "<svg" in svg.read_text()[:2000]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".fan")]  # no temp files left
+
+
+def test_errors_exit_2(write_profile: Callable[..., Path], tmp_path: Path) -> None:
+    path = write_profile(_profile())
+    bad_time = runner.invoke(_app(), ["forecast", str(path), "--as-of", "yesterday"])
+    assert bad_time.exit_code == 2
+    early = runner.invoke(_app(), ["forecast", str(path), "--as-of", "2026-03-01T08:00"])
+    assert early.exit_code == 2 and "before the pump state" in flat(early.output)
+    broken = _profile()
+    broken["program"] = {"mode": "simple", "rate": "0.5"}
+    result = runner.invoke(_app(), ["forecast", str(write_profile(broken, "bad.yaml"))])
+    assert result.exit_code == 2 and "program.rate" in flat(result.output)
+    plot = runner.invoke(_app(), ["forecast", str(path), "--plot", str(tmp_path / "x.gif")])
+    assert plot.exit_code == 2
