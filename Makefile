@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/pumpsim check profiles/patients/morphine-cancer-pain.yaml
-	$(BIN)/pumpsim simulate profiles/patients/morphine-cancer-pain.yaml --days 60 --seed 7
+	$(BIN)/pumpsim forecast profiles/patients/morphine-cancer-pain.yaml --runs 10000 --seed 7
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
