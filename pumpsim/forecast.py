@@ -44,7 +44,7 @@ from pumpsim.montecarlo import (
     run_chunk,
     simulate_ensemble,
 )
-from pumpsim.schedule_math import CumulativeSchedule, Segment, program_segments, to_datetime
+from pumpsim.schedule_math import CumulativeSchedule, to_datetime
 
 __all__ = [
     "DeterministicForecast",
@@ -271,18 +271,13 @@ def elective_replacement_day(therapy: Therapy, ptm_ml_per_day: float = 0.0) -> f
 
 
 def _curve_with_extra(therapy: Therapy, days: float, extra: float) -> CumulativeSchedule:
-    segments = program_segments(
+    return CumulativeSchedule.for_program(
         therapy.program,
         origin=therapy.state.time,
         start_day=0.0,
         end_day=days,
         program_start_day=0.0,
-    )
-    return CumulativeSchedule.from_segments(
-        [
-            Segment(s.start_day, s.end_day, s.basal_ml_per_day, s.bolus_ml_per_day + extra)
-            for s in segments
-        ]
+        extra_ml_per_day=extra,
     )
 
 

@@ -46,9 +46,7 @@ from pumpsim.schedule_math import (
     EPS_DAYS,
     MINUTES_PER_DAY,
     CumulativeSchedule,
-    Segment,
     midnight_before,
-    program_segments,
     to_days,
 )
 
@@ -195,19 +193,14 @@ class Plan:
 
 
 def _schedule(therapy: Therapy, days: float, extra: float) -> CumulativeSchedule:
-    segments = program_segments(
+    return CumulativeSchedule.for_program(
         therapy.program,
         origin=therapy.state.time,
         start_day=0.0,
         end_day=days,
         program_start_day=0.0,
+        extra_ml_per_day=extra,
     )
-    if extra:
-        segments = [
-            Segment(s.start_day, s.end_day, s.basal_ml_per_day, s.bolus_ml_per_day + extra)
-            for s in segments
-        ]
-    return CumulativeSchedule.from_segments(segments)
 
 
 # ---------------------------------------------------------------- press generation

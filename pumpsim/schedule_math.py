@@ -217,16 +217,28 @@ class CumulativeSchedule:
         start_day: float,
         end_day: float,
         program_start_day: float | None = None,
+        extra_ml_per_day: float = 0.0,
     ) -> CumulativeSchedule:
-        return cls.from_segments(
-            program_segments(
-                program,
-                origin=origin,
-                start_day=start_day,
-                end_day=end_day,
-                program_start_day=program_start_day,
-            )
+        """The program's cumulative volume over the window, plus an even ``extra_ml_per_day``
+        (e.g. every allowed patient bolus spread over the day), counted as bolus."""
+        segments = program_segments(
+            program,
+            origin=origin,
+            start_day=start_day,
+            end_day=end_day,
+            program_start_day=program_start_day,
         )
+        if extra_ml_per_day:
+            segments = [
+                Segment(
+                    s.start_day,
+                    s.end_day,
+                    s.basal_ml_per_day,
+                    s.bolus_ml_per_day + extra_ml_per_day,
+                )
+                for s in segments
+            ]
+        return cls.from_segments(segments)
 
     @property
     def end_day(self) -> float:

@@ -22,9 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from pumpsim.models import Therapy
 from pumpsim.schedule_math import (
     CumulativeSchedule,
-    Segment,
     midnight_before,
-    program_segments,
     to_datetime,
     volume_to_dose_mg,
 )
@@ -206,20 +204,14 @@ def _days_to_deliver(therapy: Therapy, volume_ml: float, extra_ml_per_day: float
     # unless the crossing is far away; widen geometrically up to the horizon.
     horizon = min(volume_ml / mean + 2 * _MAX_DAY_WINDOW_DAYS, _MAX_HORIZON_DAYS)
     while True:
-        segments = program_segments(
-            therapy.program, origin=therapy.state.time, start_day=0.0, end_day=horizon
+        schedule = CumulativeSchedule.for_program(
+            therapy.program,
+            origin=therapy.state.time,
+            start_day=0.0,
+            end_day=horizon,
+            extra_ml_per_day=extra_ml_per_day,
         )
-        if extra_ml_per_day:
-            segments = [
-                Segment(
-                    s.start_day,
-                    s.end_day,
-                    s.basal_ml_per_day,
-                    s.bolus_ml_per_day + extra_ml_per_day,
-                )
-                for s in segments
-            ]
-        days = float(CumulativeSchedule.from_segments(segments).time_of_volume(volume_ml))
+        days = float(schedule.time_of_volume(volume_ml))
         if math.isfinite(days):
             return days
         if horizon >= _MAX_HORIZON_DAYS:
