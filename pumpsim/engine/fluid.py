@@ -17,47 +17,40 @@ Composition = dict[str, float]
 
 @dataclass
 class Reservoir:
-    """A well-mixed reservoir: ``volume_ml`` and ``mass_mg`` per drug."""
+    """A well-mixed reservoir: ``volume_ml`` at ``concentration`` (mg/mL per drug).
+
+    Drawing from a well-mixed reservoir does not change what it holds per mL, so only adding
+    fluid changes ``concentration``, and it does so by replacing the dict: the same dict object
+    means the same fluid. Treat it as read-only."""
 
     volume_ml: float
-    mass_mg: dict[str, float]
-    _comp: Composition | None = field(default=None, repr=False, compare=False)
+    concentration: Composition
 
-    def composition(self) -> Composition:
-        """Current concentrations (mg/mL); empty reservoir → all zero.
-
-        Drawing from a well-mixed reservoir does not change its concentrations, so the result
-        is cached until fluid is added; treat it as read-only."""
-        if self._comp is None:
-            if self.volume_ml <= 0:
-                self._comp = {name: 0.0 for name in self.mass_mg}
-            else:
-                self._comp = {name: m / self.volume_ml for name, m in self.mass_mg.items()}
-        return self._comp
+    @property
+    def mass_mg(self) -> dict[str, float]:
+        """Drug mass held (mg)."""
+        return {name: c * self.volume_ml for name, c in self.concentration.items()}
 
     def draw(self, volume_ml: float) -> Composition:
-        """Remove ``volume_ml`` (≤ volume) and return the concentrations it carried."""
-        comp = self.composition()
+        """Remove ``volume_ml`` (at most the volume held) and return its concentrations."""
         take = min(volume_ml, self.volume_ml)
-        if take <= 0:
-            return comp
-        mass = self.mass_mg
-        for name, conc in comp.items():
-            mass[name] = max(0.0, mass[name] - conc * take)
-        self.volume_ml -= take
-        if self.volume_ml <= 1e-15:
-            self.volume_ml = 0.0
-            for name in mass:
-                mass[name] = 0.0
-            self._comp = None
-        return comp
+        if take > 0:
+            self.volume_ml -= take
+            if self.volume_ml <= 1e-15:
+                self.volume_ml = 0.0
+        return self.concentration
 
     def add(self, volume_ml: float, composition: Composition) -> None:
         """Mix ``volume_ml`` of fluid with ``composition`` into the reservoir."""
-        self.volume_ml += volume_ml
-        for name, conc in composition.items():
-            self.mass_mg[name] = self.mass_mg.get(name, 0.0) + conc * volume_ml
-        self._comp = None
+        total = self.volume_ml + volume_ml
+        if total <= 0:
+            return
+        old, held = self.concentration, self.volume_ml
+        self.concentration = {
+            name: (old.get(name, 0.0) * held + composition.get(name, 0.0) * volume_ml) / total
+            for name in {**old, **composition}
+        }
+        self.volume_ml = total
 
 
 @dataclass
@@ -130,3 +123,13 @@ class DeadVolume:
 
     def tip_composition(self) -> Composition:
         return dict(self.parcels[0].composition) if self.parcels else {}
+
+    def holds_only(self, composition: Composition) -> bool:
+        """Whether everything in the tubing and catheter is fluid of ``composition`` (then what
+        leaves the tip is what enters, mL for mL)."""
+        if self.capacity_ml <= 0:
+            return True
+        parcels = self.parcels
+        return len(parcels) == 1 and (
+            parcels[0].composition is composition or parcels[0].composition == composition
+        )

@@ -93,8 +93,7 @@ def basal_schedule(env: simpy.Environment, pump: PumpModel, clock: Clock, end_da
                     program_start_day=pump.program_start_day,
                 ):
                     pump.advance(env.now)
-                    pump.basal_rate = segment.basal_ml_per_day
-                    pump.periodic_rate = segment.bolus_ml_per_day
+                    pump.set_basal(segment.basal_ml_per_day, segment.bolus_ml_per_day)
                     clock.poke()
                     yield env.timeout(max(0.0, segment.end_day - env.now))
             return
@@ -155,7 +154,7 @@ def patient(
                 pump_stopped=pump.stopped(),
             )
         pump.trace.ptm_presses.append(PtmPress(env.now, pump.time(env.now), decision))
-        day = pump._day_at(env.now)
+        day = pump.day_record(env.now)
         if decision == "granted":
             assert pump.ptm is not None
             day.ptm_granted += 1
@@ -203,11 +202,9 @@ def interventions(
             pump.stall(restart)
             env.process(_mri_end(env, pump, at + entry.duration_days))
         elif isinstance(entry, CatheterOcclusion):
-            pump.occluded_until = at + (entry.duration_days or math.inf)
-            pump.log("occlusion_start")
+            pump.occlude(at + (entry.duration_days or math.inf))
         elif isinstance(entry, CatheterDisconnection):
-            pump.disconnected_until = at + (entry.duration_days or math.inf)
-            pump.log("disconnection")
+            pump.disconnect(at + (entry.duration_days or math.inf))
         elif isinstance(entry, PrimingBolus):
             pump.start_priming(entry.new_catheter)
         clock.poke()

@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pumpsim.engine.flowlog import BATCH, FlowLog, SampleSink
 from pumpsim.engine.fluid import Composition, DeadVolume, Reservoir
 from pumpsim.engine.trace import ALARM_SEVERITY, AlarmRecord, DaySummary, Event, RefillRecord, Trace
 from pumpsim.models import Infusate, Program, PtmSettings, Therapy
@@ -54,7 +55,13 @@ class _Ledger:
 class PumpModel:
     """One implanted pump and its catheter, integrated exactly between events."""
 
-    def __init__(self, therapy: Therapy, trace: Trace, delivery_factor: float) -> None:
+    def __init__(
+        self,
+        therapy: Therapy,
+        trace: Trace,
+        delivery_factor: float,
+        sample_sink: SampleSink | None = None,
+    ) -> None:
         self.therapy = therapy
         self.spec = therapy.pump
         self.trace = trace
@@ -102,17 +109,19 @@ class PumpModel:
         left behind at the last refill (the programmer is given the volume injected, not the
         total). The initial state's calculated volume is taken to be the whole content."""
         self._open_alarms: dict[str, AlarmRecord] = {}
-        self._day_index = -1
-        self._day: DaySummary | None = None
-        self._day_start = math.inf
-        self._day_end = -math.inf
         self._housekeeping, self._per_ml = (
             self.spec.battery.drain_coefficients(self.spec.min_rate_ml_per_day)
             if self.spec.battery
             else (0.0, 0.0)
         )
         self._origin_minute = self.origin.hour * 60 + self.origin.minute + self.origin.second / 60
-        self._next_sample = 0.0
+        self.due = -math.inf
+        """The next crossing as last solved by ``next_crossing`` (days)."""
+        self.unsettled = True
+        """An instantaneous change happened that ``settle`` must look at."""
+        self.flows = FlowLog(trace, self.ledger, sample_sink)
+        self.fluid_changed()
+        self.refresh_rates()
 
     # ------------------------------------------------------------------ rates
     def stopped(self, t: float | None = None) -> bool:
@@ -120,29 +129,35 @@ class PumpModel:
         t = self.t if t is None else t
         return self.eos or t < self.stalled_until - TOLERANCE_DAYS
 
-    def motor_rate(self) -> float:
-        """What the pump pumps and counts now (mL/day)."""
+    def refresh_rates(self) -> None:
+        """Recompute the flows that hold from now until the next change (mL/day).
+
+        Every rule that changes a rate, a mode or a fault ends by calling this, so ``advance``
+        can integrate with the stored values: ``motor`` (what the pump pumps and counts),
+        ``outflow`` (what truly leaves the reservoir: motor × delivery factor, zero when the
+        catheter is blocked or the reservoir dry), ``bolus_share`` (the part of the motor rate
+        that is periodic, PTM or priming bolus) and whether therapy is prescribed now."""
+        t = self.t
+        bolus = self.periodic_rate + self.ptm_rate + self.priming_rate
         if self.stopped():
-            return 0.0
-        if self.empty_mode:
-            return self.spec.rate_after_empty_ml_per_day
-        return self.basal_rate + self.periodic_rate + self.ptm_rate + self.priming_rate
+            motor, bolus = 0.0, 0.0
+        elif self.empty_mode:
+            motor, bolus = self.spec.rate_after_empty_ml_per_day, 0.0
+        else:
+            motor = self.basal_rate + bolus
+        self.motor = motor
+        self.bolus_share = bolus / motor if motor > 0 else 0.0
+        blocked = self.dry or t < self.occluded_until - TOLERANCE_DAYS
+        self.outflow = 0.0 if blocked else self.delivery_factor * motor
+        self.leaking = t < self.disconnected_until - TOLERANCE_DAYS
+        self.therapy_prescribed = self.basal_rate + self.periodic_rate + self.ptm_rate > 0
+        self.battery_drain = 0.0 if self.eos else self._housekeeping + self._per_ml * motor
 
-    def bolus_rate(self) -> float:
-        """The part of the motor rate that is bolus (periodic, PTM, priming) in mL/day."""
-        if self.stopped() or self.empty_mode:
-            return 0.0
-        return self.periodic_rate + self.ptm_rate + self.priming_rate
-
-    def outflow_rate(self) -> float:
-        """Fluid leaving the reservoir now (mL/day): the motor rate × delivery factor, unless the
-        catheter is blocked or the reservoir is truly empty."""
-        if self.dry or self.t < self.occluded_until - TOLERANCE_DAYS:
-            return 0.0
-        return self.delivery_factor * self.motor_rate()
-
-    def prescribed_rate(self) -> float:
-        return self.basal_rate + self.periodic_rate + self.ptm_rate
+    def set_basal(self, basal_ml_per_day: float, periodic_ml_per_day: float) -> None:
+        """The running program's basal and periodic-bolus rates from now on (mL/day)."""
+        self.basal_rate = basal_ml_per_day
+        self.periodic_rate = periodic_ml_per_day
+        self.refresh_rates()
 
     @property
     def withdrawable_ml(self) -> float:
@@ -150,107 +165,64 @@ class PumpModel:
 
     # ------------------------------------------------------------------ integration
     def advance(self, t_now: float) -> None:
-        """Move every continuous quantity from ``self.t`` to ``t_now`` at the current rates."""
+        """Move every continuous quantity from ``self.t`` to ``t_now`` at the current rates.
+
+        The volumes, battery and bolus counters move here; the stretch is recorded in
+        ``flows``, which turns stretches into samples, daily accounting and drug mass."""
         t0 = self.t
         dt_days = t_now - t0
         if dt_days <= 0:
             return
-        motor = self.motor_rate()
-        if self.dry or t0 < self.occluded_until - TOLERANCE_DAYS:
-            outflow = 0.0
-        else:
-            outflow = self.delivery_factor * motor
+        motor = self.motor
         reservoir = self.reservoir
         calc0, actual0 = self.calculated_ml, reservoir.volume_ml
-        if self._next_sample <= t_now + TOLERANCE_DAYS:
-            self._sample_until(t_now, calc0, actual0, motor, outflow)
+        volume = self.outflow * dt_days
+        if volume > actual0:
+            volume = actual0
+        flows = self.flows
+        if volume > 0:
+            reservoir.draw(volume)
+            if not self.steady_dead_volume and not self.leaking:
+                fluid = reservoir.concentration
+                flows.tips[len(flows.rows)] = self.dead.push(volume, fluid)
+                self.steady_dead_volume = self.dead.holds_only(fluid)
+        flows.rows.append(
+            (
+                t0,
+                t_now,
+                calc0,
+                actual0,
+                motor,
+                self.outflow,
+                volume,
+                self.bolus_share,
+                self.leaking,
+                self.therapy_prescribed,
+                self.fluid,
+            )
+        )
+        if len(flows.rows) >= BATCH:
+            flows.flush()
         pumped = motor * dt_days
-        self.calculated_ml = max(0.0, calc0 - pumped)
+        self.calculated_ml = calc0 - pumped if calc0 > pumped else 0.0
         self.programmed_since_fill_ml += pumped
         if self.bridge_left_ml > 0:
             self.bridge_left_ml = max(0.0, self.bridge_left_ml - pumped)
         if self.priming_left_ml > 0 and motor > 0 and not self.empty_mode:
             self.priming_left_ml = max(0.0, self.priming_left_ml - self.priming_rate * dt_days)
-        volume = min(outflow * dt_days, actual0)
-        comp = reservoir.draw(volume)
-        mid = t0 + 0.5 * dt_days
-        day = self._day if self._day_start <= mid < self._day_end else self._day_at(mid)
-        assert day is not None
-        ledger = self.ledger
-        if volume > 0 and t0 < self.disconnected_until - TOLERANCE_DAYS:
-            ledger.leaked_ml += volume
-            _add(ledger.leaked_mg, comp, volume)
-            tip_ml = 0.0
-        elif volume > 0:
-            tip_ml = volume
-            tip_mg = self.dead.push(volume, comp)
-            ledger.delivered_ml += tip_ml
-            _add(ledger.delivered_mg, tip_mg)
-            day.delivered_ml += tip_ml
-            _add(day.dose_mg, tip_mg)
-            bolus = self.bolus_rate()
-            if bolus > 0:
-                share = bolus / motor
-                day.bolus_ml += tip_ml * share
-                day.basal_ml += tip_ml * (1 - share)
-                _add(day.bolus_dose_mg, tip_mg, share)
-            else:
-                day.basal_ml += tip_ml
-        else:
-            tip_ml = 0.0
-        if tip_ml <= 0 and self.prescribed_rate() > 0:
-            day.no_therapy_days += dt_days
-        if (self._per_ml or self._housekeeping) and not self.eos:
-            self.battery_used += (self._housekeeping + self._per_ml * motor) * dt_days
+        self.battery_used += self.battery_drain * dt_days
         self.t = t_now
 
-    def _sample_until(
-        self, t_now: float, calc0: float, actual0: float, motor: float, outflow: float
-    ) -> None:
-        """Record the grid samples ``k × interval`` in ``[self.t, t_now]`` (the volumes are
-        linear in between). Every grid point later than the previous call's ``t_now`` is due."""
-        interval = self.trace.samples.interval_days
-        limit = min(t_now, self.trace.end_day) + TOLERANCE_DAYS
-        k0 = round(self._next_sample / interval)
-        k1 = math.floor(limit / interval)
-        while (k1 + 1) * interval <= limit:
-            k1 += 1
-        while k1 * interval > limit:
-            k1 -= 1
-        nxt = (k1 + 1) * interval
-        self._next_sample = math.inf if nxt > self.trace.end_day + TOLERANCE_DAYS else nxt
-        if k1 < k0:
-            return
-        t0 = self.t
-        days = [k * interval for k in range(k0, k1 + 1)]
-        calc = [max(0.0, calc0 - motor * (d - t0)) for d in days]
-        actual = [max(0.0, actual0 - outflow * (d - t0)) for d in days]
-        sink = self.sample_sink
-        if sink is not None:
-            for row in zip(days, calc, actual, strict=True):
-                sink(*row)
-            return
-        table = self.trace.samples
-        table.day.extend(days)
-        table.calculated_ml.extend(calc)
-        table.actual_ml.extend(actual)
+    def fluid_changed(self) -> None:
+        """The reservoir's or the dead volume's content changed (refill, new catheter)."""
+        self.fluid = self.flows.fluid_index(self.reservoir.concentration)
+        self.steady_dead_volume = self.dead.holds_only(self.reservoir.concentration)
 
-    sample_sink: Callable[[float, float, float], None] | None = None
+    def day_record(self, t: float) -> DaySummary:
+        """The pump-clock day's record for time ``t`` (days since origin)."""
+        return self.flows.day(self.flows.day_index(t))
+
     on_program_change: Callable[[], None] | None = None
-
-    def _day_at(self, t: float) -> DaySummary:
-        index = math.floor((self._origin_minute + t * MINUTES_PER_DAY) / MINUTES_PER_DAY)
-        if index != self._day_index or self._day is None:
-            self._day_index = index
-            self._day_start = (index * MINUTES_PER_DAY - self._origin_minute) / MINUTES_PER_DAY
-            self._day_end = ((index + 1) * MINUTES_PER_DAY - self._origin_minute) / MINUTES_PER_DAY
-            date = self.origin.date() + dt.timedelta(days=index)
-            if self.trace.daily and self.trace.daily[-1].date == date:
-                self._day = self.trace.daily[-1]
-            else:
-                self._day = DaySummary(date=date)
-                self.trace.daily.append(self._day)
-        return self._day
 
     def next_midnight(self) -> float:
         index = math.floor(
@@ -262,51 +234,53 @@ class PumpModel:
     def next_crossing(self) -> float:
         """The earliest time a threshold or a running bolus/fault ends at the current rates."""
         t = self.t
-        candidates = [self.next_midnight()]
-        motor = self.motor_rate()
+        soonest = self.next_midnight()
+        motor = self.motor
         if motor > 0:
-            if (
-                "low_reservoir" not in self._open_alarms
-                and self.calculated_ml > self.low_reservoir_ml
-                and self.low_reservoir_ml > 0
-            ):
-                candidates.append(t + (self.calculated_ml - self.low_reservoir_ml) / motor)
+            calc = self.calculated_ml
+            low = self.low_reservoir_ml
+            if low > 0 and calc > low and "low_reservoir" not in self._open_alarms:
+                soonest = min(soonest, t + (calc - low) / motor)
             if not self.empty_mode:
-                candidates.append(
-                    t + (self.calculated_ml - self.spec.empty_reservoir_threshold_ml) / motor
-                )
+                empty_at = t + (calc - self.spec.empty_reservoir_threshold_ml) / motor
+                soonest = min(soonest, empty_at)
+                if self.priming_left_ml > 0 and self.priming_rate > 0:
+                    soonest = min(soonest, t + self.priming_left_ml / self.priming_rate)
             if self.bridge_left_ml > 0:
-                candidates.append(t + self.bridge_left_ml / motor)
-        if (
-            self.priming_left_ml > 0
-            and self.priming_rate > 0
-            and not self.stopped()
-            and not self.empty_mode
-        ):
-            candidates.append(t + self.priming_left_ml / self.priming_rate)
-        outflow = self.outflow_rate()
-        if outflow > 0:
-            candidates.append(t + self.reservoir.volume_ml / outflow)
-        if self.spec.battery is not None and not self.eos:
+                soonest = min(soonest, t + self.bridge_left_ml / motor)
+        if self.outflow > 0:
+            soonest = min(soonest, t + self.reservoir.volume_ml / self.outflow)
+        battery = self.spec.battery
+        if battery is not None and not self.eos:
             if self.eri_day is None:
-                drain = self._housekeeping + self._per_ml * motor
-                if drain > 0:
-                    candidates.append(t + max(0.0, 1.0 - self.battery_used) / drain)
+                if self.battery_drain > 0:
+                    soonest = min(
+                        soonest, t + max(0.0, 1.0 - self.battery_used) / self.battery_drain
+                    )
             else:
-                candidates.append(self.eri_day + self.spec.battery.eri_to_eos_days)
+                soonest = min(soonest, self.eri_day + battery.eri_to_eos_days)
+        after = t + TOLERANCE_DAYS
         for until in (
             self.ptm_until,
             self.stalled_until,
             self.occluded_until,
             self.disconnected_until,
         ):
-            if until > t + TOLERANCE_DAYS:
-                candidates.append(until)
-        return max(t, min(candidates))
+            if after < until < soonest:
+                soonest = until
+        self.due = max(t, soonest)
+        return self.due
 
     def settle(self) -> None:
-        """Apply every threshold reached at ``self.t`` (alarms, modes, ends of boluses)."""
+        """Apply every threshold reached at ``self.t`` (alarms, modes, ends of boluses).
+
+        Between two crossings nothing can be reached: ``next_crossing`` stored the earliest one
+        in ``due``, and the rules that change state at an instant (refill, stall, faults,
+        priming, bridge) set ``unsettled``. Otherwise the checks are skipped."""
         t = self.t
+        if t < self.due - TOLERANCE_DAYS and not self.unsettled:
+            return
+        self.unsettled = False
         if self.calculated_ml <= self.low_reservoir_ml + TOLERANCE_ML and self.low_reservoir_ml > 0:
             self.alarm_on("low_reservoir", calculated_ml=self.calculated_ml)
         if (
@@ -352,6 +326,7 @@ class PumpModel:
         if self.disconnected_until != -math.inf and t >= self.disconnected_until - TOLERANCE_DAYS:
             self.disconnected_until = -math.inf
             self.log("reconnection")
+        self.refresh_rates()
 
     # ------------------------------------------------------------------ log and alarms
     def log(self, kind: str, **detail: object) -> None:
@@ -385,6 +360,7 @@ class PumpModel:
         """Run ``program`` from now on; ``on_program_change`` tells the basal process."""
         self.program = program
         self.program_start_day = self.t
+        self.unsettled = True
         self.log("program_active", mean_ml_per_day=round(program.mean_daily_volume_ml(), 9))
         if self.on_program_change is not None:
             self.on_program_change()
@@ -416,8 +392,13 @@ class PumpModel:
             _add(self.ledger.pocket_mg, new_comp, fill_ml)
         else:
             self.reservoir.add(fill_ml, new_comp)
-        for name in new_comp:
-            self.reservoir.mass_mg.setdefault(name, 0.0)
+        held = self.reservoir.concentration
+        if any(name not in held for name in new_comp):
+            self.reservoir.concentration = {
+                **held,
+                **{name: 0.0 for name in new_comp if name not in held},
+            }
+        self.fluid_changed()
         record = RefillRecord(
             day=self.t,
             time=self.time(self.t),
@@ -440,6 +421,8 @@ class PumpModel:
         if self.dry and self.reservoir.volume_ml > 0:
             self.dry = False
             self.log("therapy_resumed")
+        self.unsettled = True
+        self.refresh_rates()
         if self.calculated_ml > self.low_reservoir_ml:
             self.alarm_off("low_reservoir")
         if not self.empty_mode:
@@ -466,6 +449,7 @@ class PumpModel:
         self.bridge_left_ml = self.therapy.dead_volume_ml
         self.pending_program = new_program
         self.log("bridge_bolus_start", volume_ml=round(self.bridge_left_ml, 9))
+        self.unsettled = True
 
     def start_priming(self, new_catheter: bool) -> None:
         """Fill a drug-free dead volume with a bolus of exactly its volume."""
@@ -474,19 +458,39 @@ class PumpModel:
             self.ledger.flushed_ml += self.dead.capacity_ml
             _add(self.ledger.flushed_mg, flushed)
             self.ledger.put_in_ml += self.dead.capacity_ml
+            self.fluid_changed()
         rate = self.spec.max_bolus_rate_ml_per_day or self.spec.max_rate_ml_per_day
         self.priming_rate = max(0.0, rate - self.basal_rate - self.periodic_rate)
         self.priming_left_ml = self.therapy.dead_volume_ml
         self.log("priming_bolus_start", volume_ml=round(self.priming_left_ml, 9))
+        self.unsettled = True
+        self.refresh_rates()
 
     def start_ptm_bolus(self, settings: PtmSettings) -> None:
         self.ptm_rate = settings.rate_ml_per_day
         self.ptm_until = self.t + settings.duration_days
+        self.refresh_rates()
 
     def stall(self, until: float) -> None:
         if self.spec.mri.stalls or self.spec.mri.must_be_emptied:
             self.stalled_until = max(self.stalled_until, until)
             self.alarm_on("motor_stall")
+            self.unsettled = True
+        self.refresh_rates()
+
+    def occlude(self, until: float) -> None:
+        """The catheter is blocked until ``until`` (days): nothing leaves the reservoir."""
+        self.occluded_until = until
+        self.log("occlusion_start")
+        self.unsettled = True
+        self.refresh_rates()
+
+    def disconnect(self, until: float) -> None:
+        """The catheter is disconnected until ``until`` (days): what is pumped leaks away."""
+        self.disconnected_until = until
+        self.log("disconnection")
+        self.unsettled = True
+        self.refresh_rates()
 
     def balance(self) -> dict[str, object]:
         """Current ledger plus what is in reservoir and dead volume (see ``Trace.balance``)."""

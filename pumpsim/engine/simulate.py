@@ -63,8 +63,7 @@ def simulate(
         drug_units={d.name: d.mass_unit for d in therapy.infusate.drugs},
     )
     trace.samples.interval_days = sample_every_days
-    pump = PumpModel(therapy, trace, factor)
-    pump.sample_sink = on_sample
+    pump = PumpModel(therapy, trace, factor, sample_sink=on_sample)
     env = simpy.Environment()
     clock = Clock(env)
     basal = env.process(basal_schedule(env, pump, clock, float(days)))
@@ -82,6 +81,7 @@ def simulate(
     env.run(until=float(days) + 1e-9)
     pump.advance(float(days))
     pump.settle()
+    pump.flows.flush()
     trace.balance = _balance(pump)
     return trace
 
