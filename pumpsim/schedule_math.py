@@ -149,6 +149,18 @@ def program_segments(
     p0 = start_day if program_start_day is None else program_start_day
     breaks = list(_basal_breaks(program, origin, start_day, end_day))
     windows = _bolus_windows(program, origin, p0, start_day, end_day)
+    if not windows:
+        return _basal_segments(breaks, end_day)
+    return _merged_segments(breaks, windows, start_day, end_day)
+
+
+def _merged_segments(
+    breaks: list[tuple[float, float]],
+    windows: list[tuple[float, float, float]],
+    start_day: float,
+    end_day: float,
+) -> list[Segment]:
+    """Basal steps and periodic-bolus windows cut into contiguous segments of constant rate."""
     cuts = {t for t, _ in breaks}
     for b0, b1, _ in windows:
         cuts.update(t for t in (b0, b1) if start_day < t < end_day)
@@ -175,6 +187,27 @@ def program_segments(
         segments[-1] = Segment(
             last.start_day, end_day, last.basal_ml_per_day, last.bolus_ml_per_day
         )
+    return segments
+
+
+def _basal_segments(breaks: list[tuple[float, float]], end_day: float) -> list[Segment]:
+    """``program_segments`` without periodic boluses: the basal steps themselves, a sliver
+    shorter than the tolerance joined to the segment before and equal rates merged."""
+    segments: list[Segment] = []
+    ends = [t for t, _ in breaks[1:]] + [end_day]
+    for (a, basal), b in zip(breaks, ends, strict=True):
+        if b - a <= EPS_DAYS * 1e-3:
+            continue
+        if segments:
+            last = segments[-1]
+            if last.basal_ml_per_day == basal:
+                segments[-1] = Segment(last.start_day, b, basal)
+                continue
+            a = last.end_day
+        segments.append(Segment(a, b, basal))
+    if segments and segments[-1].end_day != end_day:  # a sliver was skipped at the end
+        last = segments[-1]
+        segments[-1] = Segment(last.start_day, end_day, last.basal_ml_per_day)
     return segments
 
 
@@ -324,9 +357,15 @@ class PtmGate:
         while self._grants and self._grants[0] <= t - 1.0 - EPS_DAYS:
             self._grants.popleft()  # too old for any later press to count
         if self.settings.day_definition == "rolling":
-            return sum(1 for g in self._grants if g > t - 1.0 + EPS_DAYS)
-        midnight = self.midnight_before(t)
-        return sum(1 for g in self._grants if g >= midnight - EPS_DAYS)
+            since = t - 1.0 + EPS_DAYS  # counted: g > since
+        else:
+            since = math.nextafter(self.midnight_before(t) - EPS_DAYS, -math.inf)
+        count = 0
+        for g in reversed(self._grants):  # grants are in time order: count back to ``since``
+            if g <= since:
+                break
+            count += 1
+        return count
 
     def midnight_before(self, t: float) -> float:
         """The pump clock's last midnight at or before ``t`` (days since origin)."""

@@ -31,15 +31,17 @@ from pumpsim.schedule_math import MINUTES_PER_DAY
 if TYPE_CHECKING:
     from pumpsim.engine.pump import _Ledger
 
-BATCH = 1024
+BATCH = 4096
 """Stretches held before they are turned into samples and accounting (bounds memory)."""
 
 TOLERANCE_DAYS = 1e-9
 
-Row = tuple[float, float, float, float, float, float, float, float, bool, bool, int]
-"""``(t0, t1, calculated0, actual0, motor, outflow, volume, bolus_share, leaking,
-prescribed, fluid)``: days, mL, mL/day; ``volume`` is what left the reservoir; ``fluid``
-indexes ``FlowLog.fluids`` (the reservoir's concentrations during the stretch)."""
+FIELDS = 7
+"""A stretch is recorded as ``FIELDS`` numbers appended to ``FlowLog.values``: ``t0`` (days),
+``calculated0`` and ``actual0`` (mL at its start), ``motor`` and ``outflow`` (mL/day),
+``bolus_share`` (the bolus part of the motor rate) and ``context`` (index in
+``FlowLog.contexts``). A stretch ends where the next begins; the last ends at the time given to
+``flush``. Flat numbers, because a run records thousands of stretches."""
 
 SampleSink = Callable[[float, float, float], None]
 
@@ -51,7 +53,10 @@ class FlowLog:
         self.trace = trace
         self.ledger = ledger
         self.sink = sink
-        self.rows: list[Row] = []
+        self.values: list[float] = []
+        self.contexts: list[tuple[bool, bool, int]] = []
+        """``(leaking, prescribed, fluid)`` of stretches: catheter disconnected, the program asks
+        for drug, index in ``fluids`` of the reservoir's concentrations."""
         self.tips: dict[int, dict[str, float]] = {}
         """Drug mass (mg) out of the catheter tip for rows where it is not volume × the
         reservoir's concentration (fluid of another composition still in the dead volume)."""
@@ -61,12 +66,20 @@ class FlowLog:
         self._next_sample_index = 0
         self._days: list[DaySummary] = []
 
-    def fluid_index(self, composition: Composition) -> int:
-        """Index of ``composition`` in ``fluids`` (appended when it is a new one)."""
+    def context(self, leaking: bool, prescribed: bool, composition: Composition) -> int:
+        """Index in ``contexts`` of this combination (appended when it differs from the last)."""
         fluids = self.fluids
         if not fluids or fluids[-1] is not composition:
             fluids.append(composition)
-        return len(fluids) - 1
+        entry = (leaking, prescribed, len(fluids) - 1)
+        if not self.contexts or self.contexts[-1] != entry:
+            self.contexts.append(entry)
+        return len(self.contexts) - 1
+
+    @property
+    def stretches(self) -> int:
+        """Stretches recorded since the last flush."""
+        return len(self.values) // FIELDS
 
     # ------------------------------------------------------------------ days
     def day_index(self, t: float) -> int:
@@ -83,22 +96,24 @@ class FlowLog:
         return days[index]
 
     # ------------------------------------------------------------------ batches
-    def flush(self) -> None:
-        """Account for every stretch recorded so far."""
-        rows = self.rows
-        if not rows:
+    def flush(self, end: float) -> None:
+        """Account for every stretch recorded so far; the last one ends at ``end`` (days)."""
+        values = self.values
+        if not values:
             return
         tips = self.tips
-        self.rows, self.tips = [], {}
-        table = np.array(rows, dtype=np.float64)
-        self._write_samples(table)
-        self._account(table, tips)
+        self.values, self.tips = [], {}
+        table = np.array(values, dtype=np.float64).reshape(-1, FIELDS)
+        t0 = table[:, 0]
+        t1 = np.append(t0[1:], end)
+        self._write_samples(t0, t1, table)
+        self._account(t0, t1, table, tips)
 
-    def _write_samples(self, table: np.ndarray) -> None:
+    def _write_samples(self, t0: np.ndarray, t1: np.ndarray, table: np.ndarray) -> None:
         """Grid samples ``k × interval`` in the batch: a point belongs to the first stretch that
         ends at or after it, so a point at the instant of a refill shows the volume before."""
         interval = self.trace.samples.interval_days
-        limit = min(float(table[-1, 1]), self.trace.end_day) + TOLERANCE_DAYS
+        limit = min(float(t1[-1]), self.trace.end_day) + TOLERANCE_DAYS
         k0 = self._next_sample_index
         k1 = math.floor(limit / interval)
         while (k1 + 1) * interval <= limit:
@@ -109,10 +124,11 @@ class FlowLog:
             return
         self._next_sample_index = k1 + 1
         days = np.arange(k0, k1 + 1) * interval
-        owner = np.searchsorted(table[:, 1] + TOLERANCE_DAYS, days, side="left")
-        t0, calc0, actual0, motor, outflow = (table[owner, i] for i in (0, 2, 3, 4, 5))
-        calc = np.maximum(0.0, calc0 - motor * (days - t0))
-        actual = np.maximum(0.0, actual0 - outflow * (days - t0))
+        owner = np.searchsorted(t1 + TOLERANCE_DAYS, days, side="left")
+        start = t0[owner]
+        calc0, actual0, motor, outflow = (table[owner, i] for i in (1, 2, 3, 4))
+        calc = np.maximum(0.0, calc0 - motor * (days - start))
+        actual = np.maximum(0.0, actual0 - outflow * (days - start))
         if self.sink is not None:
             sink = self.sink
             for row in zip(days.tolist(), calc.tolist(), actual.tolist(), strict=True):
@@ -123,12 +139,15 @@ class FlowLog:
         samples.calculated_ml.extend(calc.tolist())
         samples.actual_ml.extend(actual.tolist())
 
-    def _account(self, table: np.ndarray, tips: dict[int, dict[str, float]]) -> None:
+    def _account(
+        self, t0: np.ndarray, t1: np.ndarray, table: np.ndarray, tips: dict[int, dict[str, float]]
+    ) -> None:
         """Daily volume/dose/no-therapy time and the ledger's delivered and leaked totals."""
-        t0, t1 = table[:, 0], table[:, 1]
-        volume, share = table[:, 6], table[:, 7]
-        leaking, prescribed = table[:, 8] > 0, table[:, 9] > 0
-        fluid = table[:, 10].astype(np.intp)
+        # what left the reservoir, exactly as ``PumpModel.advance`` computed it
+        volume = np.minimum(table[:, 4] * (t1 - t0), table[:, 2])
+        share = table[:, 5]
+        context = np.array(self.contexts, dtype=np.intp)[table[:, 6].astype(np.intp)]
+        leaking, prescribed, fluid = context[:, 0] > 0, context[:, 1] > 0, context[:, 2]
         tip_ml = np.where(leaking, 0.0, volume)
         leaked_ml = volume - tip_ml
         no_therapy = np.where((tip_ml <= 0) & prescribed, t1 - t0, 0.0)

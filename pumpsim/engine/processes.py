@@ -153,7 +153,7 @@ def patient(
                 reservoir_empty=pump.empty_mode,
                 pump_stopped=pump.stopped(),
             )
-        pump.trace.ptm_presses.append(PtmPress(env.now, pump.time(env.now), decision))
+        pump.trace.ptm_presses.append(PtmPress(env.now, decision, pump.origin))
         day = pump.day_record(env.now)
         if decision == "granted":
             assert pump.ptm is not None

@@ -19,14 +19,23 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pumpsim.engine.flowlog import BATCH, FlowLog, SampleSink
+from pumpsim.engine.flowlog import BATCH, FIELDS, FlowLog, SampleSink
 from pumpsim.engine.fluid import Composition, DeadVolume, Reservoir
-from pumpsim.engine.trace import ALARM_SEVERITY, AlarmRecord, DaySummary, Event, RefillRecord, Trace
+from pumpsim.engine.trace import (
+    ALARM_SEVERITY,
+    AlarmRecord,
+    DaySummary,
+    Event,
+    RefillRecord,
+    Trace,
+    wall_time,
+)
 from pumpsim.models import Infusate, Program, PtmSettings, Therapy
 from pumpsim.schedule_math import MINUTES_PER_DAY
 
 TOLERANCE_ML = 1e-9
 TOLERANCE_DAYS = 1e-9
+BATCH_VALUES = BATCH * FIELDS
 
 
 def _add(total: dict[str, float], part: dict[str, float], scale: float = 1.0) -> None:
@@ -115,11 +124,20 @@ class PumpModel:
             else (0.0, 0.0)
         )
         self._origin_minute = self.origin.hour * 60 + self.origin.minute + self.origin.second / 60
+        self._empty_threshold_ml = self.spec.empty_reservoir_threshold_ml
+        self._eri_to_eos_days = self.spec.battery.eri_to_eos_days if self.spec.battery else 0.0
+        self._midnight = -math.inf
         self.due = -math.inf
         """The next crossing as last solved by ``next_crossing`` (days)."""
         self.unsettled = True
         """An instantaneous change happened that ``settle`` must look at."""
         self.flows = FlowLog(trace, self.ledger, sample_sink)
+        self.leaking = False
+        self.therapy_prescribed = False
+        self.context = 0
+        """Index in ``flows.contexts`` of (leaking, prescribed, reservoir fluid)."""
+        self.steady_dead_volume = True
+        """The dead volume holds only reservoir fluid (what leaves the tip is what enters)."""
         self.fluid_changed()
         self.refresh_rates()
 
@@ -149,9 +167,17 @@ class PumpModel:
         self.bolus_share = bolus / motor if motor > 0 else 0.0
         blocked = self.dry or t < self.occluded_until - TOLERANCE_DAYS
         self.outflow = 0.0 if blocked else self.delivery_factor * motor
-        self.leaking = t < self.disconnected_until - TOLERANCE_DAYS
-        self.therapy_prescribed = self.basal_rate + self.periodic_rate + self.ptm_rate > 0
+        leaking = t < self.disconnected_until - TOLERANCE_DAYS
+        prescribed = self.basal_rate + self.periodic_rate + self.ptm_rate > 0
+        if leaking is not self.leaking or prescribed is not self.therapy_prescribed:
+            self.leaking, self.therapy_prescribed = leaking, prescribed
+            self._new_context()
         self.battery_drain = 0.0 if self.eos else self._housekeeping + self._per_ml * motor
+
+    def _new_context(self) -> None:
+        self.context = self.flows.context(
+            self.leaking, self.therapy_prescribed, self.reservoir.concentration
+        )
 
     def set_basal(self, basal_ml_per_day: float, periodic_ml_per_day: float) -> None:
         """The running program's basal and periodic-bolus rates from now on (mL/day)."""
@@ -184,25 +210,12 @@ class PumpModel:
             reservoir.draw(volume)
             if not self.steady_dead_volume and not self.leaking:
                 fluid = reservoir.concentration
-                flows.tips[len(flows.rows)] = self.dead.push(volume, fluid)
+                flows.tips[flows.stretches] = self.dead.push(volume, fluid)
                 self.steady_dead_volume = self.dead.holds_only(fluid)
-        flows.rows.append(
-            (
-                t0,
-                t_now,
-                calc0,
-                actual0,
-                motor,
-                self.outflow,
-                volume,
-                self.bolus_share,
-                self.leaking,
-                self.therapy_prescribed,
-                self.fluid,
-            )
-        )
-        if len(flows.rows) >= BATCH:
-            flows.flush()
+        values = flows.values
+        values.extend((t0, calc0, actual0, motor, self.outflow, self.bolus_share, self.context))
+        if len(values) >= BATCH_VALUES:
+            flows.flush(t_now)
         pumped = motor * dt_days
         self.calculated_ml = calc0 - pumped if calc0 > pumped else 0.0
         self.programmed_since_fill_ml += pumped
@@ -215,7 +228,7 @@ class PumpModel:
 
     def fluid_changed(self) -> None:
         """The reservoir's or the dead volume's content changed (refill, new catheter)."""
-        self.fluid = self.flows.fluid_index(self.reservoir.concentration)
+        self._new_context()
         self.steady_dead_volume = self.dead.holds_only(self.reservoir.concentration)
 
     def day_record(self, t: float) -> DaySummary:
@@ -225,14 +238,20 @@ class PumpModel:
     on_program_change: Callable[[], None] | None = None
 
     def next_midnight(self) -> float:
+        """The first pump-clock midnight after ``self.t`` (days since origin)."""
+        if self.t < self._midnight - 1e-12:
+            return self._midnight
         index = math.floor(
             (self._origin_minute + self.t * MINUTES_PER_DAY) / MINUTES_PER_DAY + 1e-12
         )
-        return ((index + 1) * MINUTES_PER_DAY - self._origin_minute) / MINUTES_PER_DAY
+        self._midnight = ((index + 1) * MINUTES_PER_DAY - self._origin_minute) / MINUTES_PER_DAY
+        return self._midnight
 
     # ------------------------------------------------------------------ crossings
     def next_crossing(self) -> float:
-        """The earliest time a threshold or a running bolus/fault ends at the current rates."""
+        """The earliest time a threshold or a running bolus/fault ends at the current rates.
+
+        Kept as plain comparisons: it runs after every change of rate."""
         t = self.t
         soonest = self.next_midnight()
         motor = self.motor
@@ -240,25 +259,34 @@ class PumpModel:
             calc = self.calculated_ml
             low = self.low_reservoir_ml
             if low > 0 and calc > low and "low_reservoir" not in self._open_alarms:
-                soonest = min(soonest, t + (calc - low) / motor)
+                at = t + (calc - low) / motor
+                if at < soonest:
+                    soonest = at
             if not self.empty_mode:
-                empty_at = t + (calc - self.spec.empty_reservoir_threshold_ml) / motor
-                soonest = min(soonest, empty_at)
+                at = t + (calc - self._empty_threshold_ml) / motor
+                if at < soonest:
+                    soonest = at
                 if self.priming_left_ml > 0 and self.priming_rate > 0:
-                    soonest = min(soonest, t + self.priming_left_ml / self.priming_rate)
+                    at = t + self.priming_left_ml / self.priming_rate
+                    if at < soonest:
+                        soonest = at
             if self.bridge_left_ml > 0:
-                soonest = min(soonest, t + self.bridge_left_ml / motor)
+                at = t + self.bridge_left_ml / motor
+                if at < soonest:
+                    soonest = at
         if self.outflow > 0:
-            soonest = min(soonest, t + self.reservoir.volume_ml / self.outflow)
-        battery = self.spec.battery
-        if battery is not None and not self.eos:
-            if self.eri_day is None:
-                if self.battery_drain > 0:
-                    soonest = min(
-                        soonest, t + max(0.0, 1.0 - self.battery_used) / self.battery_drain
-                    )
-            else:
-                soonest = min(soonest, self.eri_day + battery.eri_to_eos_days)
+            at = t + self.reservoir.volume_ml / self.outflow
+            if at < soonest:
+                soonest = at
+        if not self.eos:
+            if self.eri_day is not None:
+                at = self.eri_day + self._eri_to_eos_days
+                if at < soonest:
+                    soonest = at
+            elif self.battery_drain > 0:
+                at = t + max(0.0, 1.0 - self.battery_used) / self.battery_drain
+                if at < soonest:
+                    soonest = at
         after = t + TOLERANCE_DAYS
         for until in (
             self.ptm_until,
@@ -268,7 +296,7 @@ class PumpModel:
         ):
             if after < until < soonest:
                 soonest = until
-        self.due = max(t, soonest)
+        self.due = soonest if soonest > t else t
         return self.due
 
     def settle(self) -> None:
@@ -330,10 +358,11 @@ class PumpModel:
 
     # ------------------------------------------------------------------ log and alarms
     def log(self, kind: str, **detail: object) -> None:
-        self.trace.events.append(Event(self.t, self.time(self.t), kind, dict(detail)))
+        self.trace.events.append(Event(self.t, kind, detail, self.origin))
 
     def time(self, day: float) -> dt.datetime:
-        return self.origin + dt.timedelta(seconds=round(day * 86400.0))
+        """Wall-clock time of ``day`` (days since origin), to the second."""
+        return wall_time(self.origin, day)
 
     def alarm_on(self, name: str, **detail: object) -> None:
         if name in self._open_alarms:

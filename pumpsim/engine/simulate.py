@@ -81,7 +81,7 @@ def simulate(
     env.run(until=float(days) + 1e-9)
     pump.advance(float(days))
     pump.settle()
-    pump.flows.flush()
+    pump.flows.flush(pump.t)
     trace.balance = _balance(pump)
     return trace
 

@@ -12,7 +12,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -30,14 +30,31 @@ ALARM_SEVERITY: dict[str, Severity] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """Something that happened at ``day`` (days since the trace origin) / ``time``."""
+_SECOND = dt.timedelta(seconds=1)
+
+
+def wall_time(origin: dt.datetime, day: float) -> dt.datetime:
+    """The wall-clock time ``day`` days after ``origin``, to the second."""
+    return origin + _SECOND * round(day * 86400.0)
+
+
+class Event(NamedTuple):
+    """Something that happened at ``day`` (days since the trace ``origin``).
+
+    Immutable records; a named tuple because a run makes thousands of them, and ``time`` is
+    worked out when it is read."""
 
     day: float
-    time: dt.datetime
     kind: str
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: dict[str, Any]
+    origin: dt.datetime
+
+    @property
+    def time(self) -> dt.datetime:
+        return wall_time(self.origin, self.day)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"day": self.day, "time": self.time, "kind": self.kind, "detail": self.detail}
 
 
 @dataclass(slots=True)
@@ -60,13 +77,16 @@ class AlarmRecord:
         return 1 + math.floor(max(0.0, until - self.on_day) / self.repeat_days + 1e-9)
 
 
-@dataclass(frozen=True, slots=True)
-class PtmPress:
-    """A press on the patient therapy manager and the pump's decision."""
+class PtmPress(NamedTuple):
+    """A press on the patient therapy manager at ``day`` and the pump's decision."""
 
     day: float
-    time: dt.datetime
     decision: str
+    origin: dt.datetime
+
+    @property
+    def time(self) -> dt.datetime:
+        return wall_time(self.origin, self.day)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +208,7 @@ class Trace:
                 "delivery_factor": self.delivery_factor,
                 "alarms": [asdict(a) for a in self.alarms],
                 "refills": [asdict(r) for r in self.refills],
-                "events": [asdict(e) for e in self.events],
+                "events": [e.as_dict() for e in self.events],
                 "daily": [asdict(d) for d in self.daily],
                 "samples": {
                     "interval_days": self.samples.interval_days,
@@ -221,7 +241,7 @@ class Trace:
         for d, c, a in zip(
             self.samples.day, self.samples.calculated_ml, self.samples.actual_ml, strict=True
         ):
-            when = self.origin + dt.timedelta(seconds=round(d * 86400))
+            when = wall_time(self.origin, d)
             writer.writerow([when.isoformat(), f"{d:.6f}", f"{c:.9f}", f"{a:.9f}"])
         return buf.getvalue()
 
