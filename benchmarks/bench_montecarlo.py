@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 from pumpsim import load_catalog
+from pumpsim.demand import day_grid
 from pumpsim.engine import simulate
 from pumpsim.models import (
     Catheter,
@@ -29,7 +30,7 @@ from pumpsim.models import (
     PumpState,
     Therapy,
 )
-from pumpsim.montecarlo import FactorDistribution, Plan, _day_grid, chunk_seed, simulate_ensemble
+from pumpsim.montecarlo import FactorDistribution, Plan, chunk_seed, simulate_ensemble
 
 HORIZON_DAYS = 180.0
 
@@ -55,7 +56,7 @@ def bench_therapy() -> Therapy:
 def draw_only(therapy: Therapy, runs: int, chunk: int, seed: int = 0) -> int:
     """Draw exactly the engine's random numbers (same sizes, same generator), nothing else."""
     plan = Plan.build(therapy, horizon_days=HORIZON_DAYS)
-    starts, _, _ = _day_grid(plan)
+    starts, _, _ = day_grid(plan.therapy.state.time, plan.horizon_day)
     factor = FactorDistribution.for_therapy(therapy)
     demand = therapy.demand
     assert demand is not None and demand.presses_per_day is not None

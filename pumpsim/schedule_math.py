@@ -329,7 +329,6 @@ class PtmGate:
     def decide(
         self,
         t: float,
-        *,
         bolus_running_until: float = -math.inf,
         reservoir_empty: bool = False,
         pump_stopped: bool = False,

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pumpsim.engine.fluid import Composition
-from pumpsim.engine.trace import DaySummary, Trace
+from pumpsim.engine.trace import DaySummary, PtmPress, Trace
 from pumpsim.schedule_math import MINUTES_PER_DAY
 
 if TYPE_CHECKING:
@@ -94,6 +94,21 @@ class FlowLog:
             days.append(record)
             self.trace.daily.append(record)
         return days[index]
+
+    def count_presses(self, presses: Sequence[PtmPress]) -> None:
+        """Add each day's granted and denied PTM presses to its record."""
+        if not presses:
+            return
+        days = np.array([p.day for p in presses])
+        granted = np.array([p.decision == "granted" for p in presses])
+        index = np.floor((self._origin_minute + days * MINUTES_PER_DAY) / MINUTES_PER_DAY)
+        index = index.astype(np.intp)
+        for day in np.unique(index).tolist():
+            on_day = index == day
+            record = self.day(day)
+            n_granted = int(np.count_nonzero(granted & on_day))
+            record.ptm_granted += n_granted
+            record.ptm_denied += int(np.count_nonzero(on_day)) - n_granted
 
     # ------------------------------------------------------------------ batches
     def flush(self, end: float) -> None:

@@ -8,13 +8,11 @@ import math
 from collections.abc import Generator, Sequence
 from typing import Any
 
-import numpy as np
 import simpy
 
 from pumpsim.engine.pump import TOLERANCE_DAYS, PumpModel
 from pumpsim.engine.trace import PtmPress
-from pumpsim.models import PtmDemand
-from pumpsim.schedule_math import PtmGate, midnight_before, program_segments, to_days
+from pumpsim.schedule_math import PtmGate, program_segments, to_days
 from pumpsim.timeline import (
     CatheterDisconnection,
     CatheterOcclusion,
@@ -101,68 +99,33 @@ def basal_schedule(env: simpy.Environment, pump: PumpModel, clock: Clock, end_da
             continue
 
 
-def patient_presses(
-    pump: PumpModel, demand: PtmDemand, end_day: float, rng: np.random.Generator
-) -> list[float]:
-    """Press times (days since origin, sorted) from the demand model over ``[0, end_day)``.
-
-    A Poisson process: each day's expected presses ``presses_per_day`` (times a gamma factor
-    with mean 1 and ``daily_cv`` when set), shared out over the day's windows by weight; within a
-    window presses fall uniformly. An explicit press log is used as given."""
-    if demand.presses:
-        times = [to_days(pump.origin, p) for p in demand.presses]
-        return [t for t in times if 0 <= t < end_day]
-    assert demand.presses_per_day is not None
-    presses: list[float] = []
-    first_midnight = midnight_before(pump.origin, 0.0)
-    windows = demand.day_profile()
-    day = 0
-    while first_midnight + day < end_day:
-        factor = 1.0
-        if demand.daily_cv > 0:
-            shape = 1.0 / demand.daily_cv**2
-            factor = float(rng.gamma(shape, 1.0 / shape))
-        for start_min, end_min, share in windows:
-            n = int(rng.poisson(demand.presses_per_day * factor * share))
-            if n:
-                a = first_midnight + day + start_min / 1440
-                b = first_midnight + day + end_min / 1440
-                presses.extend(float(x) for x in rng.uniform(a, b, n))
-        day += 1
-    return sorted(t for t in presses if 0 <= t < end_day)
-
-
 def patient(
     env: simpy.Environment, pump: PumpModel, clock: Clock, presses: Sequence[float]
 ) -> Proc:
-    """The patient presses the PTM; the pump grants or denies each press by its rules."""
+    """The patient presses the PTM; the pump grants or denies each press by its rules.
+
+    ``presses`` are in time order."""
     gate = PtmGate(pump.ptm, pump.origin) if pump.ptm else None
     current_settings = pump.ptm
     for t in presses:
-        yield env.timeout(max(0.0, t - env.now))
-        pump.advance(env.now)
+        yield env.timeout(t - env.now)
+        now = env.now
+        pump.advance(now)
         pump.settle()
-        if pump.ptm is None:
+        settings = pump.ptm
+        if settings is None:
             decision = "disabled"
         else:
-            if gate is None or pump.ptm is not current_settings:
-                gate, current_settings = PtmGate(pump.ptm, pump.origin), pump.ptm
-            decision = gate.decide(
-                env.now,
-                bolus_running_until=pump.ptm_until,
-                reservoir_empty=pump.empty_mode,
-                pump_stopped=pump.stopped(),
-            )
-        pump.trace.ptm_presses.append(PtmPress(env.now, decision, pump.origin))
-        day = pump.day_record(env.now)
+            if gate is None or settings is not current_settings:
+                gate, current_settings = PtmGate(settings, pump.origin), settings
+            decision = gate.decide(now, pump.ptm_until, pump.empty_mode, pump.stopped())
+        pump.trace.ptm_presses.append(PtmPress(now, decision, pump.origin))
         if decision == "granted":
-            assert pump.ptm is not None
-            day.ptm_granted += 1
-            pump.start_ptm_bolus(pump.ptm)
-            pump.log("ptm_granted", volume_ml=pump.ptm.bolus_volume_ml)
+            assert settings is not None
+            pump.start_ptm_bolus(settings)
+            pump.log("ptm_granted", volume_ml=settings.bolus_volume_ml)
             clock.poke()
         else:
-            day.ptm_denied += 1
             pump.log("ptm_denied", reason=decision)
 
 

@@ -24,7 +24,6 @@ from pumpsim.engine.fluid import Composition, DeadVolume, Reservoir
 from pumpsim.engine.trace import (
     ALARM_SEVERITY,
     AlarmRecord,
-    DaySummary,
     Event,
     RefillRecord,
     Trace,
@@ -230,10 +229,6 @@ class PumpModel:
         """The reservoir's or the dead volume's content changed (refill, new catheter)."""
         self._new_context()
         self.steady_dead_volume = self.dead.holds_only(self.reservoir.concentration)
-
-    def day_record(self, t: float) -> DaySummary:
-        """The pump-clock day's record for time ``t`` (days since origin)."""
-        return self.flows.day(self.flows.day_index(t))
 
     on_program_change: Callable[[], None] | None = None
 

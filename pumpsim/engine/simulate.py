@@ -7,13 +7,13 @@ from collections.abc import Callable
 import numpy as np
 import simpy
 
+from pumpsim.demand import press_times
 from pumpsim.engine.processes import (
     Clock,
     basal_schedule,
     integrator,
     interventions,
     patient,
-    patient_presses,
 )
 from pumpsim.engine.pump import PumpModel
 from pumpsim.engine.trace import Balance, Trace
@@ -74,7 +74,8 @@ def simulate(
 
     pump.on_program_change = _restart_basal
     if therapy.demand is not None and therapy.ptm is not None:
-        presses = patient_presses(pump, therapy.demand, float(days), rng)
+        drawn = press_times(therapy.demand, therapy.state.time, float(days), rng)[0]
+        presses = sorted(drawn[np.isfinite(drawn)].tolist())
         env.process(patient(env, pump, clock, presses))
     env.process(interventions(env, pump, clock, timeline))
     env.process(integrator(env, pump, clock, float(days)))
@@ -82,6 +83,7 @@ def simulate(
     pump.advance(float(days))
     pump.settle()
     pump.flows.flush(pump.t)
+    pump.flows.count_presses(trace.ptm_presses)
     trace.balance = _balance(pump)
     return trace
 

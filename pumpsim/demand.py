@@ -1,0 +1,127 @@
+"""Patient therapy manager presses from the demand model: one home for both engines.
+
+A patient's PTM presses are a Poisson process per calendar day of the pump clock, with
+``demand.presses_per_day`` expected presses shaped over the day by ``demand.day_profile()``
+(the share of the day's presses in each window; within a window they fall uniformly). With
+``daily_cv > 0`` each day's rate is multiplied by a gamma variate of mean 1 and that coefficient
+of variation (good and bad days). An explicit press log (``demand.presses``) is used as given.
+
+The SimPy engine draws one patient (``n=1``); the vectorized engine draws thousands of
+trajectories at once with the same function, so both engines see the same demand model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from pumpsim.models import PtmDemand
+from pumpsim.schedule_math import EPS_DAYS, MINUTES_PER_DAY, midnight_before, to_days
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def day_grid(origin: dt.datetime, horizon_day: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Calendar days of the pump clock overlapping [0, horizon): start day of each (days since
+    ``origin``), and the clipped part of it as day fractions (lo, hi)."""
+    first = midnight_before(origin, 0.0)
+    n_days = math.ceil(horizon_day - first - EPS_DAYS)
+    starts = first + np.arange(n_days, dtype=float)
+    lo = np.clip(-starts, 0.0, 1.0)
+    hi = np.clip(horizon_day - starts, 0.0, 1.0)
+    return starts, lo, hi
+
+
+def profile_knots(demand: PtmDemand) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Day-fraction ↔ cumulative-share knots of the day profile (forward and inverse)."""
+    spans = demand.day_profile()
+    fracs = np.array([spans[0][0]] + [b for _, b, _ in spans], dtype=float) / MINUTES_PER_DAY
+    cdf = np.concatenate([[0.0], np.cumsum([s for *_, s in spans])])
+    cdf[-1] = 1.0
+    inv_f, inv_c = [], []
+    for (a, b, share), c0 in zip(spans, cdf[:-1], strict=True):
+        if share > 0:
+            inv_f += [a / MINUTES_PER_DAY, b / MINUTES_PER_DAY]
+            inv_c += [c0, c0 + share]
+    return fracs, cdf, np.array(inv_f), np.array(inv_c)
+
+
+def random_press_times(
+    demand: PtmDemand,
+    origin: dt.datetime,
+    horizon_day: float,
+    rng: np.random.Generator,
+    n: int,
+    rate_shape: float | None = None,
+) -> FloatArray:
+    """Draw ``(n, J)`` press times: Poisson per calendar day, placed by the day profile."""
+    assert demand.presses_per_day is not None
+    starts, lo, hi = day_grid(origin, horizon_day)
+    fracs, cdf, inv_f, inv_c = profile_knots(demand)
+    c_lo, c_hi = np.interp(lo, fracs, cdf), np.interp(hi, fracs, cdf)
+    mass = c_hi - c_lo
+    mean = np.broadcast_to(demand.presses_per_day * mass, (n, starts.size))
+    if rate_shape is not None:
+        mean = mean * rng.gamma(rate_shape, 1.0 / rate_shape, n)[:, None]
+    if demand.daily_cv > 0:
+        shape = 1.0 / demand.daily_cv**2
+        mean = mean * rng.gamma(shape, 1.0 / shape, (n, starts.size))
+    counts = rng.poisson(mean)
+    per_row = counts.sum(axis=1)
+    width = int(per_row.max()) if n else 0
+    out = np.full((n, width), np.inf)
+    total = int(per_row.sum())
+    if total == 0:
+        return out
+    n_days = starts.size
+    group = np.repeat(np.arange(counts.size, dtype=np.int64), counts.ravel())
+    # uniform positions sorted within each (trajectory, day): sort group + u
+    key = group + rng.random(total)
+    key.sort()
+    row_start = np.arange(n, dtype=np.int64) * n_days
+    shift = np.repeat(row_start, per_row)
+    rel = key - shift  # day index within the row + position in the day
+    if not (inv_c.size == 2 and inv_f[0] == 0.0 and inv_f[1] == 1.0):
+        day_index = (group - shift).astype(float)
+        rel = day_index + np.interp(rel - day_index, inv_c, inv_f)
+    row_begin = np.cumsum(per_row) - per_row
+    for k in np.flatnonzero((lo > 0) | (hi < 1)):  # first / last day: only [0, horizon)
+        length = counts[:, k]
+        begin = row_begin + counts[:, :k].sum(axis=1)
+        sel = np.repeat(begin - (np.cumsum(length) - length), length) + np.arange(length.sum())
+        u = np.clip(key[sel] - group[sel], 0.0, 1.0)
+        rel[sel] = k + np.interp(c_lo[k] + u * mass[k], inv_c, inv_f)
+    # row-major boolean assignment keeps each row's presses left-aligned and in order
+    out[np.arange(width) < per_row[:, None]] = starts[0] + rel
+    return out
+
+
+def logged_press_times(
+    demand: PtmDemand, origin: dt.datetime, horizon_day: float, n: int
+) -> FloatArray:
+    """The explicit press log inside [0, horizon) as ``(n, J)`` identical rows."""
+    days = np.array([to_days(origin, p) for p in demand.presses], dtype=float)
+    days = days[(days >= 0) & (days < horizon_day)]
+    return np.broadcast_to(days, (n, days.size)).copy()
+
+
+def press_times(
+    demand: PtmDemand,
+    origin: dt.datetime,
+    horizon_day: float,
+    rng: np.random.Generator,
+    n: int = 1,
+    *,
+    rate_shape: float | None = None,
+) -> FloatArray:
+    """``(n, J)`` press times (days since ``origin``, each row sorted, ``inf``-padded) for
+    ``n`` patients over ``[0, horizon_day)``: the press log when there is one, else drawn.
+
+    ``rate_shape`` (forecasting only) multiplies each row's press rate by a gamma variate of
+    that shape and mean 1 (uncertainty about the patient's true rate)."""
+    if demand.presses:
+        return logged_press_times(demand, origin, horizon_day, n)
+    return random_press_times(demand, origin, horizon_day, rng, n, rate_shape)
