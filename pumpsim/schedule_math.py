@@ -15,9 +15,9 @@ import bisect
 import datetime as dt
 import math
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -60,9 +60,10 @@ def _origin_minute(origin: dt.datetime) -> float:
 
 
 # ---------------------------------------------------------------- segments
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """From ``start_day`` to ``end_day`` the pump runs at ``basal`` + ``bolus`` mL/day."""
+class Segment(NamedTuple):
+    """From ``start_day`` to ``end_day`` the pump runs at ``basal`` + ``bolus`` mL/day.
+
+    A named tuple: a long run is made of many thousands of them."""
 
     start_day: float
     end_day: float
@@ -80,26 +81,37 @@ class Segment:
 
 def _basal_breaks(
     program: Program, origin: dt.datetime, start: float, end: float
-) -> Iterator[tuple[float, float]]:
-    """(time, basal rate from that time) at ``start`` and at every step change before ``end``."""
+) -> tuple[FloatArray, FloatArray]:
+    """Times (days) and basal rates (mL/day) of the steps in force over ``[start, end)``: the
+    first at ``start``, then every step change before ``end``. Vectorized over the days."""
     base_minute = _origin_minute(origin)
     first_day = math.floor((base_minute + start * MINUTES_PER_DAY) / MINUTES_PER_DAY)
     last_day = math.floor((base_minute + end * MINUTES_PER_DAY) / MINUTES_PER_DAY)
-    origin_weekday = origin.weekday()
-    first = True
-    for day in range(first_day, last_day + 1):
-        steps = program.steps_for((origin_weekday + day) % 7)
-        for i, step in enumerate(steps):
-            t = (day * MINUTES_PER_DAY + step.start_minute - base_minute) / MINUTES_PER_DAY
-            nxt_minute = steps[i + 1].start_minute if i + 1 < len(steps) else MINUTES_PER_DAY
-            t_next = (day * MINUTES_PER_DAY + nxt_minute - base_minute) / MINUTES_PER_DAY
-            if t_next <= start + EPS_DAYS or t >= end - EPS_DAYS:
-                continue
-            if first:
-                yield start, step.rate_ml_per_day
-                first = False
-            elif t > start:
-                yield t, step.rate_ml_per_day
+    days = np.arange(first_day, last_day + 1, dtype=np.int64)
+    weekday = (origin.weekday() + days) % 7
+    times, nexts, rates = [], [], []
+    for w in np.unique(weekday).tolist():
+        steps = program.steps_for(w)
+        begin = np.array([s.start_minute for s in steps], dtype=np.int64)
+        finish = np.append(begin[1:], MINUTES_PER_DAY)
+        day_minute = days[weekday == w][:, None] * MINUTES_PER_DAY
+        times.append((((day_minute + begin) - base_minute) / MINUTES_PER_DAY).ravel())
+        nexts.append((((day_minute + finish) - base_minute) / MINUTES_PER_DAY).ravel())
+        rates.append(
+            np.broadcast_to(
+                [s.rate_ml_per_day for s in steps], day_minute.shape[:1] + begin.shape
+            ).ravel()
+        )
+    t, t_next, rate = (np.concatenate(x) for x in (times, nexts, rates))
+    order = np.argsort(t, kind="stable")
+    t, t_next, rate = t[order], t_next[order], rate[order]
+    keep = (t_next > start + EPS_DAYS) & (t < end - EPS_DAYS)
+    t, rate = t[keep], rate[keep]
+    if t.size:
+        t[0] = start
+        later = np.r_[True, t[1:] > start]
+        t, rate = t[later], rate[later]
+    return t, rate
 
 
 def _bolus_windows(
@@ -147,10 +159,11 @@ def program_segments(
     if end_day <= start_day:
         return []
     p0 = start_day if program_start_day is None else program_start_day
-    breaks = list(_basal_breaks(program, origin, start_day, end_day))
+    times, rates = _basal_breaks(program, origin, start_day, end_day)
     windows = _bolus_windows(program, origin, p0, start_day, end_day)
     if not windows:
-        return _basal_segments(breaks, end_day)
+        return _basal_segments(times, rates, end_day)
+    breaks = list(zip(times.tolist(), rates.tolist(), strict=True))
     return _merged_segments(breaks, windows, start_day, end_day)
 
 
@@ -190,25 +203,20 @@ def _merged_segments(
     return segments
 
 
-def _basal_segments(breaks: list[tuple[float, float]], end_day: float) -> list[Segment]:
-    """``program_segments`` without periodic boluses: the basal steps themselves, a sliver
-    shorter than the tolerance joined to the segment before and equal rates merged."""
-    segments: list[Segment] = []
-    ends = [t for t, _ in breaks[1:]] + [end_day]
-    for (a, basal), b in zip(breaks, ends, strict=True):
-        if b - a <= EPS_DAYS * 1e-3:
-            continue
-        if segments:
-            last = segments[-1]
-            if last.basal_ml_per_day == basal:
-                segments[-1] = Segment(last.start_day, b, basal)
-                continue
-            a = last.end_day
-        segments.append(Segment(a, b, basal))
-    if segments and segments[-1].end_day != end_day:  # a sliver was skipped at the end
-        last = segments[-1]
-        segments[-1] = Segment(last.start_day, end_day, last.basal_ml_per_day)
-    return segments
+def _basal_segments(times: FloatArray, rates: FloatArray, end_day: float) -> list[Segment]:
+    """``program_segments`` without periodic boluses: the basal steps themselves, equal rates
+    merged. A sliver shorter than the tolerance is joined to the segment before."""
+    if times.size == 0:
+        return []
+    ends = np.append(times[1:], end_day)
+    if np.any(ends - times <= EPS_DAYS * 1e-3):
+        return _merged_segments(
+            list(zip(times.tolist(), rates.tolist(), strict=True)), [], float(times[0]), end_day
+        )
+    change = np.r_[True, rates[1:] != rates[:-1]]
+    starts = times[change]
+    stops = np.append(starts[1:], end_day)
+    return list(map(Segment, starts.tolist(), stops.tolist(), rates[change].tolist()))
 
 
 def daily_volume_ml(program: Program, origin: dt.datetime, day: int) -> float:

@@ -103,12 +103,13 @@ class FlowLog:
         granted = np.array([p.decision == "granted" for p in presses])
         index = np.floor((self._origin_minute + days * MINUTES_PER_DAY) / MINUTES_PER_DAY)
         index = index.astype(np.intp)
-        for day in np.unique(index).tolist():
-            on_day = index == day
+        pressed = np.bincount(index)
+        granted_per_day = np.bincount(index, weights=granted, minlength=pressed.size)
+        for day in np.flatnonzero(pressed).tolist():
             record = self.day(day)
-            n_granted = int(np.count_nonzero(granted & on_day))
+            n_granted = int(granted_per_day[day])
             record.ptm_granted += n_granted
-            record.ptm_denied += int(np.count_nonzero(on_day)) - n_granted
+            record.ptm_denied += int(pressed[day]) - n_granted
 
     # ------------------------------------------------------------------ batches
     def flush(self, end: float) -> None:

@@ -25,7 +25,8 @@ from pumpsim.timeline import (
 )
 
 Proc = Generator[simpy.Event, Any, None]
-_LOOKAHEAD_DAYS = 7.0
+_LOOKAHEAD_DAYS = 91.0
+"""Program segments are worked out a quarter at a time (vectorized; bounded memory)."""
 
 
 class Clock:
@@ -40,21 +41,25 @@ class Clock:
     def __init__(self, env: simpy.Environment) -> None:
         self.env = env
         self.changed = env.event()
+        self._poked = False
         self._wake_at = math.inf
         self._timers: set[float] = set()
 
     def poke(self) -> None:
-        if not self.changed.triggered:
+        if not self._poked:
+            self._poked = True
             self.changed.succeed()
 
     def wait_until(self, at: float) -> simpy.Event:
-        """An event that fires at ``at`` (days) or at the next ``poke()``, whichever is first."""
-        if self.changed.triggered:
+        """An event that fires at ``at`` (days, not before now) or at the next ``poke()``,
+        whichever is first."""
+        if self._poked:
             self.changed = self.env.event()
+            self._poked = False
         self._wake_at = at
         if at not in self._timers:
             self._timers.add(at)
-            timer = self.env.timeout(max(0.0, at - self.env.now), value=at)
+            timer = self.env.timeout(at - self.env.now, value=at)
             timer.callbacks.append(self._ring)
         return self.changed
 
@@ -67,11 +72,12 @@ class Clock:
 def integrator(env: simpy.Environment, pump: PumpModel, clock: Clock, end_day: float) -> Proc:
     """Advance the pump to the next threshold crossing or change, then apply what it reached."""
     while True:
-        pump.advance(env.now)
+        now = env.now
+        pump.advance(now)
         pump.settle()
-        if env.now >= end_day - TOLERANCE_DAYS:
+        if now >= end_day - TOLERANCE_DAYS:
             return
-        yield clock.wait_until(min(pump.next_crossing(), end_day))
+        yield clock.wait_until(pump.next_crossing(end_day))
 
 
 def basal_schedule(env: simpy.Environment, pump: PumpModel, clock: Clock, end_day: float) -> Proc:
@@ -83,17 +89,18 @@ def basal_schedule(env: simpy.Environment, pump: PumpModel, clock: Clock, end_da
         try:
             while env.now < end_day - TOLERANCE_DAYS:
                 horizon = min(end_day, env.now + _LOOKAHEAD_DAYS)
-                for segment in program_segments(
+                for _, end, basal, bolus in program_segments(
                     program,
                     origin=pump.origin,
                     start_day=env.now,
                     end_day=horizon,
                     program_start_day=pump.program_start_day,
                 ):
-                    pump.advance(env.now)
-                    pump.set_basal(segment.basal_ml_per_day, segment.bolus_ml_per_day)
+                    now = env.now
+                    pump.advance(now)
+                    pump.set_basal(basal, bolus)
                     clock.poke()
-                    yield env.timeout(max(0.0, segment.end_day - env.now))
+                    yield env.timeout(max(0.0, end - now))
             return
         except simpy.Interrupt:
             continue

@@ -132,6 +132,8 @@ class PumpModel:
         """An instantaneous change happened that ``settle`` must look at."""
         self.flows = FlowLog(trace, self.ledger, sample_sink)
         self.leaking = False
+        self.counting_bolus = False
+        """A bridge or priming bolus is being counted down."""
         self.therapy_prescribed = False
         self.context = 0
         """Index in ``flows.contexts`` of (leaking, prescribed, reservoir fluid)."""
@@ -172,6 +174,7 @@ class PumpModel:
             self.leaking, self.therapy_prescribed = leaking, prescribed
             self._new_context()
         self.battery_drain = 0.0 if self.eos else self._housekeeping + self._per_ml * motor
+        self.counting_bolus = self.bridge_left_ml > 0 or self.priming_left_ml > 0
 
     def _new_context(self) -> None:
         self.context = self.flows.context(
@@ -206,7 +209,8 @@ class PumpModel:
             volume = actual0
         flows = self.flows
         if volume > 0:
-            reservoir.draw(volume)
+            left = actual0 - volume  # reservoir.draw(volume), inlined: this runs per stretch
+            reservoir.volume_ml = left if left > 1e-15 else 0.0
             if not self.steady_dead_volume and not self.leaking:
                 fluid = reservoir.concentration
                 flows.tips[flows.stretches] = self.dead.push(volume, fluid)
@@ -218,10 +222,11 @@ class PumpModel:
         pumped = motor * dt_days
         self.calculated_ml = calc0 - pumped if calc0 > pumped else 0.0
         self.programmed_since_fill_ml += pumped
-        if self.bridge_left_ml > 0:
-            self.bridge_left_ml = max(0.0, self.bridge_left_ml - pumped)
-        if self.priming_left_ml > 0 and motor > 0 and not self.empty_mode:
-            self.priming_left_ml = max(0.0, self.priming_left_ml - self.priming_rate * dt_days)
+        if self.counting_bolus:
+            if self.bridge_left_ml > 0:
+                self.bridge_left_ml = max(0.0, self.bridge_left_ml - pumped)
+            if self.priming_left_ml > 0 and motor > 0 and not self.empty_mode:
+                self.priming_left_ml = max(0.0, self.priming_left_ml - self.priming_rate * dt_days)
         self.battery_used += self.battery_drain * dt_days
         self.t = t_now
 
@@ -243,12 +248,15 @@ class PumpModel:
         return self._midnight
 
     # ------------------------------------------------------------------ crossings
-    def next_crossing(self) -> float:
-        """The earliest time a threshold or a running bolus/fault ends at the current rates.
+    def next_crossing(self, limit: float = math.inf) -> float:
+        """The earliest time (days, at most ``limit``) a threshold is reached or a running
+        bolus or fault ends at the current rates, and at the latest the next midnight.
 
         Kept as plain comparisons: it runs after every change of rate."""
         t = self.t
         soonest = self.next_midnight()
+        if limit < soonest:
+            soonest = limit
         motor = self.motor
         if motor > 0:
             calc = self.calculated_ml
@@ -474,6 +482,7 @@ class PumpModel:
         self.pending_program = new_program
         self.log("bridge_bolus_start", volume_ml=round(self.bridge_left_ml, 9))
         self.unsettled = True
+        self.refresh_rates()
 
     def start_priming(self, new_catheter: bool) -> None:
         """Fill a drug-free dead volume with a bolus of exactly its volume."""
