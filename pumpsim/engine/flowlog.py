@@ -119,7 +119,7 @@ class FlowLog:
             return
         tips = self.tips
         self.values, self.tips = [], {}
-        table = np.array(values, dtype=np.float64).reshape(-1, FIELDS)
+        table = np.fromiter(values, dtype=np.float64, count=len(values)).reshape(-1, FIELDS)
         t0 = table[:, 0]
         t1 = np.append(t0[1:], end)
         self._write_samples(t0, t1, table)

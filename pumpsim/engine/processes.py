@@ -44,6 +44,7 @@ class Clock:
         self._poked = False
         self._wake_at = math.inf
         self._timers: set[float] = set()
+        self._ring_callback = self._ring
 
     def poke(self) -> None:
         if not self._poked:
@@ -60,7 +61,7 @@ class Clock:
         if at not in self._timers:
             self._timers.add(at)
             timer = self.env.timeout(at - self.env.now, value=at)
-            timer.callbacks.append(self._ring)
+            timer.callbacks.append(self._ring_callback)
         return self.changed
 
     def _ring(self, timer: simpy.Event) -> None:

@@ -132,8 +132,10 @@ class PumpModel:
         """An instantaneous change happened that ``settle`` must look at."""
         self.flows = FlowLog(trace, self.ledger, sample_sink)
         self.leaking = False
-        self.counting_bolus = False
-        """A bridge or priming bolus is being counted down."""
+        self.unusual = False
+        """A bridge or priming bolus, a pending program, a motor stall, an occlusion or a
+        disconnection is in play: only then do ``advance``, ``next_crossing`` and ``settle``
+        look at them (they are rare, and those three run at every event)."""
         self.therapy_prescribed = False
         self.context = 0
         """Index in ``flows.contexts`` of (leaking, prescribed, reservoir fluid)."""
@@ -174,7 +176,15 @@ class PumpModel:
             self.leaking, self.therapy_prescribed = leaking, prescribed
             self._new_context()
         self.battery_drain = 0.0 if self.eos else self._housekeeping + self._per_ml * motor
-        self.counting_bolus = self.bridge_left_ml > 0 or self.priming_left_ml > 0
+        self.unusual = (
+            self.bridge_left_ml > 0
+            or self.priming_left_ml > 0
+            or self.pending_program is not None
+            or t < self.stalled_until + TOLERANCE_DAYS
+            or "motor_stall" in self._open_alarms
+            or self.occluded_until != -math.inf
+            or self.disconnected_until != -math.inf
+        )
 
     def _new_context(self) -> None:
         self.context = self.flows.context(
@@ -222,7 +232,7 @@ class PumpModel:
         pumped = motor * dt_days
         self.calculated_ml = calc0 - pumped if calc0 > pumped else 0.0
         self.programmed_since_fill_ml += pumped
-        if self.counting_bolus:
+        if self.unusual:
             if self.bridge_left_ml > 0:
                 self.bridge_left_ml = max(0.0, self.bridge_left_ml - pumped)
             if self.priming_left_ml > 0 and motor > 0 and not self.empty_mode:
@@ -249,14 +259,13 @@ class PumpModel:
 
     # ------------------------------------------------------------------ crossings
     def next_crossing(self, limit: float = math.inf) -> float:
-        """The earliest time (days, at most ``limit``) a threshold is reached or a running
-        bolus or fault ends at the current rates, and at the latest the next midnight.
+        """When to look at the pump next (days): the earliest time a threshold is reached or a
+        running bolus or fault ends at the current rates (kept in ``due``), the next midnight
+        (days are accounted separately) or ``limit``, whichever is first.
 
         Kept as plain comparisons: it runs after every change of rate."""
         t = self.t
-        soonest = self.next_midnight()
-        if limit < soonest:
-            soonest = limit
+        soonest = math.inf
         motor = self.motor
         if motor > 0:
             calc = self.calculated_ml
@@ -269,14 +278,15 @@ class PumpModel:
                 at = t + (calc - self._empty_threshold_ml) / motor
                 if at < soonest:
                     soonest = at
-                if self.priming_left_ml > 0 and self.priming_rate > 0:
+            if self.unusual:
+                if self.priming_left_ml > 0 and self.priming_rate > 0 and not self.empty_mode:
                     at = t + self.priming_left_ml / self.priming_rate
                     if at < soonest:
                         soonest = at
-            if self.bridge_left_ml > 0:
-                at = t + self.bridge_left_ml / motor
-                if at < soonest:
-                    soonest = at
+                if self.bridge_left_ml > 0:
+                    at = t + self.bridge_left_ml / motor
+                    if at < soonest:
+                        soonest = at
         if self.outflow > 0:
             at = t + self.reservoir.volume_ml / self.outflow
             if at < soonest:
@@ -287,20 +297,22 @@ class PumpModel:
                 if at < soonest:
                     soonest = at
             elif self.battery_drain > 0:
-                at = t + max(0.0, 1.0 - self.battery_used) / self.battery_drain
+                left = 1.0 - self.battery_used
+                at = t + left / self.battery_drain if left > 0 else t
                 if at < soonest:
                     soonest = at
         after = t + TOLERANCE_DAYS
-        for until in (
-            self.ptm_until,
-            self.stalled_until,
-            self.occluded_until,
-            self.disconnected_until,
-        ):
-            if after < until < soonest:
-                soonest = until
-        self.due = soonest if soonest > t else t
-        return self.due
+        if after < self.ptm_until < soonest:
+            soonest = self.ptm_until
+        if self.unusual:
+            for until in (self.stalled_until, self.occluded_until, self.disconnected_until):
+                if after < until < soonest:
+                    soonest = until
+        due = self.due = soonest if soonest > t else t
+        wake = self.next_midnight()
+        if limit < wake:
+            wake = limit
+        return due if due < wake else wake
 
     def settle(self) -> None:
         """Apply every threshold reached at ``self.t`` (alarms, modes, ends of boluses).
@@ -314,10 +326,7 @@ class PumpModel:
         self.unsettled = False
         if self.calculated_ml <= self.low_reservoir_ml + TOLERANCE_ML and self.low_reservoir_ml > 0:
             self.alarm_on("low_reservoir", calculated_ml=self.calculated_ml)
-        if (
-            not self.empty_mode
-            and self.calculated_ml <= self.spec.empty_reservoir_threshold_ml + TOLERANCE_ML
-        ):
+        if not self.empty_mode and self.calculated_ml <= self._empty_threshold_ml + TOLERANCE_ML:
             self.calculated_ml = max(self.calculated_ml, 0.0)
             self.empty_mode = True
             self.alarm_on("empty_reservoir", calculated_ml=self.calculated_ml)
@@ -329,14 +338,6 @@ class PumpModel:
         if self.ptm_rate > 0 and t >= self.ptm_until - TOLERANCE_DAYS:
             self.ptm_rate, self.ptm_until = 0.0, -math.inf
             self.log("ptm_bolus_end")
-        if self.priming_rate > 0 and self.priming_left_ml <= TOLERANCE_ML:
-            self.priming_rate, self.priming_left_ml = 0.0, 0.0
-            self.log("priming_bolus_end")
-        if self.pending_program is not None and self.bridge_left_ml <= TOLERANCE_ML:
-            program, self.pending_program = self.pending_program, None
-            self.bridge_left_ml = 0.0
-            self.log("bridge_bolus_end")
-            self.set_program(program)
         if self.spec.battery is not None:
             if self.eri_day is None and self.battery_used >= 1.0 - 1e-12:
                 self.eri_day = t
@@ -348,6 +349,22 @@ class PumpModel:
             ):
                 self.eos = True
                 self.alarm_on("end_of_service")
+        if self.unusual:
+            self._settle_unusual()
+        self.refresh_rates()
+
+    def _settle_unusual(self) -> None:
+        """The part of ``settle`` for boluses counted in volume, a pending program, a motor
+        stall and catheter faults."""
+        t = self.t
+        if self.priming_rate > 0 and self.priming_left_ml <= TOLERANCE_ML:
+            self.priming_rate, self.priming_left_ml = 0.0, 0.0
+            self.log("priming_bolus_end")
+        if self.pending_program is not None and self.bridge_left_ml <= TOLERANCE_ML:
+            program, self.pending_program = self.pending_program, None
+            self.bridge_left_ml = 0.0
+            self.log("bridge_bolus_end")
+            self.set_program(program)
         if "motor_stall" in self._open_alarms and not self.stopped() and not self.eos:
             self.alarm_off("motor_stall")
             self.log("motor_restart")
@@ -357,7 +374,6 @@ class PumpModel:
         if self.disconnected_until != -math.inf and t >= self.disconnected_until - TOLERANCE_DAYS:
             self.disconnected_until = -math.inf
             self.log("reconnection")
-        self.refresh_rates()
 
     # ------------------------------------------------------------------ log and alarms
     def log(self, kind: str, **detail: object) -> None:
