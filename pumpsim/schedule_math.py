@@ -89,12 +89,13 @@ def _basal_breaks(
     last_day = math.floor((base_minute + end * MINUTES_PER_DAY) / MINUTES_PER_DAY)
     days = np.arange(first_day, last_day + 1, dtype=np.int64)
     weekday = (origin.weekday() + days) % 7
+    every_day = not program.weekly  # the same steps each day: one group
     times, nexts, rates = [], [], []
-    for w in np.unique(weekday).tolist():
+    for w in [0] if every_day else np.unique(weekday).tolist():
         steps = program.steps_for(w)
         begin = np.array([s.start_minute for s in steps], dtype=np.int64)
         finish = np.append(begin[1:], MINUTES_PER_DAY)
-        day_minute = days[weekday == w][:, None] * MINUTES_PER_DAY
+        day_minute = (days if every_day else days[weekday == w])[:, None] * MINUTES_PER_DAY
         times.append((((day_minute + begin) - base_minute) / MINUTES_PER_DAY).ravel())
         nexts.append((((day_minute + finish) - base_minute) / MINUTES_PER_DAY).ravel())
         rates.append(
@@ -103,8 +104,9 @@ def _basal_breaks(
             ).ravel()
         )
     t, t_next, rate = (np.concatenate(x) for x in (times, nexts, rates))
-    order = np.argsort(t, kind="stable")
-    t, t_next, rate = t[order], t_next[order], rate[order]
+    if not every_day:
+        order = np.argsort(t, kind="stable")
+        t, t_next, rate = t[order], t_next[order], rate[order]
     keep = (t_next > start + EPS_DAYS) & (t < end - EPS_DAYS)
     t, rate = t[keep], rate[keep]
     if t.size:

@@ -124,6 +124,7 @@ class PumpModel:
         )
         self._origin_minute = self.origin.hour * 60 + self.origin.minute + self.origin.second / 60
         self._empty_threshold_ml = self.spec.empty_reservoir_threshold_ml
+        self._rate_after_empty = self.spec.rate_after_empty_ml_per_day
         self._eri_to_eos_days = self.spec.battery.eri_to_eos_days if self.spec.battery else 0.0
         self._midnight = -math.inf
         self.due = -math.inf
@@ -160,10 +161,10 @@ class PumpModel:
         that is periodic, PTM or priming bolus) and whether therapy is prescribed now."""
         t = self.t
         bolus = self.periodic_rate + self.ptm_rate + self.priming_rate
-        if self.stopped():
+        if self.eos or t < self.stalled_until - TOLERANCE_DAYS:  # stopped()
             motor, bolus = 0.0, 0.0
         elif self.empty_mode:
-            motor, bolus = self.spec.rate_after_empty_ml_per_day, 0.0
+            motor, bolus = self._rate_after_empty, 0.0
         else:
             motor = self.basal_rate + bolus
         self.motor = motor
@@ -176,11 +177,15 @@ class PumpModel:
             self.leaking, self.therapy_prescribed = leaking, prescribed
             self._new_context()
         self.battery_drain = 0.0 if self.eos else self._housekeeping + self._per_ml * motor
+
+    def _update_unusual(self) -> None:
+        """Whether a rare state is in play (see ``unusual``): set by the rules that start one,
+        cleared here when ``settle`` has ended them."""
         self.unusual = (
             self.bridge_left_ml > 0
             or self.priming_left_ml > 0
             or self.pending_program is not None
-            or t < self.stalled_until + TOLERANCE_DAYS
+            or self.t < self.stalled_until + TOLERANCE_DAYS
             or "motor_stall" in self._open_alarms
             or self.occluded_until != -math.inf
             or self.disconnected_until != -math.inf
@@ -374,6 +379,7 @@ class PumpModel:
         if self.disconnected_until != -math.inf and t >= self.disconnected_until - TOLERANCE_DAYS:
             self.disconnected_until = -math.inf
             self.log("reconnection")
+        self._update_unusual()
 
     # ------------------------------------------------------------------ log and alarms
     def log(self, kind: str, **detail: object) -> None:
@@ -498,6 +504,7 @@ class PumpModel:
         self.pending_program = new_program
         self.log("bridge_bolus_start", volume_ml=round(self.bridge_left_ml, 9))
         self.unsettled = True
+        self._update_unusual()
         self.refresh_rates()
 
     def start_priming(self, new_catheter: bool) -> None:
@@ -513,6 +520,7 @@ class PumpModel:
         self.priming_left_ml = self.therapy.dead_volume_ml
         self.log("priming_bolus_start", volume_ml=round(self.priming_left_ml, 9))
         self.unsettled = True
+        self._update_unusual()
         self.refresh_rates()
 
     def start_ptm_bolus(self, settings: PtmSettings) -> None:
@@ -525,6 +533,7 @@ class PumpModel:
             self.stalled_until = max(self.stalled_until, until)
             self.alarm_on("motor_stall")
             self.unsettled = True
+            self._update_unusual()
         self.refresh_rates()
 
     def occlude(self, until: float) -> None:
@@ -532,6 +541,7 @@ class PumpModel:
         self.occluded_until = until
         self.log("occlusion_start")
         self.unsettled = True
+        self._update_unusual()
         self.refresh_rates()
 
     def disconnect(self, until: float) -> None:
@@ -539,6 +549,7 @@ class PumpModel:
         self.disconnected_until = until
         self.log("disconnection")
         self.unsettled = True
+        self._update_unusual()
         self.refresh_rates()
 
     def balance(self) -> dict[str, object]:
