@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import itertools
 import math
 from collections import deque
 from collections.abc import Sequence
@@ -144,6 +145,10 @@ def _bolus_windows(
     return windows
 
 
+SegmentRow = tuple[float, float, float, float]
+"""``(start_day, end_day, basal_ml_per_day, bolus_ml_per_day)``, as in ``Segment``."""
+
+
 def program_segments(
     program: Program,
     *,
@@ -158,13 +163,32 @@ def program_segments(
     it defaults to ``start_day``. Segments are contiguous, non-empty and in time order; the
     programmed volume over the window is ``sum(s.volume_ml for s in segments)``.
     """
+    rows = segment_rows(
+        program,
+        origin=origin,
+        start_day=start_day,
+        end_day=end_day,
+        program_start_day=program_start_day,
+    )
+    return [row if isinstance(row, Segment) else Segment._make(row) for row in rows]
+
+
+def segment_rows(
+    program: Program,
+    *,
+    origin: dt.datetime,
+    start_day: float,
+    end_day: float,
+    program_start_day: float | None = None,
+) -> Sequence[SegmentRow]:
+    """``program_segments`` as plain tuples, for the event engine that walks through them."""
     if end_day <= start_day:
         return []
     p0 = start_day if program_start_day is None else program_start_day
     times, rates = _basal_breaks(program, origin, start_day, end_day)
     windows = _bolus_windows(program, origin, p0, start_day, end_day)
     if not windows:
-        return _basal_segments(times, rates, end_day)
+        return _basal_rows(times, rates, end_day)
     breaks = list(zip(times.tolist(), rates.tolist(), strict=True))
     return _merged_segments(breaks, windows, start_day, end_day)
 
@@ -205,8 +229,8 @@ def _merged_segments(
     return segments
 
 
-def _basal_segments(times: FloatArray, rates: FloatArray, end_day: float) -> list[Segment]:
-    """``program_segments`` without periodic boluses: the basal steps themselves, equal rates
+def _basal_rows(times: FloatArray, rates: FloatArray, end_day: float) -> Sequence[SegmentRow]:
+    """``segment_rows`` without periodic boluses: the basal steps themselves, equal rates
     merged. A sliver shorter than the tolerance is joined to the segment before."""
     if times.size == 0:
         return []
@@ -218,7 +242,15 @@ def _basal_segments(times: FloatArray, rates: FloatArray, end_day: float) -> lis
     change = np.r_[True, rates[1:] != rates[:-1]]
     starts = times[change]
     stops = np.append(starts[1:], end_day)
-    return list(map(Segment, starts.tolist(), stops.tolist(), rates[change].tolist()))
+    return list(
+        zip(
+            starts.tolist(),
+            stops.tolist(),
+            rates[change].tolist(),
+            itertools.repeat(0.0),
+            strict=False,
+        )
+    )
 
 
 def daily_volume_ml(program: Program, origin: dt.datetime, day: int) -> float:

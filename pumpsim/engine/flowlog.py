@@ -65,6 +65,7 @@ class FlowLog:
         self._origin_minute = origin.hour * 60 + origin.minute + origin.second / 60
         self._next_sample_index = 0
         self._days: list[DaySummary] = []
+        self._first_date = origin.date()
 
     def context(self, leaking: bool, prescribed: bool, composition: Composition) -> int:
         """Index in ``contexts`` of this combination (appended when it differs from the last)."""
@@ -90,7 +91,7 @@ class FlowLog:
         """The record of day ``index``, creating it and any day before it still missing."""
         days = self._days
         while len(days) <= index:
-            record = DaySummary(date=self.trace.origin.date() + dt.timedelta(days=len(days)))
+            record = DaySummary(date=self._first_date + dt.timedelta(days=len(days)))
             days.append(record)
             self.trace.daily.append(record)
         return days[index]
@@ -171,14 +172,9 @@ class FlowLog:
             (self._origin_minute + 0.5 * (t0 + t1) * MINUTES_PER_DAY) / MINUTES_PER_DAY
         ).astype(np.intp)
         starts = np.flatnonzero(np.r_[True, day[1:] != day[:-1]])
-        per_day = {
-            name: np.add.reduceat(values, starts)
-            for name, values in (
-                ("delivered", tip_ml),
-                ("bolus", tip_ml * share),
-                ("no_therapy", no_therapy),
-            )
-        }
+        delivered = np.add.reduceat(tip_ml, starts).tolist()
+        bolus = np.add.reduceat(tip_ml * share, starts).tolist()
+        gaps = np.add.reduceat(no_therapy, starts).tolist()
         tip_mg, leaked_mg = self._masses(fluid, tip_ml, leaked_ml, tips)
         ledger = self.ledger
         ledger.delivered_ml += float(tip_ml.sum())
@@ -189,28 +185,27 @@ class FlowLog:
         for name, (mass, present) in leaked_mg.items():
             if present.any():
                 ledger.leaked_mg[name] = ledger.leaked_mg.get(name, 0.0) + float(mass.sum())
-        dose = {
-            name: (
-                np.add.reduceat(mass, starts),
-                np.add.reduceat(mass * share, starts),
-                np.logical_or.reduceat(present, starts),
+        dose = [
+            (
+                name,
+                np.add.reduceat(mass, starts).tolist(),
+                np.add.reduceat(mass * share, starts).tolist(),
+                np.logical_or.reduceat(present, starts).tolist(),
             )
             for name, (mass, present) in tip_mg.items()
-        }
+        ]
         for k, index in enumerate(day[starts].tolist()):
             record = self.day(index)
-            delivered = float(per_day["delivered"][k])
-            bolus = float(per_day["bolus"][k])
-            record.delivered_ml += delivered
-            record.bolus_ml += bolus
-            record.basal_ml += delivered - bolus
-            record.no_therapy_days += float(per_day["no_therapy"][k])
-            for name, (total, bolus_mg, present) in dose.items():
+            record.delivered_ml += delivered[k]
+            record.bolus_ml += bolus[k]
+            record.basal_ml += delivered[k] - bolus[k]
+            record.no_therapy_days += gaps[k]
+            for name, total, bolus_mg, present in dose:
                 if present[k]:
-                    record.dose_mg[name] = record.dose_mg.get(name, 0.0) + float(total[k])
+                    record.dose_mg[name] = record.dose_mg.get(name, 0.0) + total[k]
                     if bolus_mg[k] > 0:
-                        record.bolus_dose_mg[name] = record.bolus_dose_mg.get(name, 0.0) + float(
-                            bolus_mg[k]
+                        record.bolus_dose_mg[name] = (
+                            record.bolus_dose_mg.get(name, 0.0) + bolus_mg[k]
                         )
 
     def _masses(

@@ -12,7 +12,7 @@ import simpy
 
 from pumpsim.engine.pump import TOLERANCE_DAYS, PumpModel
 from pumpsim.engine.trace import PtmPress
-from pumpsim.schedule_math import PtmGate, program_segments, to_days
+from pumpsim.schedule_math import PtmGate, segment_rows, to_days
 from pumpsim.timeline import (
     CatheterDisconnection,
     CatheterOcclusion,
@@ -90,7 +90,7 @@ def basal_schedule(env: simpy.Environment, pump: PumpModel, clock: Clock, end_da
         try:
             while env.now < end_day - TOLERANCE_DAYS:
                 horizon = min(end_day, env.now + _LOOKAHEAD_DAYS)
-                for _, end, basal, bolus in program_segments(
+                for _, end, basal, bolus in segment_rows(
                     program,
                     origin=pump.origin,
                     start_day=env.now,
