@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from pumpsim.costs import CostCurves
 from pumpsim.engine import DaySummary, Trace
@@ -165,7 +166,7 @@ class TraceQueries:
         return self.trace.origin + dt.timedelta(seconds=round(float(day) * 86400))
 
     # ------------------------------------------------------------ volumes
-    def _interp(self, day: Any, column: list[float]) -> Value:
+    def _interp(self, day: Any, column: npt.ArrayLike) -> Value:
         if not isinstance(day, int | float):
             raise ExpressionError(f"a day (number) is needed, got {day!r}")
         days = np.asarray(self.trace.samples.day)

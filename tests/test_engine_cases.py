@@ -426,7 +426,7 @@ def test_delivery_factor_drift() -> None:
     20 - 16.5 = 3.5 mL (drift 0.1 × 15 = 1.5 mL). Truly dry at 20 / 0.55 days, before the
     empty alarm at 40 days and just after the low-reservoir alarm at 36 days."""
     trace = simulate(therapy(), days=45, delivery_factor=1.1, sample_every_days=1.0)
-    i = trace.samples.day.index(30.0)
+    i = trace.samples.day.tolist().index(30.0)
     assert trace.samples.calculated_ml[i] == pytest.approx(5.0, abs=ML)
     assert trace.samples.actual_ml[i] == pytest.approx(3.5, abs=ML)
     dry = trace.first_event("actual_dry")
@@ -484,7 +484,7 @@ def test_empty_alarm_then_rate_after_empty_and_alarms_off_at_refill() -> None:
     assert lra.off_time == empty.off_time == dt.datetime(2026, 5, 5, 8, 0)
     assert day(trace, dt.date(2026, 4, 20)).delivered_ml == pytest.approx(0.1, abs=ML)
     assert events(trace, "actual_dry") == [dt.datetime(2026, 5, 1, 8, 0)]
-    i = trace.samples.day.index(50.0)
+    i = trace.samples.day.tolist().index(50.0)
     assert trace.samples.calculated_ml[i] == 0.0
     assert trace.samples.actual_ml[i] == pytest.approx(2.0 - 0.1 * 10, abs=ML)
     (record,) = trace.refills

@@ -151,10 +151,7 @@ class FlowLog:
             for row in zip(days.tolist(), calc.tolist(), actual.tolist(), strict=True):
                 sink(*row)
             return
-        samples = self.trace.samples
-        samples.day.extend(days.tolist())
-        samples.calculated_ml.extend(calc.tolist())
-        samples.actual_ml.extend(actual.tolist())
+        self.trace.samples.append(days, calc, actual)
 
     def _account(
         self, t0: np.ndarray, t1: np.ndarray, table: np.ndarray, tips: dict[int, dict[str, float]]

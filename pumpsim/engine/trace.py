@@ -19,6 +19,8 @@ import numpy.typing as npt
 
 from pumpsim.atomic import write_text_atomic
 
+FloatArray = npt.NDArray[np.float64]
+
 Severity = Literal["critical", "non-critical"]
 
 ALARM_SEVERITY: dict[str, Severity] = {
@@ -125,17 +127,58 @@ class DaySummary:
     no_therapy_days: float = 0.0
 
 
-@dataclass
+@dataclass(eq=False)
 class SampleTable:
-    """Calculated and actual reservoir volume (mL) sampled every ``interval_days``."""
+    """Calculated and actual reservoir volume (mL) sampled every ``interval_days``.
+
+    NumPy arrays, appended in chunks by the engine and joined when first read."""
 
     interval_days: float
-    day: list[float] = field(default_factory=list)
-    calculated_ml: list[float] = field(default_factory=list)
-    actual_ml: list[float] = field(default_factory=list)
+    _chunks: list[tuple[FloatArray, FloatArray, FloatArray]] = field(
+        default_factory=list, repr=False
+    )
+    _joined: tuple[FloatArray, FloatArray, FloatArray] | None = field(default=None, repr=False)
 
-    def arrays(self) -> tuple[npt.NDArray[np.float64], ...]:
-        return np.array(self.day), np.array(self.calculated_ml), np.array(self.actual_ml)
+    def append(
+        self, day: npt.ArrayLike, calculated_ml: npt.ArrayLike, actual_ml: npt.ArrayLike
+    ) -> None:
+        """Add samples at ``day`` (days since origin, after those held)."""
+        self._chunks.append(
+            (np.asarray(day, float), np.asarray(calculated_ml, float), np.asarray(actual_ml, float))
+        )
+        self._joined = None
+
+    def arrays(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """``(day, calculated_ml, actual_ml)``."""
+        if self._joined is None:
+            if self._chunks:
+                day, calc, actual = (np.concatenate(c) for c in zip(*self._chunks, strict=True))
+            else:
+                day = calc = actual = np.empty(0)
+            self._joined = (day, calc, actual)
+            self._chunks = [self._joined]
+        return self._joined
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SampleTable):
+            return NotImplemented
+        return self.interval_days == other.interval_days and all(
+            np.array_equal(a, b) for a, b in zip(self.arrays(), other.arrays(), strict=True)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def day(self) -> FloatArray:
+        return self.arrays()[0]
+
+    @property
+    def calculated_ml(self) -> FloatArray:
+        return self.arrays()[1]
+
+    @property
+    def actual_ml(self) -> FloatArray:
+        return self.arrays()[2]
 
 
 @dataclass(frozen=True)
@@ -212,9 +255,9 @@ class Trace:
                 "daily": [asdict(d) for d in self.daily],
                 "samples": {
                     "interval_days": self.samples.interval_days,
-                    "day": self.samples.day,
-                    "calculated_ml": self.samples.calculated_ml,
-                    "actual_ml": self.samples.actual_ml,
+                    "day": self.samples.day.tolist(),
+                    "calculated_ml": self.samples.calculated_ml.tolist(),
+                    "actual_ml": self.samples.actual_ml.tolist(),
                 },
             }
         )
@@ -238,9 +281,8 @@ class Trace:
         buf = io.StringIO()
         writer = csv.writer(buf)
         writer.writerow(["time", "day", "calculated_ml", "actual_ml"])
-        for d, c, a in zip(
-            self.samples.day, self.samples.calculated_ml, self.samples.actual_ml, strict=True
-        ):
+        days, calc, actual = (column.tolist() for column in self.samples.arrays())
+        for d, c, a in zip(days, calc, actual, strict=True):
             when = wall_time(self.origin, d)
             writer.writerow([when.isoformat(), f"{d:.6f}", f"{c:.9f}", f"{a:.9f}"])
         return buf.getvalue()

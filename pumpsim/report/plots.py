@@ -140,7 +140,7 @@ def draw_volume(ax: Axes, trace: Trace) -> None:
 
 def _calc_at(trace: Trace, day: float) -> float:
     days = trace.samples.day
-    if not days:
+    if days.size == 0:
         return 0.0
     return float(np.interp(day, days, trace.samples.calculated_ml))
 
