@@ -8,7 +8,7 @@
    without the counter, interleaved with a bare SimPy loop of the same number of ``timeout``
    events (``--repeat`` pairs, CPU time). Printed: µs per event for each, the ratio of the best
    times and the median of the per-pair ratios (target: at most 5).
-2. Ten years with monthly refills, samples streamed to a sink (``on_sample=``): wall time
+2. Ten years with monthly refills, samples streamed to a sink (``on_samples=``): wall time
    (target: under 1 s).
 3. Memory: ``tracemalloc`` peak for 1 and 10 years, with the sink and with the samples kept, for
    the PTM patient and for a patient without PTM (whose trace has few records). With the sink
@@ -25,6 +25,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 
+import numpy as np
 import simpy
 
 from pumpsim.engine import simulate
@@ -103,7 +104,7 @@ def monthly_refills(days: int) -> Timeline:
     )
 
 
-def _sink(day: float, calculated_ml: float, actual_ml: float) -> None:
+def _sink(day: np.ndarray, calculated_ml: np.ndarray, actual_ml: np.ndarray) -> None:
     return None
 
 
@@ -204,7 +205,7 @@ def main() -> None:
     )
 
     def streamed() -> object:
-        return simulate(year, year_tl, days=365, seed=1, on_sample=_sink)
+        return simulate(year, year_tl, days=365, seed=1, on_samples=_sink)
 
     n_sink = count_events(streamed)
     sink_s, sink_bare_s, sink_median = paired(args.repeat, streamed, lambda: bare_simpy(n_sink))
@@ -217,7 +218,7 @@ def main() -> None:
     decade = monthly_refills(3650)
 
     def ten_years() -> object:
-        return simulate(year, decade, days=3650, seed=1, on_sample=_sink)
+        return simulate(year, decade, days=3650, seed=1, on_samples=_sink)
 
     ten_s = best_of(max(1, args.repeat // 2), ten_years)
     print(f"10 years, monthly refills, samples streamed: {ten_s:.3f} s CPU (target < 1 s)")
@@ -234,20 +235,20 @@ def main() -> None:
                 row.append(
                     peak_bytes(
                         lambda th=th, sink=sink, tl=tl, days=days: simulate(
-                            th, tl, days=days, seed=1, on_sample=sink
+                            th, tl, days=days, seed=1, on_samples=sink
                         )
                     )
                     / 2**20
                 )
-        t = simulate(year, tl, days=days, seed=1, on_sample=_sink)
+        t = simulate(year, tl, days=days, seed=1, on_samples=_sink)
         records = len(t.events) + len(t.ptm_presses) + len(t.daily)
         print(f"  {years:>5} | " + " | ".join(f"{v:8.2f}" for v in row) + f" | {records}")
     fine = peak_bytes(
         lambda: simulate(
-            quiet, decade, days=3650, seed=1, on_sample=_sink, sample_every_days=5 / 1440
+            quiet, decade, days=3650, seed=1, on_samples=_sink, sample_every_days=5 / 1440
         )
     )
-    hourly = peak_bytes(lambda: simulate(quiet, decade, days=3650, seed=1, on_sample=_sink))
+    hourly = peak_bytes(lambda: simulate(quiet, decade, days=3650, seed=1, on_samples=_sink))
     print(
         f"10 years, no PTM, streamed: peak {hourly / 2**20:.2f} MiB with hourly samples "
         f"(87,600), {fine / 2**20:.2f} MiB with 5-min samples (1,051,200)"

@@ -20,6 +20,7 @@ import datetime as dt
 import math
 from typing import Any
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -307,3 +308,34 @@ def test_same_seed_gives_the_identical_trace(
     assert one.refills == two.refills
     assert one.samples == two.samples
     assert one.to_dict() == two.to_dict()
+
+
+@SLOW
+@given(scenarios(), st.integers(0, 2**32 - 1))
+def test_streamed_samples_equal_kept_samples_and_change_nothing_else(
+    scenario: tuple[Therapy, Timeline, float, float], seed: int
+) -> None:
+    therapy, timeline, days, factor = scenario
+    chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def sink(day: np.ndarray, calculated_ml: np.ndarray, actual_ml: np.ndarray) -> None:
+        chunks.append((day.copy(), calculated_ml.copy(), actual_ml.copy()))
+
+    kept = _run(scenario, seed)
+    streamed = simulate(
+        therapy,
+        timeline,
+        days=days,
+        seed=seed,
+        delivery_factor=factor,
+        sample_every_days=0.25,
+        on_samples=sink,
+    )
+    assert streamed.samples.day.size == 0
+    joined = [np.concatenate(column) for column in zip(*chunks, strict=True)]
+    for got, want in zip(joined, kept.samples.arrays(), strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert np.all(np.diff(joined[0]) > 0)
+    assert streamed.events == kept.events
+    assert streamed.daily == kept.daily
+    assert streamed.balance == kept.balance

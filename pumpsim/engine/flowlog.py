@@ -43,7 +43,9 @@ FIELDS = 7
 ``FlowLog.contexts``). A stretch ends where the next begins; the last ends at the time given to
 ``flush``. Flat numbers, because a run records thousands of stretches."""
 
-SampleSink = Callable[[float, float, float], None]
+SampleSink = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
+"""Receives ``(day, calculated_ml, actual_ml)`` arrays: the samples of one batch, in time
+order."""
 
 
 class FlowLog:
@@ -147,9 +149,7 @@ class FlowLog:
         calc = np.maximum(0.0, calc0 - motor * (days - start))
         actual = np.maximum(0.0, actual0 - outflow * (days - start))
         if self.sink is not None:
-            sink = self.sink
-            for row in zip(days.tolist(), calc.tolist(), actual.tolist(), strict=True):
-                sink(*row)
+            self.sink(days, calc, actual)
             return
         self.trace.samples.append(days, calc, actual)
 
@@ -191,19 +191,36 @@ class FlowLog:
             )
             for name, (mass, present) in tip_mg.items()
         ]
+        days = self._days
         for k, index in enumerate(day[starts].tolist()):
-            record = self.day(index)
+            dose_mg = {name: total[k] for name, total, _, present in dose if present[k]}
+            bolus_dose_mg = {
+                name: bolus_mg[k]
+                for name, _, bolus_mg, present in dose
+                if present[k] and bolus_mg[k] > 0
+            }
+            if index == len(days):  # a new day: the usual case
+                record = DaySummary(
+                    self._first_date + dt.timedelta(days=index),
+                    delivered[k],
+                    delivered[k] - bolus[k],
+                    bolus[k],
+                    dose_mg,
+                    bolus_dose_mg,
+                    no_therapy_days=gaps[k],
+                )
+                days.append(record)
+                self.trace.daily.append(record)
+                continue
+            record = self.day(index)  # a day that began in the previous batch
             record.delivered_ml += delivered[k]
             record.bolus_ml += bolus[k]
             record.basal_ml += delivered[k] - bolus[k]
             record.no_therapy_days += gaps[k]
-            for name, total, bolus_mg, present in dose:
-                if present[k]:
-                    record.dose_mg[name] = record.dose_mg.get(name, 0.0) + total[k]
-                    if bolus_mg[k] > 0:
-                        record.bolus_dose_mg[name] = (
-                            record.bolus_dose_mg.get(name, 0.0) + bolus_mg[k]
-                        )
+            for name, mg in dose_mg.items():
+                record.dose_mg[name] = record.dose_mg.get(name, 0.0) + mg
+            for name, mg in bolus_dose_mg.items():
+                record.bolus_dose_mg[name] = record.bolus_dose_mg.get(name, 0.0) + mg
 
     def _masses(
         self,

@@ -118,18 +118,20 @@ def patient(
     for t in presses:
         yield env.timeout(t - env.now)
         now = env.now
-        pump.advance(now)
-        pump.settle()
+        if now >= pump.due - TOLERANCE_DAYS:  # a threshold may be reached: apply it first
+            pump.advance(now)
+            pump.settle()
         settings = pump.ptm
         if settings is None:
             decision = "disabled"
         else:
             if gate is None or settings is not current_settings:
                 gate, current_settings = PtmGate(settings, pump.origin), settings
-            decision = gate.decide(now, pump.ptm_until, pump.empty_mode, pump.stopped())
+            decision = gate.decide(now, pump.ptm_until, pump.empty_mode, pump.stopped(now))
         pump.trace.ptm_presses.append(PtmPress(now, decision, pump.origin))
         if decision == "granted":
             assert settings is not None
+            pump.advance(now)
             pump.start_ptm_bolus(settings)
             pump.log("ptm_granted", volume_ml=settings.bolus_volume_ml)
             clock.poke()

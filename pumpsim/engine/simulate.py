@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import simpy
 
 from pumpsim.demand import press_times
+from pumpsim.engine.flowlog import SampleSink
 from pumpsim.engine.processes import (
     Clock,
     basal_schedule,
@@ -21,8 +20,6 @@ from pumpsim.errors import SimulationError
 from pumpsim.models import Therapy
 from pumpsim.timeline import Timeline
 
-SampleSink = Callable[[float, float, float], None]
-
 MAX_DAYS = 366 * 15
 
 
@@ -34,14 +31,15 @@ def simulate(
     seed: int | None = 0,
     sample_every_days: float = 1 / 24,
     delivery_factor: float | None = None,
-    on_sample: SampleSink | None = None,
+    on_samples: SampleSink | None = None,
 ) -> Trace:
     """Simulate ``days`` days from ``therapy.state.time`` and return the ``Trace``.
 
     ``delivery_factor`` (actual/programmed) defaults to ``therapy.delivery_factor`` or 1.0.
     PTM presses come from ``therapy.demand`` drawn with ``seed`` (same seed → same trace).
-    ``on_sample(day, calculated_ml, actual_ml)`` receives the samples instead of the trace
-    storing them, so memory does not grow with the run length.
+    ``on_samples(day, calculated_ml, actual_ml)`` receives the samples instead of the trace
+    storing them: NumPy arrays (days since origin, mL), a batch at a time in time order, so
+    memory does not grow with the sampled timeline.
     """
     if not 0 < days <= MAX_DAYS:
         raise SimulationError(f"days: got {days}; allowed: more than 0 and at most {MAX_DAYS}")
@@ -63,7 +61,7 @@ def simulate(
         drug_units={d.name: d.mass_unit for d in therapy.infusate.drugs},
     )
     trace.samples.interval_days = sample_every_days
-    pump = PumpModel(therapy, trace, factor, sample_sink=on_sample)
+    pump = PumpModel(therapy, trace, factor, sample_sink=on_samples)
     env = simpy.Environment()
     clock = Clock(env)
     basal = env.process(basal_schedule(env, pump, clock, float(days)))
