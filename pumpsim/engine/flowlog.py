@@ -120,9 +120,9 @@ class FlowLog:
         values = self.values
         if not values:
             return
-        tips = self.tips
-        self.values, self.tips = [], {}
+        tips, self.tips = self.tips, {}
         table = np.fromiter(values, dtype=np.float64, count=len(values)).reshape(-1, FIELDS)
+        values.clear()  # cleared in place: the engine appends to this very list
         t0 = table[:, 0]
         t1 = np.append(t0[1:], end)
         self._write_samples(t0, t1, table)

@@ -60,7 +60,7 @@ class Clock:
         self._wake_at = at
         if at not in self._timers:
             self._timers.add(at)
-            timer = self.env.timeout(at - self.env.now, value=at)
+            timer = self.env.timeout(at - self.env.now, at)
             timer.callbacks.append(self._ring_callback)
         return self.changed
 
@@ -74,8 +74,7 @@ def integrator(env: simpy.Environment, pump: PumpModel, clock: Clock, end_day: f
     """Advance the pump to the next threshold crossing or change, then apply what it reached."""
     while True:
         now = env.now
-        pump.advance(now)
-        pump.settle()
+        pump.catch_up(now)
         if now >= end_day - TOLERANCE_DAYS:
             return
         yield clock.wait_until(pump.next_crossing(end_day))
@@ -119,8 +118,7 @@ def patient(
         yield env.timeout(t - env.now)
         now = env.now
         if now >= pump.due - TOLERANCE_DAYS:  # a threshold may be reached: apply it first
-            pump.advance(now)
-            pump.settle()
+            pump.catch_up(now)
         settings = pump.ptm
         if settings is None:
             decision = "disabled"

@@ -132,6 +132,7 @@ class PumpModel:
         self.unsettled = True
         """An instantaneous change happened that ``settle`` must look at."""
         self.flows = FlowLog(trace, self.ledger, sample_sink)
+        self._flow_values = self.flows.values  # the same list for the whole run
         self.leaking = False
         self.unusual = False
         """A bridge or priming bolus, a pending program, a motor stall, an occlusion or a
@@ -230,7 +231,7 @@ class PumpModel:
                 fluid = reservoir.concentration
                 flows.tips[flows.stretches] = self.dead.push(volume, fluid)
                 self.steady_dead_volume = self.dead.holds_only(fluid)
-        values = flows.values
+        values = self._flow_values
         values.extend((t0, calc0, actual0, motor, self.outflow, self.bolus_share, self.context))
         if len(values) >= BATCH_VALUES:
             flows.flush(t_now)
@@ -244,6 +245,14 @@ class PumpModel:
                 self.priming_left_ml = max(0.0, self.priming_left_ml - self.priming_rate * dt_days)
         self.battery_used += self.battery_drain * dt_days
         self.t = t_now
+
+    def catch_up(self, now: float) -> None:
+        """``advance`` to ``now`` and ``settle`` what was reached, skipping what has nothing to
+        do (the integrator calls this at every wake)."""
+        if now > self.t:
+            self.advance(now)
+        if now >= self.due - TOLERANCE_DAYS or self.unsettled:
+            self.settle()
 
     def fluid_changed(self) -> None:
         """The reservoir's or the dead volume's content changed (refill, new catheter)."""
