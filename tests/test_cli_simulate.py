@@ -44,6 +44,7 @@ def test_simple_profile_alarm_dates_to_the_minute(tmp_path: Path) -> None:
 
 def test_exports_are_written(tmp_path: Path) -> None:
     events, timeline, daily = tmp_path / "e.csv", tmp_path / "t.csv", tmp_path / "d.csv"
+    ptm = tmp_path / "ptm.csv"
     result = runner.invoke(
         app,
         [
@@ -57,6 +58,8 @@ def test_exports_are_written(tmp_path: Path) -> None:
             str(timeline),
             "--daily",
             str(daily),
+            "--ptm",
+            str(ptm),
             "--sample-minutes",
             "720",
         ],
@@ -67,6 +70,25 @@ def test_exports_are_written(tmp_path: Path) -> None:
     assert float(rows[0]["calculated_ml"]) > float(rows[-1]["calculated_ml"])
     assert list(csv.reader(events.open()))[0] == ["time", "day", "kind", "detail"]
     assert "morphine_mg" in daily.read_text().splitlines()[0]
+    presses = list(csv.DictReader(ptm.open()))
+    day_rows = list(csv.DictReader(daily.open()))
+    assert len(presses) == sum(int(d["ptm_granted"]) + int(d["ptm_denied"]) for d in day_rows)
+    assert sum(p["decision"] == "granted" for p in presses) == sum(
+        int(d["ptm_granted"]) for d in day_rows
+    )
+    assert presses and {p["decision"] for p in presses} <= {
+        "granted",
+        "lockout",
+        "daily_cap",
+        "bolus_running",
+        "reservoir_empty",
+        "pump_stopped",
+        "disabled",
+    }
+    json_out = runner.invoke(app, ["simulate", str(PROFILE), "--days", "10", "--json"])
+    assert [p["decision"] for p in json.loads(json_out.output)["ptm_presses"]] == [
+        p["decision"] for p in presses
+    ]
 
 
 def test_missing_file_and_bad_days_exit_2_without_traceback(tmp_path: Path) -> None:

@@ -24,6 +24,9 @@ def simulate_command(
     days: float = typer.Option(180.0, "--days", min=0.01, max=5490, help="Days to simulate."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed for the patient's PTM presses."),
     events: Path | None = typer.Option(None, "--events", help="Write the event log as CSV."),
+    ptm: Path | None = typer.Option(
+        None, "--ptm", help="Write the PTM log (every press and its decision) as CSV."
+    ),
     timeline: Path | None = typer.Option(
         None, "--timeline", help="Write sampled calculated/actual volumes as CSV."
     ),
@@ -47,6 +50,8 @@ def simulate_command(
         )
         if events:
             trace.to_csv(events, "events")
+        if ptm:
+            trace.to_csv(ptm, "ptm")
         if timeline:
             trace.to_csv(timeline, "timeline")
         if daily:

@@ -111,7 +111,9 @@ def patient(
 ) -> Proc:
     """The patient presses the PTM; the pump grants or denies each press by its rules.
 
-    ``presses`` are in time order."""
+    ``presses`` are in time order. Every press and its decision go to the PTM log
+    (``trace.ptm_presses``), like the therapy manager's own log; they are not repeated in the
+    pump's event log."""
     gate = PtmGate(pump.ptm, pump.origin) if pump.ptm else None
     current_settings = pump.ptm
     for t in presses:
@@ -131,10 +133,7 @@ def patient(
             assert settings is not None
             pump.advance(now)
             pump.start_ptm_bolus(settings)
-            pump.log("ptm_granted", volume_ml=settings.bolus_volume_ml)
             clock.poke()
-        else:
-            pump.log("ptm_denied", reason=decision)
 
 
 def interventions(

@@ -350,8 +350,7 @@ class PumpModel:
             self.dry = True
             self.log("actual_dry", calculated_ml=round(self.calculated_ml, 9))
         if self.ptm_rate > 0 and t >= self.ptm_until - TOLERANCE_DAYS:
-            self.ptm_rate, self.ptm_until = 0.0, -math.inf
-            self.log("ptm_bolus_end")
+            self.ptm_rate, self.ptm_until = 0.0, -math.inf  # the patient bolus has run
         if self.spec.battery is not None:
             if self.eri_day is None and self.battery_used >= 1.0 - 1e-12:
                 self.eri_day = t

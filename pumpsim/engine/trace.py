@@ -90,6 +90,9 @@ class PtmPress(NamedTuple):
     def time(self) -> dt.datetime:
         return wall_time(self.origin, self.day)
 
+    def as_dict(self) -> dict[str, Any]:
+        return {"day": self.day, "time": self.time, "decision": self.decision}
+
 
 @dataclass(frozen=True, slots=True)
 class RefillRecord:
@@ -252,6 +255,7 @@ class Trace:
                 "alarms": [asdict(a) for a in self.alarms],
                 "refills": [asdict(r) for r in self.refills],
                 "events": [e.as_dict() for e in self.events],
+                "ptm_presses": [p.as_dict() for p in self.ptm_presses],
                 "daily": [asdict(d) for d in self.daily],
                 "samples": {
                     "interval_days": self.samples.interval_days,
@@ -275,6 +279,14 @@ class Trace:
             writer.writerow(
                 [e.time.isoformat(), f"{e.day:.6f}", e.kind, json.dumps(_jsonable(e.detail))]
             )
+        return buf.getvalue()
+
+    def ptm_csv(self) -> str:
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["time", "day", "decision"])
+        for p in self.ptm_presses:
+            writer.writerow([p.time.isoformat(), f"{p.day:.6f}", p.decision])
         return buf.getvalue()
 
     def timeline_csv(self) -> str:
@@ -319,13 +331,16 @@ class Trace:
         return buf.getvalue()
 
     def to_csv(
-        self, path: Path | str, table: Literal["events", "timeline", "daily"] = "events"
+        self, path: Path | str, table: Literal["events", "ptm", "timeline", "daily"] = "events"
     ) -> None:
-        """Write one table as CSV (atomically): the event log, the sampled volumes or the daily
-        summary."""
-        text = {"events": self.events_csv, "timeline": self.timeline_csv, "daily": self.daily_csv}[
-            table
-        ]()
+        """Write one table as CSV (atomically): the pump's event log, the PTM log (every press
+        and the pump's decision), the sampled volumes or the daily summary."""
+        text = {
+            "events": self.events_csv,
+            "ptm": self.ptm_csv,
+            "timeline": self.timeline_csv,
+            "daily": self.daily_csv,
+        }[table]()
         write_text_atomic(Path(path), text)
 
 

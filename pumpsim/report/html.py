@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pumpsim import DISCLAIMER, __version__
 from pumpsim.atomic import write_text_atomic
-from pumpsim.report.narrative import TABLE_SKIP_KINDS, narrative
+from pumpsim.report.narrative import narrative
 from pumpsim.report.plots import figure_bytes, scenario_figures
 from pumpsim.scenarios import ScenarioResult
 
@@ -142,10 +142,9 @@ def render_html(result: ScenarioResult) -> str:
         (
             (f"{e.time:%Y-%m-%d %H:%M}", f"{e.day:.3f}", e.kind, _detail(e.detail))
             for e in trace.events
-            if e.kind not in TABLE_SKIP_KINDS
         ),
         "events",
-        "No events other than patient-bolus presses (see the PTM plot).",
+        "No pump events (patient-bolus presses are in the PTM plot).",
     )
     story = "".join(f"<li>{_e(s)}</li>" for s in narrative(result))
     csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"

@@ -6,10 +6,7 @@ from pumpsim.engine import Event, Trace
 from pumpsim.scenarios import ScenarioResult
 from pumpsim.units import format_mass_mg
 
-__all__ = ["TABLE_SKIP_KINDS", "narrative"]
-
-TABLE_SKIP_KINDS = frozenset({"ptm_granted", "ptm_denied", "ptm_bolus_end"})
-"""Event kinds summarised (PTM plot, totals) instead of listed one by one."""
+__all__ = ["narrative"]
 
 
 def _at(e: Event) -> str:
@@ -92,8 +89,6 @@ def narrative(result: ScenarioResult) -> list[str]:
         f"programmed at {therapy.program.mean_daily_volume_ml():.3f} mL/day on average."
     ]
     for event in trace.events:
-        if event.kind in TABLE_SKIP_KINDS:
-            continue
         text = _sentence(event, trace)
         if text:
             lines.append(text)
