@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from pumpsim.engine import Trace, simulate
+from pumpsim.engine.flowlog import SAMPLE_CHUNK
 from pumpsim.models import (
     AlarmRange,
     BatterySpec,
@@ -510,3 +511,27 @@ def test_daily_dose_per_drug_of_a_mixture() -> None:
     assert first.dose_mg["morphine"] == pytest.approx(10.0 * 2 / 3, abs=1e-9)
     assert first.dose_mg["clonidine"] == pytest.approx(0.05 * 2 / 3, abs=1e-12)
     assert trace.drug_units == {"morphine": "mg", "clonidine": "mcg"}
+
+
+def test_dense_samples_are_streamed_in_bounded_batches_equal_to_kept_ones() -> None:
+    """Minute samples of a simple program over 12 days: 17,281 points, linear between events,
+    streamed in batches of at most FlowLog's chunk and identical to the kept table."""
+    th = therapy(Program.simple(0.5), volume_ml=20.0)
+    timeline = Timeline(entries=(Refill(at=START + dt.timedelta(days=6), fill_ml=10.0),))
+    sizes: list[int] = []
+    streamed: list[list[float]] = [[], [], []]
+
+    def sink(*columns: Any) -> None:
+        sizes.append(len(columns[0]))
+        for keep, column in zip(streamed, columns, strict=True):
+            keep.extend(column.tolist())
+
+    kept = simulate(th, timeline, days=12, sample_every_days=1 / 1440)
+    simulate(th, timeline, days=12, sample_every_days=1 / 1440, on_samples=sink)
+    assert sum(sizes) == 12 * 1440 + 1 and max(sizes) <= SAMPLE_CHUNK < sum(sizes)
+    assert streamed == [column.tolist() for column in kept.samples.arrays()]
+    minute = kept.samples.day.tolist().index(1.0)  # day 1: 0.5 mL delivered, 19.5 mL left
+    assert kept.samples.calculated_ml[minute] == pytest.approx(19.5, abs=ML)
+    refill = kept.samples.day.tolist().index(6.0)  # the sample at the refill shows before it
+    assert kept.samples.calculated_ml[refill] == pytest.approx(17.0, abs=ML)
+    assert kept.samples.calculated_ml[refill + 1] == pytest.approx(10.0 - 0.5 / 1440, abs=ML)

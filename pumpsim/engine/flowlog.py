@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 BATCH = 4096
 """Stretches held before they are turned into samples and accounting (bounds memory)."""
 
+SAMPLE_CHUNK = 8192
+"""Samples worked out (and streamed) at a time."""
+
 TOLERANCE_DAYS = 1e-9
 
 FIELDS = 7
@@ -142,16 +145,18 @@ class FlowLog:
         if k1 < k0:
             return
         self._next_sample_index = k1 + 1
-        days = np.arange(k0, k1 + 1) * interval
-        owner = np.searchsorted(t1 + TOLERANCE_DAYS, days, side="left")
-        start = t0[owner]
-        calc0, actual0, motor, outflow = (table[owner, i] for i in (1, 2, 3, 4))
-        calc = np.maximum(0.0, calc0 - motor * (days - start))
-        actual = np.maximum(0.0, actual0 - outflow * (days - start))
-        if self.sink is not None:
-            self.sink(days, calc, actual)
-            return
-        self.trace.samples.append(days, calc, actual)
+        ends = t1 + TOLERANCE_DAYS
+        for first in range(k0, k1 + 1, SAMPLE_CHUNK):  # bounded arrays, however dense the grid
+            days = np.arange(first, min(first + SAMPLE_CHUNK, k1 + 1)) * interval
+            owner = np.searchsorted(ends, days, side="left")
+            start = t0[owner]
+            calc0, actual0, motor, outflow = (table[owner, i] for i in (1, 2, 3, 4))
+            calc = np.maximum(0.0, calc0 - motor * (days - start))
+            actual = np.maximum(0.0, actual0 - outflow * (days - start))
+            if self.sink is not None:
+                self.sink(days, calc, actual)
+            else:
+                self.trace.samples.append(days, calc, actual)
 
     def _account(
         self, t0: np.ndarray, t1: np.ndarray, table: np.ndarray, tips: dict[int, dict[str, float]]
@@ -191,14 +196,20 @@ class FlowLog:
             )
             for name, (mass, present) in tip_mg.items()
         ]
+        indices = day[starts].tolist()
+        dose_days: list[dict[str, float]] = [{} for _ in indices]
+        bolus_days: list[dict[str, float]] = [{} for _ in indices]
+        for name, total, bolus_total, present in dose:
+            for day_dose, day_bolus, mg, bolus_mg, here in zip(
+                dose_days, bolus_days, total, bolus_total, present, strict=True
+            ):
+                if here:
+                    day_dose[name] = mg
+                    if bolus_mg > 0:
+                        day_bolus[name] = bolus_mg
         days = self._days
-        for k, index in enumerate(day[starts].tolist()):
-            dose_mg = {name: total[k] for name, total, _, present in dose if present[k]}
-            bolus_dose_mg = {
-                name: bolus_mg[k]
-                for name, _, bolus_mg, present in dose
-                if present[k] and bolus_mg[k] > 0
-            }
+        for k, index in enumerate(indices):
+            dose_mg, bolus_dose_mg = dose_days[k], bolus_days[k]
             if index == len(days):  # a new day: the usual case
                 record = DaySummary(
                     self._first_date + dt.timedelta(days=index),

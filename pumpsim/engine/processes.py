@@ -100,7 +100,7 @@ def basal_schedule(env: simpy.Environment, pump: PumpModel, clock: Clock, end_da
                     pump.advance(now)
                     pump.set_basal(basal, bolus)
                     clock.poke()
-                    yield env.timeout(max(0.0, end - now))
+                    yield env.timeout(end - now)  # segments start now and are not empty
             return
         except simpy.Interrupt:
             continue
