@@ -267,3 +267,24 @@ def test_time_of_volume_inverts_volume_at(
             # earliest time: a moment earlier the volume is still below the target
             assert float(schedule.volume_at(t - 1e-6)) < v + 1e-12
     assert schedule.time_of_volume(total + 1.0) == float("inf")
+
+
+@FAST
+@given(programs(), _origins, st.floats(0.0, 3.0), st.floats(0.01, 120.0))
+def test_each_segment_runs_the_step_the_wall_clock_says(
+    program: Program, origin: dt.datetime, start: float, length: float
+) -> None:
+    """The vectorized step times against a plain wall-clock lookup: in the middle of every
+    segment the basal rate is the step in force at that weekday and minute, and two
+    neighbouring segments never run the same rates (they would have been merged)."""
+    segments = program_segments(
+        program, origin=origin, start_day=start, end_day=start + length, program_start_day=0.0
+    )
+    for s in segments:
+        moment = origin + dt.timedelta(days=0.5 * (s.start_day + s.end_day))
+        minute = moment.hour * 60 + moment.minute + moment.second / 60
+        steps = program.steps_for(moment.weekday())
+        in_force = [step for step in steps if step.start_minute <= minute][-1]
+        assert s.basal_ml_per_day == in_force.rate_ml_per_day
+    for a, b in zip(segments, segments[1:], strict=False):
+        assert (a.basal_ml_per_day, a.bolus_ml_per_day) != (b.basal_ml_per_day, b.bolus_ml_per_day)
