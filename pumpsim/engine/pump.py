@@ -1,10 +1,12 @@
 """The pump's continuous state between events, and the rules that change it.
 
 ``PumpModel`` integrates piecewise-constant flows exactly: between two events every rate is
-constant, so ``advance(t)`` moves all volumes, masses, battery and the day's accounting linearly,
-and ``next_crossing()`` solves when the next threshold (low reservoir, empty, actual dry, battery,
-end of a bolus, midnight) is reached. The SimPy processes in ``processes.py`` decide *when*
-things happen; this class decides *what* each happening does.
+constant, so ``advance(t)`` moves the volumes, battery and bolus counters linearly and records
+the stretch in a ``FlowLog`` (which turns stretches into samples, daily accounting and drug mass
+in NumPy batches), and ``next_crossing()`` solves when the next threshold (low reservoir, empty,
+actual dry, battery, end of a bolus or fault) is reached. ``refresh_rates`` stores the flows
+after every change, so ``advance`` only multiplies. The SimPy processes in ``processes.py``
+decide *when* things happen; this class decides *what* each happening does.
 
 Three volumes, as in the real device:
 ``calculated_ml`` — what the pump believes (fill entered at refill minus programmed delivery);
