@@ -36,6 +36,7 @@ from pumpsim.timeline import (
     MriExposure,
     PrimingBolus,
     Refill,
+    Reprogram,
     Timeline,
 )
 
@@ -280,6 +281,36 @@ def test_concentration_change_with_bridge_keeps_the_old_dose() -> None:
         assert d.dose_mg["morphine"] == pytest.approx(5.0, abs=1e-9), d.date
     assert day(trace, dt.date(2026, 3, 12)).delivered_ml == pytest.approx(0.5, abs=ML)
     assert day(trace, dt.date(2026, 3, 13)).delivered_ml == pytest.approx(0.25, abs=ML)
+
+
+def test_reprogramming_during_a_bridge_cancels_it_and_the_new_program_stays() -> None:
+    """The bridge of the concentration change starts 03-12 00:00 (0.5 mL to go at the old
+    0.5 mL/day). At 03-12 12:00, 0.25 mL into it, the clinician programs 0.3 mL/day: the bridge
+    is cancelled with 0.25 mL left and 0.3 mL/day runs from then on, not the 0.25 mL/day the
+    bridge was waiting to start. 03-12 delivers 0.25 + 0.15 = 0.4 mL; 03-14 0.3 mL."""
+    start = dt.datetime(2026, 3, 2, 0, 0)
+    old = Infusate(drugs=(Drug(name="morphine", concentration_mg_per_ml=10, stability_days=90),))
+    new = Infusate(drugs=(Drug(name="morphine", concentration_mg_per_ml=20, stability_days=90),))
+    refill = Refill(
+        at=dt.datetime(2026, 3, 12, 0, 0),
+        fill_ml=20,
+        infusate=new,
+        program=Program.simple(0.25),
+        bridge_bolus=True,
+    )
+    change = Reprogram(at=dt.datetime(2026, 3, 12, 12, 0), program=Program.simple(0.3))
+    trace = simulate(
+        therapy(infusate=old, start=start, spec=pump(nonretrievable_residual_ml=0.0)),
+        Timeline(entries=(refill, change)),
+        days=16,
+    )
+    (cancelled,) = trace.events_of("bridge_bolus_cancelled")
+    assert cancelled.time == dt.datetime(2026, 3, 12, 12, 0)
+    assert cancelled.detail["left_ml"] == pytest.approx(0.25, abs=ML)
+    assert not trace.events_of("bridge_bolus_end")
+    assert day(trace, dt.date(2026, 3, 12)).delivered_ml == pytest.approx(0.4, abs=ML)
+    for date in (dt.date(2026, 3, 14), dt.date(2026, 3, 17)):
+        assert day(trace, date).delivered_ml == pytest.approx(0.3, abs=ML)
 
 
 def test_nonretrievable_residual_mixes_with_the_new_fill() -> None:

@@ -162,7 +162,7 @@ def interventions(
                 else:
                     pump.set_program(entry.program)
         elif isinstance(entry, Reprogram):
-            pump.set_program(entry.program)
+            pump.reprogram(entry.program)
         elif isinstance(entry, PtmChange):
             pump.ptm = entry.ptm
             pump.log("ptm_settings", enabled=entry.ptm is not None)

@@ -508,6 +508,14 @@ class PumpModel:
             )
         return record
 
+    def reprogram(self, program: Program) -> None:
+        """A clinician programs ``program`` now. A bridge bolus still running is cancelled: the
+        new program replaces the one the bridge was waiting to start."""
+        if self.pending_program is not None:
+            self.log("bridge_bolus_cancelled", left_ml=round(self.bridge_left_ml, 9))
+            self.pending_program, self.bridge_left_ml = None, 0.0
+        self.set_program(program)
+
     def start_bridge(self, new_program: Program) -> None:
         """Keep the old program until the dead volume (old fluid) has been pumped out."""
         self.bridge_left_ml = self.therapy.dead_volume_ml

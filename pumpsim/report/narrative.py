@@ -60,6 +60,11 @@ def _sentence(e: Event, trace: Trace) -> str | None:
         return f"{_at(e)}: {what} bolus of {float(d['volume_ml']):.3f} mL starts."
     if kind in ("priming_bolus_end", "bridge_bolus_end"):
         return f"{_at(e)}: {'priming' if kind.startswith('priming') else 'bridge'} bolus ends."
+    if kind == "bridge_bolus_cancelled":
+        return (
+            f"{_at(e)}: the pump is reprogrammed during the bridge bolus, which is cancelled "
+            f"with {float(d['left_ml']):.3f} mL still to go."
+        )
     if kind == "occlusion_start":
         return f"{_at(e)}: the catheter is occluded — the pump counts, nothing flows."
     if kind == "occlusion_end":
