@@ -105,8 +105,9 @@ class FlowLog:
         """Add each day's granted and denied PTM presses to its record."""
         if not presses:
             return
-        days = np.array([p.day for p in presses])
-        granted = np.array([p.decision == "granted" for p in presses])
+        day_column, decisions, _ = zip(*presses, strict=True)  # PtmPress is a tuple
+        days = np.array(day_column)
+        granted = np.array(decisions) == "granted"
         index = np.floor((self._origin_minute + days * MINUTES_PER_DAY) / MINUTES_PER_DAY)
         index = index.astype(np.intp)
         pressed = np.bincount(index)

@@ -25,8 +25,8 @@ from pumpsim.timeline import (
 )
 
 Proc = Generator[simpy.Event, Any, None]
-_LOOKAHEAD_DAYS = 91.0
-"""Program segments are worked out a quarter at a time (vectorized; bounded memory)."""
+_LOOKAHEAD_DAYS = 366.0
+"""Program segments are worked out a year at a time (vectorized; bounded memory)."""
 
 
 class Clock:
