@@ -205,6 +205,9 @@ def _merged_segments(
         cuts.update(t for t in (b0, b1) if start_day < t < end_day)
     times = sorted(cuts) + [end_day]
     break_times = [t for t, _ in breaks]
+    by_start = sorted(range(len(windows)), key=lambda i: windows[i][0])
+    started = 0
+    running: list[int] = []  # windows with b0 <= mid < b1, swept forward as mid grows
     segments: list[Segment] = []
     for a, b in zip(times, times[1:], strict=False):
         if b - a <= EPS_DAYS * 1e-3:
@@ -212,7 +215,11 @@ def _merged_segments(
         a = segments[-1].end_day if segments else times[0]  # no gap where a sliver was skipped
         basal = breaks[bisect.bisect_right(break_times, a + EPS_DAYS) - 1][1]
         mid = 0.5 * (a + b)
-        bolus = sum(rate for b0, b1, rate in windows if b0 <= mid < b1)
+        while started < len(by_start) and windows[by_start[started]][0] <= mid:
+            running.append(by_start[started])
+            started += 1
+        running = [i for i in running if mid < windows[i][1]]
+        bolus = sum(windows[i][2] for i in sorted(running))  # in window order, as always
         if (
             segments
             and segments[-1].basal_ml_per_day == basal

@@ -70,7 +70,7 @@ class FlowLog:
         self._origin_minute = origin.hour * 60 + origin.minute + origin.second / 60
         self._next_sample_index = 0
         self._days: list[DaySummary] = []
-        self._first_date = origin.date()
+        self._first_ordinal = origin.date().toordinal()
 
     def context(self, leaking: bool, prescribed: bool, composition: Composition) -> int:
         """Index in ``contexts`` of this combination (appended when it differs from the last)."""
@@ -96,7 +96,7 @@ class FlowLog:
         """The record of day ``index``, creating it and any day before it still missing."""
         days = self._days
         while len(days) <= index:
-            record = DaySummary(date=self._first_date + dt.timedelta(days=len(days)))
+            record = DaySummary(date=dt.date.fromordinal(self._first_ordinal + len(days)))
             days.append(record)
             self.trace.daily.append(record)
         return days[index]
@@ -213,7 +213,7 @@ class FlowLog:
             dose_mg, bolus_dose_mg = dose_days[k], bolus_days[k]
             if index == len(days):  # a new day: the usual case
                 record = DaySummary(
-                    self._first_date + dt.timedelta(days=index),
+                    dt.date.fromordinal(self._first_ordinal + index),
                     delivered[k],
                     delivered[k] - bolus[k],
                     bolus[k],

@@ -141,8 +141,8 @@ class PumpModel:
         disconnection is in play: only then do ``advance``, ``next_crossing`` and ``settle``
         look at them (they are rare, and those three run at every event)."""
         self.therapy_prescribed = False
-        self.context = 0
-        """Index in ``flows.contexts`` of (leaking, prescribed, reservoir fluid)."""
+        self.context = 0.0
+        """Index in ``flows.contexts`` of (leaking, prescribed, reservoir fluid), as a float."""
         self.steady_dead_volume = True
         """The dead volume holds only reservoir fluid (what leaves the tip is what enters)."""
         self.fluid_changed()
@@ -195,9 +195,10 @@ class PumpModel:
         )
 
     def _new_context(self) -> None:
-        self.context = self.flows.context(
+        index = self.flows.context(
             self.leaking, self.therapy_prescribed, self.reservoir.concentration
         )
+        self.context = float(index)  # stored with the stretch's other numbers
 
     def set_basal(self, basal_ml_per_day: float, periodic_ml_per_day: float) -> None:
         """The running program's basal and periodic-bolus rates from now on (mL/day)."""
