@@ -326,7 +326,7 @@ class PumpModel:
                 if after < until < soonest:
                     soonest = until
         due = self.due = soonest if soonest > t else t
-        wake = self.next_midnight()
+        wake = self._midnight if t < self._midnight - 1e-12 else self.next_midnight()
         if limit < wake:
             wake = limit
         return due if due < wake else wake
