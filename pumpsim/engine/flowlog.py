@@ -1,9 +1,9 @@
 """From integrated stretches to samples, daily accounting and drug mass, in batches.
 
 Between two events every flow is constant, so the engine only has to remember each stretch it
-integrated: when, the volumes at its start, the rates, and how much fluid left the reservoir.
-``FlowLog`` keeps those rows and, every ``BATCH`` rows and at the end of a run, turns them with
-NumPy into what the trace reports:
+integrated: when, the volumes at its start and the rates (what left the reservoir follows from
+them exactly as ``PumpModel.advance`` worked it out). ``FlowLog`` keeps those rows and, every
+``BATCH`` rows and at the end of a run, turns them with NumPy into what the trace reports:
 
 * the reservoir volumes on the sample grid (calculated and actual, linear along a stretch);
 * per pump-clock day: volume and drug mass at the catheter tip, basal vs bolus, time without
