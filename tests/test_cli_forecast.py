@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import typer
-from conftest import base_profile, flat
+from conftest import PATIENTS, base_profile, flat, run_subprocess
 from typer.testing import CliRunner
 
 from pumpsim.cli.forecast import register
@@ -87,3 +87,18 @@ def test_errors_exit_2(write_profile: Callable[..., Path], tmp_path: Path) -> No
     assert result.exit_code == 2 and "program.rate" in flat(result.output)
     plot = runner.invoke(_app(), ["forecast", str(path), "--plot", str(tmp_path / "x.gif")])
     assert plot.exit_code == 2
+
+
+def test_a_profile_timeline_is_named_not_silently_ignored() -> None:
+    """The forecast starts from the pump state; a profile with a timeline gets a note on stderr
+    and stdout stays one clean JSON object."""
+    path = PATIENTS / "morphine-with-timeline.yaml"
+    done = run_subprocess("forecast", str(path), "--runs", "200", "--json", "--workers", "1")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["patient_id"]
+    assert "timeline entries" in flat(done.stderr)
+    assert "does not apply them" in flat(done.stderr)
+    plain = run_subprocess(
+        "forecast", str(PATIENTS / "morphine-cancer-pain.yaml"), "--runs", "200", "--json"
+    )
+    assert plain.returncode == 0 and "timeline" not in plain.stderr

@@ -14,7 +14,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from pumpsim.cli._common import console, user_errors
+from pumpsim.cli._common import console, err_console, user_errors
 from pumpsim.forecast import EventForecast, Forecast, forecast_many
 from pumpsim.profiles import load_profile
 
@@ -52,7 +52,16 @@ def forecast_command(
     if plot is not None and plot.suffix.lower() not in _PLOT_FORMATS:
         raise typer.BadParameter("use a .png or .svg file name", param_hint="--plot")
     with user_errors():
-        therapies = [load_profile(p).therapy for p in profiles]
+        loaded = [load_profile(p) for p in profiles]
+        therapies = [profile.therapy for profile in loaded]
+        for path, profile in zip(profiles, loaded, strict=True):
+            if profile.timeline.entries:
+                err_console.print(
+                    f"[yellow]note:[/] {escape(str(path))} has "
+                    f"{len(profile.timeline.entries)} timeline entries; the forecast starts "
+                    "from the pump state and does not apply them (use pumpsim simulate).",
+                    highlight=False,
+                )
         results = forecast_many(
             therapies,
             as_of=when,
