@@ -31,8 +31,6 @@ import simpy
 
 from pumpsim.engine import simulate
 from pumpsim.models import (
-    AlarmRange,
-    BatterySpec,
     Catheter,
     Drug,
     FlexStep,
@@ -40,34 +38,16 @@ from pumpsim.models import (
     Program,
     PtmDemand,
     PtmSettings,
-    PumpSpec,
     PumpState,
     Therapy,
 )
+from pumpsim.testing import REFERENCE_BATTERY, reference_pump
 from pumpsim.timeline import Refill, Timeline
 
 START = dt.datetime(2026, 3, 2, 8, 0)
 
-PUMP = PumpSpec(
-    key="bench",
-    name="Benchmark pump (SynchroMed II 40 mL-like)",
-    kind="programmable",
-    reservoir_ml=40,
-    min_rate_ml_per_day=0.048,
-    max_rate_ml_per_day=24,
-    rated_accuracy=0.145,
-    internal_dead_volume_ml=0.2,
-    nonretrievable_residual_ml=1.4,
-    low_reservoir_alarm=AlarmRange(default_ml=2, min_ml=1, max_ml=10),
-    rate_after_empty_ml_per_day=0.048,
-    max_flex_steps=10,
-    max_bolus_rate_ml_per_day=24,
-    battery=BatterySpec(
-        life_at_min_rate_days=2555,
-        life_at_reference_days=1825,
-        reference_rate_ml_per_day=1,
-        eri_to_eos_days=90,
-    ),
+PUMP = reference_pump(
+    key="bench", name="Benchmark pump (SynchroMed II 40 mL-like)", battery=REFERENCE_BATTERY
 )
 
 

@@ -258,27 +258,18 @@ def elective_replacement_day(therapy: Therapy, ptm_ml_per_day: float = 0.0) -> f
     target = left / per_ml
     if not therapy.program.periodic_boluses:
         # the program repeats every 7 days on the pump clock: whole weeks, then one week exactly
-        week = _curve_with_extra(therapy, 7.0, extra)
+        week = CumulativeSchedule.for_therapy(therapy, 7.0, extra_ml_per_day=extra)
         per_week = float(week.volumes[-1])
         if per_week <= 0:
             return None
         full = max(math.ceil(target / per_week) - 1, 0)
         return 7.0 * full + float(week.time_of_volume(target - full * per_week))
     bound = left / house if house > 0 else MAX_BATTERY_DAYS
-    curve = _curve_with_extra(therapy, min(bound, MAX_BATTERY_DAYS) + 1.0, extra)
+    curve = CumulativeSchedule.for_therapy(
+        therapy, min(bound, MAX_BATTERY_DAYS) + 1.0, extra_ml_per_day=extra
+    )
     day = float(curve.time_of_volume(target))
     return day if math.isfinite(day) else None
-
-
-def _curve_with_extra(therapy: Therapy, days: float, extra: float) -> CumulativeSchedule:
-    return CumulativeSchedule.for_program(
-        therapy.program,
-        origin=therapy.state.time,
-        start_day=0.0,
-        end_day=days,
-        program_start_day=0.0,
-        extra_ml_per_day=extra,
-    )
 
 
 MAX_BATTERY_DAYS = 15 * 366.0

@@ -160,18 +160,24 @@ class Plan:
         if horizon_days is not None:
             if horizon_days <= 0:
                 raise SimulationError(f"horizon must be positive, got {horizon_days} days")
-            schedule = _schedule(therapy, horizon_days, extra_rate_ml_per_day)
+            schedule = CumulativeSchedule.for_therapy(
+                therapy, horizon_days, extra_ml_per_day=extra_rate_ml_per_day
+            )
         else:
             span = 60.0
             while True:
-                schedule = _schedule(therapy, span, extra_rate_ml_per_day)
+                schedule = CumulativeSchedule.for_therapy(
+                    therapy, span, extra_ml_per_day=extra_rate_ml_per_day
+                )
                 if schedule.volumes[-1] >= need or span >= MAX_HORIZON_DAYS:
                     break
                 span = min(2 * span, MAX_HORIZON_DAYS)
             reach = float(schedule.time_of_volume(need))
             if math.isfinite(reach):
                 horizon_days = min(reach + 1.0, span)
-                schedule = _schedule(therapy, horizon_days, extra_rate_ml_per_day)
+                schedule = CumulativeSchedule.for_therapy(
+                    therapy, horizon_days, extra_ml_per_day=extra_rate_ml_per_day
+                )
             else:
                 horizon_days = span
         lra = therapy.low_reservoir_alarm_ml if pump.low_reservoir_alarm is not None else None
@@ -187,17 +193,6 @@ class Plan:
             ptm=therapy.ptm,
             demand=demand if demand is not None else therapy.demand,
         )
-
-
-def _schedule(therapy: Therapy, days: float, extra: float) -> CumulativeSchedule:
-    return CumulativeSchedule.for_program(
-        therapy.program,
-        origin=therapy.state.time,
-        start_day=0.0,
-        end_day=days,
-        program_start_day=0.0,
-        extra_ml_per_day=extra,
-    )
 
 
 def presses_for(

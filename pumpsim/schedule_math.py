@@ -23,7 +23,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from pumpsim.models import Program, PtmSettings
+from pumpsim.models import Program, PtmSettings, Therapy
 
 MINUTES_PER_DAY = 1440
 EPS_DAYS = 1e-9
@@ -321,6 +321,21 @@ class CumulativeSchedule:
                 for s in segments
             ]
         return cls.from_segments(segments)
+
+    @classmethod
+    def for_therapy(
+        cls, therapy: Therapy, days: float, *, extra_ml_per_day: float = 0.0
+    ) -> CumulativeSchedule:
+        """The therapy's program from its pump state (day 0 = ``state.time``, where the program
+        is taken to start) over ``[0, days]``, plus an even ``extra_ml_per_day``."""
+        return cls.for_program(
+            therapy.program,
+            origin=therapy.state.time,
+            start_day=0.0,
+            end_day=days,
+            program_start_day=0.0,
+            extra_ml_per_day=extra_ml_per_day,
+        )
 
     @property
     def end_day(self) -> float:

@@ -204,12 +204,8 @@ def _days_to_deliver(therapy: Therapy, volume_ml: float, extra_ml_per_day: float
     # unless the crossing is far away; widen geometrically up to the horizon.
     horizon = min(volume_ml / mean + 2 * _MAX_DAY_WINDOW_DAYS, _MAX_HORIZON_DAYS)
     while True:
-        schedule = CumulativeSchedule.for_program(
-            therapy.program,
-            origin=therapy.state.time,
-            start_day=0.0,
-            end_day=horizon,
-            extra_ml_per_day=extra_ml_per_day,
+        schedule = CumulativeSchedule.for_therapy(
+            therapy, horizon, extra_ml_per_day=extra_ml_per_day
         )
         days = float(schedule.time_of_volume(volume_ml))
         if math.isfinite(days):
@@ -227,9 +223,7 @@ def _max_calendar_day_volume_ml(therapy: Therapy) -> float:
     if first_midnight < 0:
         first_midnight += 1.0
     end = first_midnight + _MAX_DAY_WINDOW_DAYS
-    schedule = CumulativeSchedule.for_program(
-        therapy.program, origin=origin, start_day=0.0, end_day=end, program_start_day=0.0
-    )
+    schedule = CumulativeSchedule.for_therapy(therapy, end)
     midnights = [first_midnight + k for k in range(_MAX_DAY_WINDOW_DAYS + 1)]
     volumes = schedule.volume_at(midnights)
     return float(max(volumes[1:] - volumes[:-1]))

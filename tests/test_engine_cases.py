@@ -17,7 +17,6 @@ import pytest
 from pumpsim.engine import Trace, simulate
 from pumpsim.engine.flowlog import SAMPLE_CHUNK
 from pumpsim.models import (
-    AlarmRange,
     BatterySpec,
     Catheter,
     Drug,
@@ -30,6 +29,7 @@ from pumpsim.models import (
     PumpState,
     Therapy,
 )
+from pumpsim.testing import reference_pump
 from pumpsim.timeline import (
     CatheterDisconnection,
     CatheterOcclusion,
@@ -48,24 +48,8 @@ MORPHINE_25 = Infusate(
 
 
 def pump(**changes: Any) -> PumpSpec:
-    base: dict[str, Any] = dict(
-        key="test",
-        name="Test pump",
-        kind="programmable",
-        reservoir_ml=20,
-        min_rate_ml_per_day=0.048,
-        max_rate_ml_per_day=24,
-        rated_accuracy=0.145,
-        internal_dead_volume_ml=0.2,
-        nonretrievable_residual_ml=1.4,
-        low_reservoir_alarm=AlarmRange(default_ml=2, min_ml=1, max_ml=10),
-        empty_reservoir_threshold_ml=0,
-        rate_after_empty_ml_per_day=0.048,
-        max_flex_steps=10,
-        max_bolus_rate_ml_per_day=24,
-    )
-    base.update(changes)
-    return PumpSpec(**base)
+    """The reference pump at 20 mL (hand-computed numbers below depend on its values)."""
+    return reference_pump(**{"key": "test", "name": "Test pump", "reservoir_ml": 20, **changes})
 
 
 def therapy(

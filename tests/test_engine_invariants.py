@@ -26,8 +26,6 @@ from hypothesis import strategies as st
 
 from pumpsim.engine import Trace, simulate
 from pumpsim.models import (
-    AlarmRange,
-    BatterySpec,
     Catheter,
     Drug,
     FlexStep,
@@ -36,10 +34,10 @@ from pumpsim.models import (
     Program,
     PtmDemand,
     PtmSettings,
-    PumpSpec,
     PumpState,
     Therapy,
 )
+from pumpsim.testing import REFERENCE_BATTERY, reference_pump
 from pumpsim.timeline import (
     CatheterDisconnection,
     CatheterOcclusion,
@@ -57,27 +55,11 @@ SLOW = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
-PUMP = PumpSpec(
+PUMP = reference_pump(
     key="inv",
     name="Invariant pump",
-    kind="programmable",
-    reservoir_ml=40,
-    min_rate_ml_per_day=0.048,
-    max_rate_ml_per_day=24,
     rated_accuracy=0.15,
-    internal_dead_volume_ml=0.2,
-    nonretrievable_residual_ml=1.4,
-    low_reservoir_alarm=AlarmRange(default_ml=2, min_ml=1, max_ml=10),
-    empty_reservoir_threshold_ml=0,
-    rate_after_empty_ml_per_day=0.048,
-    max_flex_steps=10,
-    max_bolus_rate_ml_per_day=24,
-    battery=BatterySpec(
-        life_at_min_rate_days=2555,
-        life_at_reference_days=1825,
-        reference_rate_ml_per_day=1,
-        eri_to_eos_days=90,
-    ),
+    battery=REFERENCE_BATTERY,
     mri={"stalls": True, "restart_delay_days": 20 / 1440},
 )
 

@@ -382,9 +382,7 @@ def _programmed_ml(therapy: Therapy, when: dt.datetime) -> float:
     days = to_days(therapy.state.time, when)
     if days <= 0:
         return 0.0
-    schedule = CumulativeSchedule.for_program(
-        therapy.program, origin=therapy.state.time, start_day=0.0, end_day=days
-    )
+    schedule = CumulativeSchedule.for_therapy(therapy, days)
     return float(schedule.volume_at(days))
 
 
