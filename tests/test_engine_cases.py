@@ -33,6 +33,7 @@ from pumpsim.testing import reference_pump
 from pumpsim.timeline import (
     CatheterDisconnection,
     CatheterOcclusion,
+    Intervention,
     MriExposure,
     PrimingBolus,
     Refill,
@@ -222,9 +223,10 @@ def test_ptm_denied_while_reservoir_empty() -> None:
 
 
 # ------------------------------------------------------------------ concentration change
-def _concentration_change(bridge: bool) -> Trace:
+def _concentration_change(bridge: bool, *later: Intervention) -> Trace:
     """10 mg/mL at 0.5 mL/day (5 mg/day), refill at 03-12 00:00 with 20 mg/mL at 0.25 mL/day
-    (still 5 mg/day). Residual 0 so the reservoir holds only new fluid after the refill."""
+    (still 5 mg/day), then the ``later`` entries. Residual 0 so the reservoir holds only new
+    fluid after the refill."""
     start = dt.datetime(2026, 3, 2, 0, 0)
     old = Infusate(drugs=(Drug(name="morphine", concentration_mg_per_ml=10, stability_days=90),))
     new = Infusate(drugs=(Drug(name="morphine", concentration_mg_per_ml=20, stability_days=90),))
@@ -237,7 +239,7 @@ def _concentration_change(bridge: bool) -> Trace:
     )
     spec = pump(nonretrievable_residual_ml=0.0)
     return simulate(
-        therapy(infusate=old, start=start, spec=spec), Timeline(entries=(refill,)), days=16
+        therapy(infusate=old, start=start, spec=spec), Timeline(entries=(refill, *later)), days=16
     )
 
 
@@ -272,22 +274,8 @@ def test_reprogramming_during_a_bridge_cancels_it_and_the_new_program_stays() ->
     0.5 mL/day). At 03-12 12:00, 0.25 mL into it, the clinician programs 0.3 mL/day: the bridge
     is cancelled with 0.25 mL left and 0.3 mL/day runs from then on, not the 0.25 mL/day the
     bridge was waiting to start. 03-12 delivers 0.25 + 0.15 = 0.4 mL; 03-14 0.3 mL."""
-    start = dt.datetime(2026, 3, 2, 0, 0)
-    old = Infusate(drugs=(Drug(name="morphine", concentration_mg_per_ml=10, stability_days=90),))
-    new = Infusate(drugs=(Drug(name="morphine", concentration_mg_per_ml=20, stability_days=90),))
-    refill = Refill(
-        at=dt.datetime(2026, 3, 12, 0, 0),
-        fill_ml=20,
-        infusate=new,
-        program=Program.simple(0.25),
-        bridge_bolus=True,
-    )
     change = Reprogram(at=dt.datetime(2026, 3, 12, 12, 0), program=Program.simple(0.3))
-    trace = simulate(
-        therapy(infusate=old, start=start, spec=pump(nonretrievable_residual_ml=0.0)),
-        Timeline(entries=(refill, change)),
-        days=16,
-    )
+    trace = _concentration_change(True, change)
     (cancelled,) = trace.events_of("bridge_bolus_cancelled")
     assert cancelled.time == dt.datetime(2026, 3, 12, 12, 0)
     assert cancelled.detail["left_ml"] == pytest.approx(0.25, abs=ML)
