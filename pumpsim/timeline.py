@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter, ValidationError
 
 from pumpsim.errors import Problem, ProfileError
-from pumpsim.models import Infusate, Program, PtmSettings, Therapy
+from pumpsim.models import Infusate, Program, PtmDemand, PtmSettings, Therapy
 from pumpsim.models._base import FROM_FILE, FrozenModel, PumpTime, unit
 from pumpsim.units import DURATION, VOLUME
 
@@ -71,10 +71,13 @@ class Reprogram(_Entry):
 
 
 class PtmChange(_Entry):
-    """New patient-bolus settings (``ptm: null`` disables the PTM)."""
+    """New patient-bolus settings (``ptm: null`` disables the PTM) and, optionally, how the
+    patient presses from now on (``demand``; default: as before). A therapy that starts without
+    a PTM gets its first demand here."""
 
     action: Literal["ptm_change"] = "ptm_change"
     ptm: PtmSettings | None
+    demand: PtmDemand | None = None
 
 
 class MriExposure(_Entry):

@@ -103,3 +103,38 @@ def test_missing_file_and_bad_days_exit_2_without_traceback(tmp_path: Path) -> N
         assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
         assert "Traceback" not in proc.stderr + proc.stdout
     assert not (tmp_path / "no").exists()
+
+
+PTM_LATER = """\
+patient_id: SIM-2
+pump: synchromed-ii-20
+drugs: [{drug: morphine, concentration: "25 mg/mL"}]
+catheter: {volume: "0.2 mL"}
+program: {mode: simple, rate: "0.5 mL/day"}
+state: {time: "2026-03-01T08:00", calculated_volume: "20 mL"}
+timeline:
+  - at: "2026-03-11T08:00"
+    action: ptm_change
+    ptm: {bolus: "0.5 mg", duration: "10 min", lockout: "3 h", max_per_day: 4}
+    demand: {presses_per_day: 6}
+"""
+
+
+def test_a_ptm_change_in_the_profile_brings_the_patients_presses(tmp_path: Path) -> None:
+    """No PTM for 10 days, then settings and 6 presses a day: every press is after the change,
+    and at most 4 a day are granted."""
+    path = tmp_path / "later.yaml"
+    path.write_text(PTM_LATER)
+    result = runner.invoke(app, ["simulate", str(path), "--days", "20", "--seed", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    presses = data["ptm_presses"]
+    assert len(presses) > 30  # ~60 expected over the 10 days
+    assert min(p["time"] for p in presses) >= "2026-03-11T08:00:00"
+    granted_per_day = [d["ptm_granted"] for d in data["daily"]]
+    assert max(granted_per_day) <= 4 and sum(granted_per_day[:10]) == 0
+    bad = PTM_LATER.replace("presses_per_day: 6", "presses_per_day: -1")
+    path.write_text(bad)
+    error = runner.invoke(app, ["simulate", str(path)])
+    assert error.exit_code == 2
+    assert "timeline[0].demand.presses_per_day" in error.output

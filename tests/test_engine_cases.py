@@ -36,6 +36,7 @@ from pumpsim.timeline import (
     Intervention,
     MriExposure,
     PrimingBolus,
+    PtmChange,
     Refill,
     Reprogram,
     Timeline,
@@ -220,6 +221,45 @@ def test_ptm_denied_while_reservoir_empty() -> None:
     press = dt.datetime(2026, 3, 4, 9, 0)
     trace = simulate(therapy(volume_ml=1.0, ptm=ptm, demand=PtmDemand(presses=(press,))), days=3)
     assert [(p.time, p.decision) for p in trace.ptm_presses] == [(press, "reservoir_empty")]
+
+
+def test_ptm_turned_on_by_the_timeline_with_the_patients_demand() -> None:
+    """No PTM at the start. On 03-05 08:00 a PTM change brings settings (0.1 mL over 10 min,
+    lockout 2 h, 3 a day) and the patient's press log. The press on 03-04 predates it and is
+    not in the PTM log; 03-06 09:00 is granted, 09:30 falls in the lockout, 11:00 is granted.
+    03-06 delivers 0.5 mL basal + 2 x 0.1 mL."""
+    ptm = PtmSettings(
+        bolus_volume_ml=0.1, duration_days=10 / 1440, lockout_days=2 / 24, max_per_day=3
+    )
+    log = tuple(
+        dt.datetime(2026, 3, d, h, m) for d, h, m in [(4, 9, 0), (6, 9, 0), (6, 9, 30), (6, 11, 0)]
+    )
+    change = PtmChange(at=dt.datetime(2026, 3, 5, 8, 0), ptm=ptm, demand=PtmDemand(presses=log))
+    trace = simulate(therapy(), Timeline(entries=(change,)), days=6)
+    assert [(p.time, p.decision) for p in trace.ptm_presses] == [
+        (log[1], "granted"),
+        (log[2], "lockout"),
+        (log[3], "granted"),
+    ]
+    d6 = day(trace, dt.date(2026, 3, 6))
+    assert (d6.ptm_granted, d6.ptm_denied) == (2, 1)
+    assert d6.delivered_ml == pytest.approx(0.5 + 0.2, abs=ML)
+    assert day(trace, dt.date(2026, 3, 4)).bolus_ml == 0.0
+
+
+def test_a_demand_change_leaves_the_earlier_presses_as_they_were() -> None:
+    """The same seed draws the same presses before a PTM change that brings a new demand; after
+    it, presses follow the new (higher) rate."""
+    ptm = PtmSettings(bolus_volume_ml=0.1, duration_days=10 / 1440, lockout_days=0, max_per_day=48)
+    before = therapy(ptm=ptm, demand=PtmDemand(presses_per_day=2))
+    switch = dt.datetime(2026, 3, 22, 8, 0)
+    change = PtmChange(at=switch, ptm=ptm, demand=PtmDemand(presses_per_day=20))
+    quiet = simulate(before, days=20, seed=4)
+    busy = simulate(before, Timeline(entries=(change,)), days=40, seed=4)
+    early = [p.day for p in busy.ptm_presses if p.day < 20]
+    assert early and early == [p.day for p in quiet.ptm_presses]
+    late = [p for p in busy.ptm_presses if p.time >= switch]
+    assert len(late) > 10 * len(early) / 2  # 20 a day for 20 days vs 2 a day for 20 days
 
 
 # ------------------------------------------------------------------ concentration change

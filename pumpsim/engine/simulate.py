@@ -17,8 +17,9 @@ from pumpsim.engine.processes import (
 from pumpsim.engine.pump import PumpModel
 from pumpsim.engine.trace import Balance, Trace
 from pumpsim.errors import SimulationError
-from pumpsim.models import Therapy
-from pumpsim.timeline import Timeline
+from pumpsim.models import PtmDemand, Therapy
+from pumpsim.schedule_math import to_days
+from pumpsim.timeline import PtmChange, Timeline
 
 MAX_DAYS = 366 * 15
 
@@ -71,9 +72,8 @@ def simulate(
             basal.interrupt()
 
     pump.on_program_change = _restart_basal
-    if therapy.demand is not None and therapy.ptm is not None:
-        drawn = press_times(therapy.demand, therapy.state.time, float(days), rng)[0]
-        presses = sorted(drawn[np.isfinite(drawn)].tolist())
+    presses = patient_press_times(therapy, timeline, float(days), rng)
+    if presses:
         env.process(patient(env, pump, clock, presses))
     env.process(interventions(env, pump, clock, timeline))
     env.process(integrator(env, pump, clock, float(days)))
@@ -84,6 +84,31 @@ def simulate(
     pump.flows.count_presses(trace.ptm_presses)
     trace.balance = _balance(pump)
     return trace
+
+
+def patient_press_times(
+    therapy: Therapy, timeline: Timeline, end_day: float, rng: np.random.Generator
+) -> list[float]:
+    """Press times (days since ``therapy.state.time``, sorted) over ``[0, end_day)``.
+
+    The therapy's demand holds from the start until a ``PtmChange`` brings another (``demand``
+    on the entry); each period's presses are drawn in time order from ``rng``, so a run without
+    such entries draws exactly as before they existed."""
+    origin = therapy.state.time
+    periods: list[tuple[float, PtmDemand]] = []
+    if therapy.demand is not None:
+        periods.append((0.0, therapy.demand))
+    for entry in timeline.entries:
+        if isinstance(entry, PtmChange) and entry.demand is not None:
+            periods.append((to_days(origin, entry.at), entry.demand))
+    presses: list[float] = []
+    for i, (start, demand) in enumerate(periods):
+        end = min(periods[i + 1][0], end_day) if i + 1 < len(periods) else end_day
+        if end <= start:
+            continue
+        drawn = press_times(demand, origin, end, rng)[0]
+        presses.extend(t for t in drawn[np.isfinite(drawn)].tolist() if t >= start)
+    return sorted(presses)
 
 
 def _balance(pump: PumpModel) -> Balance:
