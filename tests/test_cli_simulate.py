@@ -105,19 +105,16 @@ def test_missing_file_and_bad_days_exit_2_without_traceback(tmp_path: Path) -> N
     assert not (tmp_path / "no").exists()
 
 
-PTM_LATER = """\
-patient_id: SIM-2
-pump: synchromed-ii-20
-drugs: [{drug: morphine, concentration: "25 mg/mL"}]
-catheter: {volume: "0.2 mL"}
-program: {mode: simple, rate: "0.5 mL/day"}
-state: {time: "2026-03-01T08:00", calculated_volume: "20 mL"}
+PTM_LATER = (
+    SIMPLE
+    + """\
 timeline:
   - at: "2026-03-11T08:00"
     action: ptm_change
     ptm: {bolus: "0.5 mg", duration: "10 min", lockout: "3 h", max_per_day: 4}
     demand: {presses_per_day: 6}
 """
+)
 
 
 def test_a_ptm_change_in_the_profile_brings_the_patients_presses(tmp_path: Path) -> None:
