@@ -102,3 +102,59 @@ def test_a_profile_timeline_is_named_not_silently_ignored() -> None:
         "forecast", str(PATIENTS / "morphine-cancer-pain.yaml"), "--runs", "200", "--json"
     )
     assert plain.returncode == 0 and "timeline" not in plain.stderr
+
+
+def test_ptm_log_calibrates_the_demand(write_profile: Callable[..., Path], tmp_path: Path) -> None:
+    """A month of PTM log from `pumpsim simulate --ptm` at 6 presses a day, fed to the forecast
+    of a profile that says 1 a day: the estimate (on stderr) is near 6 a day, and the forecast
+    grants more boluses per day than the profile's own demand gives."""
+    earlier = _profile()
+    earlier["state"] = {"time": "2026-02-01T00:00", "calculated_volume": "20 mL"}
+    earlier["demand"] = {"presses_per_day": 6}
+    log = tmp_path / "ptm.csv"
+    sim = run_subprocess(
+        "simulate", str(write_profile(earlier, "earlier.yaml")), "--days", "29", "--ptm", str(log)
+    )
+    assert sim.returncode == 0, sim.stderr
+    now = _profile()
+    now["state"] = {"time": "2026-03-02T00:00", "calculated_volume": "20 mL"}
+    now["demand"] = {"presses_per_day": 1}
+    path = write_profile(now, "now.yaml")
+    args = ("forecast", str(path), "--runs", "400", "--json", "--workers", "1")
+    calibrated = run_subprocess(*args, "--ptm-log", str(log))
+    assert calibrated.returncode == 0, calibrated.stderr
+    note = flat(calibrated.stderr)
+    assert "presses over 29.0 days" in note  # 2026-02-01 00:00 to 2026-03-02 00:00
+    per_day = float(note.split(" days = ")[1].split(" a day")[0])
+    assert 5.0 < per_day < 7.0
+    plain = run_subprocess(*args)
+    assert (
+        json.loads(calibrated.stdout)["ptm_granted_per_day"]
+        > json.loads(plain.stdout)["ptm_granted_per_day"]
+    )
+
+
+def test_ptm_log_errors_exit_2(write_profile: Callable[..., Path], tmp_path: Path) -> None:
+    path = write_profile(_profile(), "p.yaml")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("time,decision\n2026-02-10T09:00,granted\nyesterday,granted\n")
+    cases = [
+        (["--ptm-log", str(tmp_path / "missing.csv")], "missing.csv"),
+        (["--ptm-log", str(bad)], "row 3, column time"),
+        (["--ptm-log", str(bad), str(path)], "one profile"),
+        (
+            ["--ptm-log", str(tmp_path / "x.csv"), "--ptm-log-from", "2026-04-01T00:00"],
+            "x.csv",
+        ),
+    ]
+    good = tmp_path / "good.csv"
+    good.write_text("time\n2026-02-10T09:00\n")
+    cases.append((["--ptm-log", str(good), "--ptm-log-from", "2026-04-01T00:00"], "before"))
+    later = tmp_path / "later.csv"
+    later.write_text("time\n2026-03-05T09:00\n")  # after the pump state 2026-03-02 08:00
+    cases.append((["--ptm-log", str(later)], "no presses before the pump state"))
+    for extra, needle in cases:
+        result = runner.invoke(_app(), ["forecast", str(path), *extra, "--runs", "50"])
+        assert result.exit_code == 2, (extra, result.output)
+        assert needle in flat(result.output), (needle, result.output)
+        assert "Traceback" not in result.output

@@ -14,8 +14,11 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from pumpsim.calibration import DemandEstimate, estimate_demand, read_press_log
 from pumpsim.cli._common import console, err_console, user_errors
+from pumpsim.errors import SimulationError
 from pumpsim.forecast import EventForecast, Forecast, forecast_many
+from pumpsim.models import Therapy
 from pumpsim.profiles import load_profile
 
 _PLOT_FORMATS = {".png": "png", ".svg": "svg"}
@@ -46,9 +49,29 @@ def forecast_command(
     workers: Annotated[
         int | None, typer.Option("--workers", min=1, help="Processes (default: all cores).")
     ] = None,
+    ptm_log: Annotated[
+        Path | None,
+        typer.Option(
+            "--ptm-log",
+            help="CSV with a time column: every PTM press (granted or denied), e.g. from "
+            "pumpsim simulate --ptm or the therapy manager. The patient's demand is estimated "
+            "from it instead of the profile's. One profile only.",
+        ),
+    ] = None,
+    ptm_log_from: Annotated[
+        str | None,
+        typer.Option(
+            "--ptm-log-from",
+            help="Start of the logged span (default: midnight before the first press); "
+            "it ends at the pump state.",
+        ),
+    ] = None,
 ) -> None:
     """Forecast when each patient must be refilled."""
     when = _parse_as_of(as_of)
+    log_from = _parse_time(ptm_log_from, "--ptm-log-from")
+    if ptm_log is not None and len(profiles) != 1:
+        raise typer.BadParameter("a PTM log belongs to one patient: give one profile")
     if plot is not None and plot.suffix.lower() not in _PLOT_FORMATS:
         raise typer.BadParameter("use a .png or .svg file name", param_hint="--plot")
     with user_errors():
@@ -62,8 +85,19 @@ def forecast_command(
                     "from the pump state and does not apply them (use pumpsim simulate).",
                     highlight=False,
                 )
+        estimate = None
+        if ptm_log is not None:
+            estimate = _demand_from_log(ptm_log, log_from, therapies[0])
+            err_console.print(
+                f"PTM demand from {escape(str(ptm_log))}: {estimate.presses} presses over "
+                f"{estimate.span_days:.1f} days = "
+                f"{estimate.demand.presses_per_day or 0:.2f} a day "
+                f"(day-to-day cv {estimate.demand.daily_cv:.2f})",
+                highlight=False,
+            )
         results = forecast_many(
             therapies,
+            demand=estimate,
             as_of=when,
             runs=runs,
             risk=risk,
@@ -84,17 +118,49 @@ def forecast_command(
 
 
 def _parse_as_of(text: str | None) -> dt.datetime | None:
+    return _parse_time(text, "--as-of")
+
+
+def _parse_time(text: str | None, option: str) -> dt.datetime | None:
     if text is None:
         return None
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
         raise typer.BadParameter(
-            f"{text!r} is not an ISO date-time like 2026-03-02T08:00", param_hint="--as-of"
+            f"{text!r} is not an ISO date-time like 2026-03-02T08:00", param_hint=option
         ) from None
     if value.tzinfo is not None:
-        raise typer.BadParameter("use pump-clock time without a time zone", param_hint="--as-of")
+        raise typer.BadParameter("use pump-clock time without a time zone", param_hint=option)
     return value
+
+
+def _demand_from_log(path: Path, start: dt.datetime | None, therapy: Therapy) -> DemandEstimate:
+    """The patient's demand estimated from a press log over [start, pump state)."""
+    if therapy.ptm is None:
+        raise SimulationError(f"{therapy.patient_id}: a PTM log needs ptm settings in the profile")
+    logged = read_press_log(path)
+    end = therapy.state.time
+    presses = [p for p in logged if p < end]
+    if len(presses) < len(logged):
+        err_console.print(
+            f"[yellow]note:[/] {len(logged) - len(presses)} presses in {escape(str(path))} are "
+            f"at or after the pump state ({end.isoformat()}) and are not used.",
+            highlight=False,
+        )
+    if start is None:
+        if not presses:
+            raise SimulationError(
+                f"{path}: no presses before the pump state {end.isoformat()}; "
+                "give --ptm-log-from for a log without presses"
+            )
+        start = presses[0].replace(hour=0, minute=0, second=0, microsecond=0)
+    if start >= end:
+        raise SimulationError(
+            f"--ptm-log-from: got {start.isoformat()}; allowed: before the pump state "
+            f"{end.isoformat()}"
+        )
+    return estimate_demand(presses, start=start, end=end)
 
 
 def _fmt(value: dt.datetime | None) -> str:
