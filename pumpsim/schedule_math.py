@@ -51,9 +51,12 @@ def to_days(origin: dt.datetime, when: dt.datetime) -> float:
     return (when - origin).total_seconds() / 86400.0
 
 
+_SECOND = dt.timedelta(seconds=1)
+
+
 def to_datetime(origin: dt.datetime, days: float) -> dt.datetime:
     """The pump-clock datetime ``days`` after ``origin``, rounded to the second."""
-    return origin + dt.timedelta(seconds=round(days * 86400.0))
+    return origin + _SECOND * round(days * 86400.0)
 
 
 def _origin_minute(origin: dt.datetime) -> float:

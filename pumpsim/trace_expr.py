@@ -31,6 +31,7 @@ from pumpsim.costs import CostCurves
 from pumpsim.engine import DaySummary, Trace
 from pumpsim.errors import SimulationError
 from pumpsim.models import Therapy
+from pumpsim.schedule_math import to_datetime
 
 Value = float | int | str | dt.datetime | None
 
@@ -163,7 +164,7 @@ class TraceQueries:
         """Pump-clock date and time of ``day`` days after the start."""
         if not isinstance(day, int | float):
             raise ExpressionError(f"time_at needs a number of days, got {day!r}")
-        return self.trace.origin + dt.timedelta(seconds=round(float(day) * 86400))
+        return to_datetime(self.trace.origin, float(day))
 
     # ------------------------------------------------------------ volumes
     def _interp(self, day: Any, column: npt.ArrayLike) -> Value:

@@ -29,10 +29,9 @@ from pumpsim.engine.trace import (
     Event,
     RefillRecord,
     Trace,
-    wall_time,
 )
 from pumpsim.models import Infusate, Program, PtmSettings, Therapy
-from pumpsim.schedule_math import MINUTES_PER_DAY
+from pumpsim.schedule_math import MINUTES_PER_DAY, to_datetime
 
 TOLERANCE_ML = 1e-9
 TOLERANCE_DAYS = 1e-9
@@ -398,7 +397,7 @@ class PumpModel:
 
     def time(self, day: float) -> dt.datetime:
         """Wall-clock time of ``day`` (days since origin), to the second."""
-        return wall_time(self.origin, day)
+        return to_datetime(self.origin, day)
 
     def alarm_on(self, name: str, **detail: object) -> None:
         if name in self._open_alarms:

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pumpsim.atomic import write_text_atomic
+from pumpsim.schedule_math import to_datetime
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -30,14 +31,6 @@ ALARM_SEVERITY: dict[str, Severity] = {
     "end_of_service": "critical",
     "motor_stall": "critical",
 }
-
-
-_SECOND = dt.timedelta(seconds=1)
-
-
-def wall_time(origin: dt.datetime, day: float) -> dt.datetime:
-    """The wall-clock time ``day`` days after ``origin``, to the second."""
-    return origin + _SECOND * round(day * 86400.0)
 
 
 class Event(NamedTuple):
@@ -53,7 +46,7 @@ class Event(NamedTuple):
 
     @property
     def time(self) -> dt.datetime:
-        return wall_time(self.origin, self.day)
+        return to_datetime(self.origin, self.day)
 
     def as_dict(self) -> dict[str, Any]:
         return {"day": self.day, "time": self.time, "kind": self.kind, "detail": self.detail}
@@ -88,7 +81,7 @@ class PtmPress(NamedTuple):
 
     @property
     def time(self) -> dt.datetime:
-        return wall_time(self.origin, self.day)
+        return to_datetime(self.origin, self.day)
 
     def as_dict(self) -> dict[str, Any]:
         return {"day": self.day, "time": self.time, "decision": self.decision}
@@ -295,7 +288,7 @@ class Trace:
         writer.writerow(["time", "day", "calculated_ml", "actual_ml"])
         days, calc, actual = (column.tolist() for column in self.samples.arrays())
         for d, c, a in zip(days, calc, actual, strict=True):
-            when = wall_time(self.origin, d)
+            when = to_datetime(self.origin, d)
             writer.writerow([when.isoformat(), f"{d:.6f}", f"{c:.9f}", f"{a:.9f}"])
         return buf.getvalue()
 

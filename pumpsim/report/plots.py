@@ -25,6 +25,7 @@ from pumpsim.atomic import OutputError, write_bytes_atomic  # noqa: E402
 from pumpsim.costs import CostCurves  # noqa: E402
 from pumpsim.engine import Trace  # noqa: E402
 from pumpsim.scenarios import ScenarioResult  # noqa: E402
+from pumpsim.schedule_math import to_datetime  # noqa: E402
 
 __all__ = [
     "INTERVENTION_KINDS",
@@ -64,7 +65,7 @@ _ACTUAL = "#117a65"
 
 
 def _when(trace: Trace, day: float) -> dt.datetime:
-    return trace.origin + dt.timedelta(seconds=round(day * 86400))
+    return to_datetime(trace.origin, day)
 
 
 def _num(times: list[dt.datetime]) -> npt.NDArray[np.float64]:
