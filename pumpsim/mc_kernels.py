@@ -53,7 +53,7 @@ def gate_presses(
 
     ``presses`` is ``(n, J)``: each row a trajectory's press times (days since the origin) in
     increasing order, padded with ``inf``. ``base_minute`` is the origin's minute of the day
-    (``schedule_math._origin_minute``). A press is ``reservoir_empty`` when the calculated volume
+    (``schedule_math.origin_minute``). A press is ``reservoir_empty`` when the calculated volume
     (``volume_ml`` minus programmed delivery minus granted boluses delivered so far) is at or below
     ``empty_threshold_ml``. Returns the decision codes (index into ``DECISIONS``, ``NO_PRESS`` for
     padding) and the granted start times, compacted to the left and padded with ``inf``.

@@ -43,9 +43,7 @@ from pumpsim.mc_kernels import (
     grant_presses,
 )
 from pumpsim.models import PtmDemand, PtmSettings, Therapy
-from pumpsim.schedule_math import (
-    CumulativeSchedule,
-)
+from pumpsim.schedule_math import CumulativeSchedule, origin_minute
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -220,7 +218,7 @@ def run_chunk(
         grants, n_presses, n_granted = grant_presses(
             presses,
             ptm,
-            base_minute=_base_minute(plan),
+            base_minute=origin_minute(plan.therapy.state.time),
             schedule=plan.schedule,
             volume_ml=plan.volume_ml,
             empty_threshold_ml=plan.empty_threshold_ml,
@@ -270,11 +268,6 @@ def run_chunk(
         ptm_granted=np.asarray(n_granted, dtype=np.int64),
         level_days=level_days,
     )
-
-
-def _base_minute(plan: Plan) -> float:
-    o = plan.therapy.state.time
-    return o.hour * 60 + o.minute + o.second / 60 + o.microsecond / 6e7
 
 
 def chunk_seed(seed: int | np.random.SeedSequence, chunk: int) -> np.random.SeedSequence:

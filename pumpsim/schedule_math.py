@@ -59,7 +59,8 @@ def to_datetime(origin: dt.datetime, days: float) -> dt.datetime:
     return origin + _SECOND * round(days * 86400.0)
 
 
-def _origin_minute(origin: dt.datetime) -> float:
+def origin_minute(origin: dt.datetime) -> float:
+    """Minutes since the pump clock's midnight at ``origin`` (day 0 of a run)."""
     return origin.hour * 60 + origin.minute + origin.second / 60 + origin.microsecond / 6e7
 
 
@@ -88,7 +89,7 @@ def _basal_breaks(
 ) -> tuple[FloatArray, FloatArray]:
     """Times (days) and basal rates (mL/day) of the steps in force over ``[start, end)``: the
     first at ``start``, then every step change before ``end``. Vectorized over the days."""
-    base_minute = _origin_minute(origin)
+    base_minute = origin_minute(origin)
     first_day = math.floor((base_minute + start * MINUTES_PER_DAY) / MINUTES_PER_DAY)
     last_day = math.floor((base_minute + end * MINUTES_PER_DAY) / MINUTES_PER_DAY)
     days = np.arange(first_day, last_day + 1, dtype=np.int64)
@@ -125,7 +126,7 @@ def _bolus_windows(
 ) -> list[tuple[float, float, float]]:
     """(start, end, rate) of every periodic bolus overlapping [start, end)."""
     windows = []
-    base_minute = _origin_minute(origin)
+    base_minute = origin_minute(origin)
     start_calendar_day = math.floor(
         (base_minute + program_start * MINUTES_PER_DAY) / MINUTES_PER_DAY
     )
@@ -265,7 +266,7 @@ def _basal_rows(times: FloatArray, rates: FloatArray, end_day: float) -> Sequenc
 
 def daily_volume_ml(program: Program, origin: dt.datetime, day: int) -> float:
     """Programmed volume (mL) over calendar day ``day`` counted from the origin's midnight."""
-    midnight = -_origin_minute(origin) / MINUTES_PER_DAY
+    midnight = -origin_minute(origin) / MINUTES_PER_DAY
     segs = program_segments(
         program, origin=origin, start_day=midnight + day, end_day=midnight + day + 1
     )
@@ -440,7 +441,7 @@ class PtmGate:
 
 def midnight_before(origin: dt.datetime, t: float) -> float:
     """The last pump-clock midnight at or before ``t`` (days since ``origin``)."""
-    base = _origin_minute(origin)
+    base = origin_minute(origin)
     minute = base + t * MINUTES_PER_DAY
     return (
         math.floor(minute / MINUTES_PER_DAY + EPS_DAYS) * MINUTES_PER_DAY - base

@@ -26,7 +26,7 @@ import numpy as np
 
 from pumpsim.engine.fluid import Composition
 from pumpsim.engine.trace import DaySummary, PtmPress, Trace
-from pumpsim.schedule_math import MINUTES_PER_DAY
+from pumpsim.schedule_math import MINUTES_PER_DAY, origin_minute
 
 if TYPE_CHECKING:
     from pumpsim.engine.pump import _Ledger
@@ -67,7 +67,7 @@ class FlowLog:
         reservoir's concentration (fluid of another composition still in the dead volume)."""
         self.fluids: list[Composition] = []
         origin = trace.origin
-        self._origin_minute = origin.hour * 60 + origin.minute + origin.second / 60
+        self._origin_minute = origin_minute(origin)
         self._next_sample_index = 0
         self._days: list[DaySummary] = []
         self._first_ordinal = origin.date().toordinal()
@@ -88,9 +88,11 @@ class FlowLog:
         return len(self.values) // FIELDS
 
     # ------------------------------------------------------------------ days
-    def day_index(self, t: float) -> int:
-        """Pump-clock calendar day of ``t`` (days since origin); 0 is the origin's date."""
-        return math.floor((self._origin_minute + t * MINUTES_PER_DAY) / MINUTES_PER_DAY)
+    def _day_of(self, t: np.ndarray) -> np.ndarray:
+        """Pump-clock calendar day of each time ``t`` (days since origin); 0 is the origin's."""
+        return np.floor((self._origin_minute + t * MINUTES_PER_DAY) / MINUTES_PER_DAY).astype(
+            np.intp
+        )
 
     def day(self, index: int) -> DaySummary:
         """The record of day ``index``, creating it and any day before it still missing."""
@@ -108,8 +110,7 @@ class FlowLog:
         day_column, decisions, _ = zip(*presses, strict=True)  # PtmPress is a tuple
         days = np.array(day_column)
         granted = np.array(decisions) == "granted"
-        index = np.floor((self._origin_minute + days * MINUTES_PER_DAY) / MINUTES_PER_DAY)
-        index = index.astype(np.intp)
+        index = self._day_of(days)
         pressed = np.bincount(index)
         granted_per_day = np.bincount(index, weights=granted, minlength=pressed.size)
         for day in np.flatnonzero(pressed).tolist():
@@ -171,9 +172,7 @@ class FlowLog:
         tip_ml = np.where(leaking, 0.0, volume)
         leaked_ml = volume - tip_ml
         no_therapy = np.where((tip_ml <= 0) & prescribed, t1 - t0, 0.0)
-        day = np.floor(
-            (self._origin_minute + 0.5 * (t0 + t1) * MINUTES_PER_DAY) / MINUTES_PER_DAY
-        ).astype(np.intp)
+        day = self._day_of(0.5 * (t0 + t1))  # stretches never cross a midnight
         starts = np.flatnonzero(np.r_[True, day[1:] != day[:-1]])
         delivered = np.add.reduceat(tip_ml, starts).tolist()
         bolus = np.add.reduceat(tip_ml * share, starts).tolist()
@@ -182,12 +181,10 @@ class FlowLog:
         ledger = self.ledger
         ledger.delivered_ml += float(tip_ml.sum())
         ledger.leaked_ml += float(leaked_ml.sum())
-        for name, (mass, present) in tip_mg.items():
-            if present.any():
-                ledger.delivered_mg[name] = ledger.delivered_mg.get(name, 0.0) + float(mass.sum())
-        for name, (mass, present) in leaked_mg.items():
-            if present.any():
-                ledger.leaked_mg[name] = ledger.leaked_mg.get(name, 0.0) + float(mass.sum())
+        for totals, masses in ((ledger.delivered_mg, tip_mg), (ledger.leaked_mg, leaked_mg)):
+            for name, (mass, present) in masses.items():
+                if present.any():
+                    totals[name] = totals.get(name, 0.0) + float(mass.sum())
         dose = [
             (
                 name,

@@ -31,7 +31,7 @@ from pumpsim.engine.trace import (
     Trace,
 )
 from pumpsim.models import Infusate, Program, PtmSettings, Therapy
-from pumpsim.schedule_math import MINUTES_PER_DAY, to_datetime
+from pumpsim.schedule_math import MINUTES_PER_DAY, origin_minute, to_datetime
 
 TOLERANCE_ML = 1e-9
 TOLERANCE_DAYS = 1e-9
@@ -123,7 +123,7 @@ class PumpModel:
             if self.spec.battery
             else (0.0, 0.0)
         )
-        self._origin_minute = self.origin.hour * 60 + self.origin.minute + self.origin.second / 60
+        self._origin_minute = origin_minute(self.origin)
         self._empty_threshold_ml = self.spec.empty_reservoir_threshold_ml
         self._rate_after_empty = self.spec.rate_after_empty_ml_per_day
         self._eri_to_eos_days = self.spec.battery.eri_to_eos_days if self.spec.battery else 0.0
