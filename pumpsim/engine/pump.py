@@ -193,6 +193,13 @@ class PumpModel:
             or self.disconnected_until != -math.inf
         )
 
+    def _changed_now(self) -> None:
+        """A rule changed the pump at this instant: ``settle`` must look, the rare-state flag
+        and the rates are worked out again."""
+        self.unsettled = True
+        self._update_unusual()
+        self.refresh_rates()
+
     def _new_context(self) -> None:
         index = self.flows.context(
             self.leaking, self.therapy_prescribed, self.reservoir.concentration
@@ -485,8 +492,7 @@ class PumpModel:
         if self.dry and self.reservoir.volume_ml > 0:
             self.dry = False
             self.log("therapy_resumed")
-        self.unsettled = True
-        self.refresh_rates()
+        self._changed_now()
         if self.calculated_ml > self.low_reservoir_ml:
             self.alarm_off("low_reservoir")
         if not self.empty_mode:
@@ -521,9 +527,7 @@ class PumpModel:
         self.bridge_left_ml = self.therapy.dead_volume_ml
         self.pending_program = new_program
         self.log("bridge_bolus_start", volume_ml=round(self.bridge_left_ml, 9))
-        self.unsettled = True
-        self._update_unusual()
-        self.refresh_rates()
+        self._changed_now()
 
     def start_priming(self, new_catheter: bool) -> None:
         """Fill a drug-free dead volume with a bolus of exactly its volume."""
@@ -537,9 +541,7 @@ class PumpModel:
         self.priming_rate = max(0.0, rate - self.basal_rate - self.periodic_rate)
         self.priming_left_ml = self.therapy.dead_volume_ml
         self.log("priming_bolus_start", volume_ml=round(self.priming_left_ml, 9))
-        self.unsettled = True
-        self._update_unusual()
-        self.refresh_rates()
+        self._changed_now()
 
     def start_ptm_bolus(self, settings: PtmSettings) -> None:
         self.ptm_rate = settings.rate_ml_per_day
@@ -550,25 +552,19 @@ class PumpModel:
         if self.spec.mri.stalls or self.spec.mri.must_be_emptied:
             self.stalled_until = max(self.stalled_until, until)
             self.alarm_on("motor_stall")
-            self.unsettled = True
-            self._update_unusual()
-        self.refresh_rates()
+            self._changed_now()
 
     def occlude(self, until: float) -> None:
         """The catheter is blocked until ``until`` (days): nothing leaves the reservoir."""
         self.occluded_until = until
         self.log("occlusion_start")
-        self.unsettled = True
-        self._update_unusual()
-        self.refresh_rates()
+        self._changed_now()
 
     def disconnect(self, until: float) -> None:
         """The catheter is disconnected until ``until`` (days): what is pumped leaks away."""
         self.disconnected_until = until
         self.log("disconnection")
-        self.unsettled = True
-        self._update_unusual()
-        self.refresh_rates()
+        self._changed_now()
 
     def balance(self) -> dict[str, object]:
         """Current ledger plus what is in reservoir and dead volume (see ``Trace.balance``)."""
