@@ -174,7 +174,7 @@ def program_segments(
         end_day=end_day,
         program_start_day=program_start_day,
     )
-    return [row if isinstance(row, Segment) else Segment._make(row) for row in rows]
+    return [Segment._make(row) for row in rows]
 
 
 def segment_rows(
