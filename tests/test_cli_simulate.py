@@ -7,10 +7,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import get_args
 
 from typer.testing import CliRunner
 
 from pumpsim.cli import app
+from pumpsim.schedule_math import Decision
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE = ROOT / "profiles" / "patients" / "morphine-cancer-pain.yaml"
@@ -76,15 +78,7 @@ def test_exports_are_written(tmp_path: Path) -> None:
     assert sum(p["decision"] == "granted" for p in presses) == sum(
         int(d["ptm_granted"]) for d in day_rows
     )
-    assert presses and {p["decision"] for p in presses} <= {
-        "granted",
-        "lockout",
-        "daily_cap",
-        "bolus_running",
-        "reservoir_empty",
-        "pump_stopped",
-        "disabled",
-    }
+    assert presses and {p["decision"] for p in presses} <= set(get_args(Decision))
     json_out = runner.invoke(app, ["simulate", str(PROFILE), "--days", "10", "--json"])
     assert [p["decision"] for p in json.loads(json_out.output)["ptm_presses"]] == [
         p["decision"] for p in presses
