@@ -4,7 +4,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean system-deps
+
+# The teaching and plan reports are tested in a real headless Chromium (Debian's package; the
+# tests drive it with Playwright). Installed here so that `make test` needs nothing beforehand.
+CHROMIUM ?= /usr/bin/chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +20,17 @@ demo: $(STAMP)
 	$(BIN)/pumpsim check profiles/patients/morphine-cancer-pain.yaml
 	$(BIN)/pumpsim forecast profiles/patients/morphine-cancer-pain.yaml --runs 10000 --seed 7
 
-test: $(STAMP)
+$(CHROMIUM):
+	@if command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "error: $(CHROMIUM) is missing and apt-get is not available to install it" >&2; exit 1; \
+	fi
+
+system-deps: $(CHROMIUM)
+
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

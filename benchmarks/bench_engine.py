@@ -41,8 +41,8 @@ from pumpsim.models import (
     PumpState,
     Therapy,
 )
+from pumpsim.models.timeline import Refill, Timeline
 from pumpsim.testing import REFERENCE_BATTERY, reference_pump
-from pumpsim.timeline import Refill, Timeline
 
 START = dt.datetime(2026, 3, 2, 8, 0)
 

@@ -18,8 +18,8 @@ import time
 import numpy as np
 
 from pumpsim import load_catalog
-from pumpsim.demand import day_grid
 from pumpsim.engine import simulate
+from pumpsim.ensemble.montecarlo import FactorDistribution, Plan, chunk_seed, simulate_ensemble
 from pumpsim.models import (
     Catheter,
     Drug,
@@ -30,7 +30,7 @@ from pumpsim.models import (
     PumpState,
     Therapy,
 )
-from pumpsim.montecarlo import FactorDistribution, Plan, chunk_seed, simulate_ensemble
+from pumpsim.schedule.presses import day_grid
 
 HORIZON_DAYS = 180.0
 

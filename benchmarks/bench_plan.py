@@ -24,8 +24,8 @@ from make_roster import make_rows, roster_csv  # noqa: E402
 
 from pumpsim.clinic.calendar import ClinicCalendar  # noqa: E402
 from pumpsim.clinic.planner import plan_clinic  # noqa: E402
-from pumpsim.clinic.roster import load_roster  # noqa: E402
 from pumpsim.clinic.windows import ForecastWindowSource  # noqa: E402
+from pumpsim.io.roster import load_roster  # noqa: E402
 
 START = dt.date(2026, 3, 9)
 

@@ -20,8 +20,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pumpsim.atomic import write_text_atomic  # noqa: E402
-from pumpsim.clinic.roster import COLUMNS  # noqa: E402
+from pumpsim.core.atomic import write_text_atomic  # noqa: E402
+from pumpsim.io.roster import COLUMNS  # noqa: E402
 
 # (drug key, concentration text, mg/mL, dose range in mg/day, dose unit, stability days)
 _DRUGS = [

@@ -4,7 +4,8 @@ For refill planning and teaching. **Not a medical device**: never use it to prog
 make a clinical decision without the pump's own programmer and the clinician's judgement.
 """
 
-from pumpsim.errors import Problem, ProfileError, PumpsimError, SimulationError
+from pumpsim.core.errors import Problem, ProfileError, PumpsimError, SimulationError
+from pumpsim.io.profiles import Catalog, load_catalog, load_therapy
 from pumpsim.models import (
     Catheter,
     Drug,
@@ -16,7 +17,6 @@ from pumpsim.models import (
     PumpState,
     Therapy,
 )
-from pumpsim.profiles import Catalog, load_catalog, load_therapy
 
 __version__ = "0.1.0"
 

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from pumpsim import load_catalog
-from pumpsim.calibration import (
+from pumpsim.engine import simulate
+from pumpsim.forecast import forecast
+from pumpsim.forecast.calibration import (
     RefillObservation,
     estimate_delivery_factor,
     estimate_demand,
     observations_from_refills,
 )
-from pumpsim.engine import simulate
-from pumpsim.forecast import forecast
 from pumpsim.models import (
     Catheter,
     DemandWindow,
@@ -27,7 +27,7 @@ from pumpsim.models import (
     PumpState,
     Therapy,
 )
-from pumpsim.timeline import Refill, Timeline
+from pumpsim.models.timeline import Refill, Timeline
 
 T0 = dt.datetime(2026, 1, 5, 9, 0)
 

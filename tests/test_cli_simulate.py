@@ -12,7 +12,7 @@ from typing import get_args
 from typer.testing import CliRunner
 
 from pumpsim.cli import app
-from pumpsim.schedule_math import Decision
+from pumpsim.schedule.ptm import Decision
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE = ROOT / "profiles" / "patients" / "morphine-cancer-pain.yaml"

@@ -20,8 +20,8 @@ icalendar = pytest.importorskip("icalendar")
 from pumpsim.clinic import export  # noqa: E402
 from pumpsim.clinic.calendar import ClinicCalendar  # noqa: E402
 from pumpsim.clinic.planner import plan_clinic  # noqa: E402
-from pumpsim.clinic.roster import load_roster  # noqa: E402
 from pumpsim.clinic.windows import ScheduleWindowSource  # noqa: E402
+from pumpsim.io.roster import load_roster  # noqa: E402
 
 STAMP = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 

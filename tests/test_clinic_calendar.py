@@ -6,8 +6,9 @@ import datetime as dt
 
 import pytest
 
-from pumpsim.clinic.calendar import ClinicCalendar, calendar_from_dict, parse_weekdays
-from pumpsim.errors import ProfileError
+from pumpsim.clinic.calendar import ClinicCalendar, calendar_from_dict
+from pumpsim.core.clock import parse_weekdays
+from pumpsim.core.errors import ProfileError
 
 
 def test_holidays_closures_and_extra_sessions() -> None:

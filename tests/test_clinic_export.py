@@ -15,8 +15,8 @@ from pumpsim.clinic import export
 from pumpsim.clinic.calendar import ClinicCalendar
 from pumpsim.clinic.planner import plan_clinic
 from pumpsim.clinic.results import Plan
-from pumpsim.clinic.roster import load_roster
 from pumpsim.clinic.windows import ScheduleWindowSource
+from pumpsim.io.roster import load_roster
 
 STAMP = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 

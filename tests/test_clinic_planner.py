@@ -16,13 +16,13 @@ import pytest
 from pumpsim.clinic.calendar import ClinicCalendar
 from pumpsim.clinic.planner import plan_clinic
 from pumpsim.clinic.results import Plan
-from pumpsim.clinic.roster import Roster, load_roster
 from pumpsim.clinic.windows import (
     ForecastWindowSource,
     ScheduleWindowSource,
     Window,
     WindowRequest,
 )
+from pumpsim.io.roster import Roster, load_roster
 
 HEADER = (
     "patient_id,pump,drugs,catheter_volume,last_refill,fill_volume,daily_rate,"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pumpsim.clinic.roster import load_roster, parse_drugs
-from pumpsim.errors import ProfileError
+from pumpsim.core.errors import ProfileError
+from pumpsim.io.roster import load_roster, parse_drugs
 
 HEADER = (
     "patient_id,name,pump,drugs,catheter_volume,last_refill,fill_volume,last_interrogation,"

@@ -29,8 +29,7 @@ from pumpsim.models import (
     PumpState,
     Therapy,
 )
-from pumpsim.testing import reference_pump
-from pumpsim.timeline import (
+from pumpsim.models.timeline import (
     CatheterDisconnection,
     CatheterOcclusion,
     Intervention,
@@ -41,6 +40,7 @@ from pumpsim.timeline import (
     Reprogram,
     Timeline,
 )
+from pumpsim.testing import reference_pump
 
 ML = 1e-9
 START = dt.datetime(2026, 3, 2, 8, 0)  # a Monday

@@ -37,8 +37,7 @@ from pumpsim.models import (
     PumpState,
     Therapy,
 )
-from pumpsim.testing import REFERENCE_BATTERY, reference_pump
-from pumpsim.timeline import (
+from pumpsim.models.timeline import (
     CatheterDisconnection,
     CatheterOcclusion,
     MriExposure,
@@ -46,6 +45,7 @@ from pumpsim.timeline import (
     Refill,
     Timeline,
 )
+from pumpsim.testing import REFERENCE_BATTERY, reference_pump
 
 ML = 1e-9
 START = dt.datetime(2026, 3, 2, 8, 0)

@@ -26,6 +26,7 @@ from scipy import stats
 
 from pumpsim import load_catalog
 from pumpsim.engine import simulate
+from pumpsim.ensemble.montecarlo import simulate_ensemble
 from pumpsim.models import (
     Catheter,
     DemandWindow,
@@ -39,7 +40,6 @@ from pumpsim.models import (
     PumpState,
     Therapy,
 )
-from pumpsim.montecarlo import simulate_ensemble
 
 FULL = os.environ.get("PUMPSIM_FULL_AGREEMENT") == "1"
 SIMPY_RUNS = 10_000 if FULL else 240

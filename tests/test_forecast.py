@@ -10,13 +10,12 @@ import datetime as dt
 import pytest
 
 from pumpsim import load_catalog
-from pumpsim.errors import SimulationError
+from pumpsim.core.errors import SimulationError
 from pumpsim.forecast import (
     deterministic,
     elective_replacement_day,
     forecast,
     forecast_many,
-    ptm_max_ml_per_day,
 )
 from pumpsim.models import (
     Catheter,
@@ -28,6 +27,7 @@ from pumpsim.models import (
     PumpState,
     Therapy,
 )
+from pumpsim.schedule.ptm import ptm_max_ml_per_day
 
 T0 = dt.datetime(2026, 3, 2, 8, 0)
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pumpsim.io.profiles import load_catalog
 from pumpsim.models import (
     AlarmRange,
     Catheter,
@@ -21,9 +22,8 @@ from pumpsim.models import (
     PtmDemand,
     PtmSettings,
 )
-from pumpsim.models._base import FROM_FILE
-from pumpsim.profiles import load_catalog
-from pumpsim.schedule_math import CumulativeSchedule, program_segments
+from pumpsim.models.base import FROM_FILE
+from pumpsim.schedule.segments import CumulativeSchedule, mean_daily_volume_ml, program_segments
 
 FAST = settings(max_examples=40, deadline=None, derandomize=True)
 
@@ -162,7 +162,7 @@ def test_mean_daily_volume_by_hand() -> None:
             PeriodicBolus(start_minute=420, every_days=2, volume_ml=0.05, duration_days=1 / 48),
         ),
     )
-    assert program.mean_daily_volume_ml() == pytest.approx(0.21 + 0.025, rel=1e-12)
+    assert mean_daily_volume_ml(program) == pytest.approx(0.21 + 0.025, rel=1e-12)
     assert program.max_steps_per_day() == 4
     assert program.basal_rates() == [0.18, 0.2, 0.22, 0.24]
 

@@ -9,7 +9,18 @@ import numpy as np
 import pytest
 
 from pumpsim import load_catalog
-from pumpsim.errors import SimulationError
+from pumpsim.core.errors import SimulationError
+from pumpsim.ensemble.montecarlo import (
+    DECISIONS,
+    NO_PRESS,
+    FactorDistribution,
+    Plan,
+    delivered_crossing,
+    gate_presses,
+    grant_presses,
+    presses_for,
+    simulate_ensemble,
+)
 from pumpsim.models import (
     Catheter,
     Drug,
@@ -22,18 +33,8 @@ from pumpsim.models import (
     PumpState,
     Therapy,
 )
-from pumpsim.montecarlo import (
-    DECISIONS,
-    NO_PRESS,
-    FactorDistribution,
-    Plan,
-    delivered_crossing,
-    gate_presses,
-    grant_presses,
-    presses_for,
-    simulate_ensemble,
-)
-from pumpsim.schedule_math import CumulativeSchedule, PtmGate
+from pumpsim.schedule.ptm import PtmGate
+from pumpsim.schedule.segments import CumulativeSchedule
 
 T0 = dt.datetime(2026, 3, 2, 8, 0)
 

@@ -12,9 +12,9 @@ from conftest import PATIENTS, base_profile, flat, run_subprocess
 from typer.testing import CliRunner
 
 from pumpsim.cli import app
-from pumpsim.errors import ProfileError
+from pumpsim.core.errors import ProfileError
+from pumpsim.io.profiles import load_catalog, load_profile, load_therapy, therapy_from_dict
 from pumpsim.models import Therapy
-from pumpsim.profiles import load_catalog, load_profile, load_therapy, therapy_from_dict
 
 DELETE = object()
 
@@ -320,7 +320,7 @@ def test_shipped_profile_round_trips(path: Path) -> None:
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_shipped_profile_doses_are_inside_the_drug_limits(path: Path) -> None:
     """Example doses are plausible: programmed + all PTM boluses stay under every soft limit."""
-    from pumpsim.summary import summarize
+    from pumpsim.forecast.summary import summarize
 
     summary = summarize(load_profile(path).therapy)
     assert summary.warnings == ()

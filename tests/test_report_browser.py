@@ -1,7 +1,7 @@
 """The teaching report in a real headless Chromium: it loads with no console errors and no
 outside requests, every plot is present and not blank, and clicking reveals an answer.
 
-Chromium comes from the system packages (``.ci/run`` installs it); without it this test FAILS —
+Chromium comes from the system packages (``make test`` installs it); without it this test FAILS —
 it is never skipped.
 """
 
@@ -16,7 +16,7 @@ import numpy as np
 from playwright.sync_api import ConsoleMessage, sync_playwright
 
 from pumpsim.report import write_html
-from pumpsim.scenarios import run_scenario
+from pumpsim.teaching.scenarios import run_scenario
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -36,7 +36,7 @@ def _pixel_std(png: bytes) -> float:
 
 def test_report_in_headless_chromium(tmp_path: Path) -> None:
     assert Path(CHROMIUM).exists() or shutil.which("chromium"), (
-        "Chromium is required for this test: apt-get install chromium (.ci/run does this)"
+        "Chromium is required for this test: apt-get install chromium (make test does this)"
     )
     report = tmp_path / "ptm-overuse.html"
     write_html(run_scenario("ptm-overuse"), report)

@@ -16,15 +16,15 @@ import pytest
 from typer.testing import CliRunner
 
 from pumpsim.cli import app
-from pumpsim.errors import ProfileError
-from pumpsim.scenarios import (
+from pumpsim.core.errors import ProfileError
+from pumpsim.teaching.questions import ExpressionError, TraceQueries, check_expression, evaluate
+from pumpsim.teaching.scenarios import (
     ScenarioResult,
     list_scenarios,
     load_scenario,
     run_scenario,
     scenario_dir,
 )
-from pumpsim.trace_expr import ExpressionError, TraceQueries, check_expression, evaluate
 
 TOL = 1e-9
 NAMES = sorted(p.stem for p in scenario_dir().glob("*.yaml"))

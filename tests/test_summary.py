@@ -10,8 +10,8 @@ import pydantic
 import pytest
 from conftest import PATIENTS, base_profile
 
-from pumpsim.profiles import load_profile, therapy_from_dict
-from pumpsim.summary import TherapySummary, summarize
+from pumpsim.forecast.summary import TherapySummary, summarize
+from pumpsim.io.profiles import load_profile, therapy_from_dict
 
 
 def _summary(name: str) -> TherapySummary:

@@ -9,10 +9,8 @@ from conftest import base_profile
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pumpsim.errors import ProfileError
-from pumpsim.profiles import therapy_from_dict
-from pumpsim.schedule_math import dose_to_volume_ml, volume_to_dose_mg
-from pumpsim.units import (
+from pumpsim.core.errors import ProfileError
+from pumpsim.core.units import (
     CONCENTRATION,
     DURATION,
     FRACTION,
@@ -27,6 +25,8 @@ from pumpsim.units import (
     parse_quantity,
     parse_rate,
 )
+from pumpsim.io.profiles import therapy_from_dict
+from pumpsim.schedule.segments import dose_to_volume_ml, volume_to_dose_mg
 
 FAST = settings(max_examples=60, deadline=None, derandomize=True)
 

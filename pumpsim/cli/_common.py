@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from pumpsim.errors import PumpsimError
+from pumpsim.core.errors import PumpsimError
 
 EXIT_INPUT_ERROR = 2
 

@@ -1,6 +1,6 @@
 """``pumpsim catalog pumps|drugs`` and ``pumpsim check PROFILE...``: look-ups and validation.
 
-Rendering only: numbers come from the catalog models and ``pumpsim.summary``; the only
+Rendering only: numbers come from the catalog models and ``pumpsim.forecast.summary``; the only
 conversion here is showing a mass in mg as mcg for drugs dosed in mcg.
 """
 
@@ -17,11 +17,11 @@ from rich.table import Table
 
 from pumpsim import DISCLAIMER
 from pumpsim.cli._common import EXIT_INPUT_ERROR, console, print_error, state, user_errors
-from pumpsim.errors import PumpsimError
+from pumpsim.core.errors import PumpsimError
+from pumpsim.core.units import format_concentration, format_mass_mg
+from pumpsim.forecast.summary import TherapySummary, summarize
+from pumpsim.io.profiles import load_catalog, load_profile
 from pumpsim.models import DrugEntry, PumpSpec
-from pumpsim.profiles import load_catalog, load_profile
-from pumpsim.summary import TherapySummary, summarize
-from pumpsim.units import format_mass_mg
 
 catalog_app = typer.Typer(
     help="Show the pump catalog or the drug library (profiles/pumps, profiles/drugs).",
@@ -92,7 +92,7 @@ def catalog_drugs() -> None:
             f"{typical} {unit}/mL" if typical else "-",
             "-"
             if drug.max_concentration_mg_per_ml is None
-            else _conc(drug.max_concentration_mg_per_ml, unit),
+            else format_concentration(drug.max_concentration_mg_per_ml, unit),
             _stability(drug),
             f"{_dose_rate(drug.soft_limit_mg_per_day, unit)} / "
             f"{_dose_rate(drug.hard_limit_mg_per_day, unit)}",
@@ -117,15 +117,11 @@ def _alarm_range(pump: PumpSpec) -> str:
 def _stability(drug: DrugEntry) -> str:
     text = f"{drug.stability_days:g} days"
     if drug.diluted_stability_days is not None and drug.stock_concentration_mg_per_ml:
-        below = _conc(drug.stock_concentration_mg_per_ml, drug.mass_unit)
+        below = format_concentration(drug.stock_concentration_mg_per_ml, drug.mass_unit)
         text += f"; {drug.diluted_stability_days:g} days below {below}"
     if drug.first_fill_stability_days is not None:
         text += f"; {drug.first_fill_stability_days:g} days first fill"
     return text
-
-
-def _conc(mg_per_ml: float, unit: str) -> str:
-    return f"{format_mass_mg(mg_per_ml, unit)}/mL"
 
 
 def _dose_rate(mg_per_day: float | None, unit: str) -> str:
@@ -179,7 +175,10 @@ def _render(path: Path, s: TherapySummary) -> None:
     grid.add_row("pump", f"{s.pump_name} ({s.pump_key}), {s.reservoir_ml:g} mL")
     grid.add_row(
         "drugs",
-        ", ".join(f"{d.name} {_conc(d.concentration_mg_per_ml, d.mass_unit)}" for d in s.drugs),
+        ", ".join(
+            f"{d.name} {format_concentration(d.concentration_mg_per_ml, d.mass_unit)}"
+            for d in s.drugs
+        ),
     )
     grid.add_row("program", _program(s))
     grid.add_row("daily volume", f"{s.mean_daily_volume_ml:.4g} mL/day (mean programmed)")

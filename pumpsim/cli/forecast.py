@@ -14,12 +14,14 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from pumpsim.calibration import DemandEstimate, estimate_demand, read_press_log
 from pumpsim.cli._common import console, err_console, user_errors
-from pumpsim.errors import SimulationError
+from pumpsim.core.clock import PumpTimeError, parse_pump_time
+from pumpsim.core.errors import SimulationError
 from pumpsim.forecast import EventForecast, Forecast, forecast_many
+from pumpsim.forecast.calibration import DemandEstimate, estimate_demand
+from pumpsim.io.press_log import read_press_log
+from pumpsim.io.profiles import load_profile
 from pumpsim.models import Therapy
-from pumpsim.profiles import load_profile
 
 _PLOT_FORMATS = {".png": "png", ".svg": "svg"}
 
@@ -125,14 +127,9 @@ def _parse_time(text: str | None, option: str) -> dt.datetime | None:
     if text is None:
         return None
     try:
-        value = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not an ISO date-time like 2026-03-02T08:00", param_hint=option
-        ) from None
-    if value.tzinfo is not None:
-        raise typer.BadParameter("use pump-clock time without a time zone", param_hint=option)
-    return value
+        return parse_pump_time(text)
+    except PumpTimeError as exc:
+        raise typer.BadParameter(f"{text!r}: {exc}", param_hint=option) from None
 
 
 def _demand_from_log(path: Path, start: dt.datetime | None, therapy: Therapy) -> DemandEstimate:

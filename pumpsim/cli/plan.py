@@ -21,9 +21,9 @@ from pumpsim.clinic import export
 from pumpsim.clinic.calendar import ClinicCalendar, calendar_from_dict
 from pumpsim.clinic.planner import plan_clinic
 from pumpsim.clinic.results import Plan
-from pumpsim.clinic.roster import Roster, load_roster
 from pumpsim.clinic.windows import ForecastWindowSource, ScheduleWindowSource, WindowSource
-from pumpsim.errors import Problem, ProfileError
+from pumpsim.core.errors import Problem, ProfileError
+from pumpsim.io.roster import Roster, load_roster
 
 
 def register(app: typer.Typer) -> None:

@@ -1,6 +1,6 @@
 """``pumpsim scenario list|show|run``: the teaching scenarios (profiles/scenarios/*.yaml).
 
-Rendering only: every number comes from ``pumpsim.scenarios`` (the run and its answers).
+Rendering only: every number comes from ``pumpsim.teaching.scenarios`` (the run and its answers).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from rich.table import Table
 
 from pumpsim import DISCLAIMER
 from pumpsim.cli._common import console, user_errors
-from pumpsim.scenarios import list_scenarios, load_scenario, run_scenario
+from pumpsim.teaching.scenarios import list_scenarios, load_scenario, run_scenario
 
 scenario_app = typer.Typer(
     help="Teaching scenarios: clinical cases that run, plot and explain themselves."

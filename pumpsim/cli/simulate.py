@@ -10,9 +10,10 @@ from rich.table import Table
 
 from pumpsim import DISCLAIMER
 from pumpsim.cli._common import console, user_errors
+from pumpsim.core.units import format_mass_mg
 from pumpsim.engine import simulate
 from pumpsim.engine.summary import TraceSummary, summarize_trace
-from pumpsim.profiles import load_profile
+from pumpsim.io.profiles import load_profile
 
 
 def register(app: typer.Typer) -> None:
@@ -85,8 +86,8 @@ def _render(s: TraceSummary) -> None:
         console.print(f"[red]Reservoir actually ran dry: {s.actual_dry:%Y-%m-%d %H:%M}[/]")
     for name, mg in s.mean_dose_mg_per_day.items():
         unit = s.drug_units.get(name, "mg")
-        value = mg * 1000 if unit == "mcg" else mg
-        console.print(f"Mean dose at the catheter tip: {name} {value:.4g} {unit}/day")
+        dose = format_mass_mg(mg, unit, ".4g")
+        console.print(f"Mean dose at the catheter tip: {name} {dose}/day")
     console.print(f"Mean delivered volume: {s.mean_delivered_ml_per_day:.4f} mL/day")
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(s.ptm_denied_by_reason.items()))
     console.print(

@@ -12,7 +12,7 @@
 The rules are in ``pumpsim.clinic.planner`` and ``docs/planning.md``.
 """
 
-from pumpsim.clinic.calendar import ClinicCalendar, calendar_from_dict, parse_weekdays
+from pumpsim.clinic.calendar import ClinicCalendar, calendar_from_dict
 from pumpsim.clinic.export import (
     event_calendars,
     plan_csv,
@@ -26,7 +26,6 @@ from pumpsim.clinic.export import (
 )
 from pumpsim.clinic.planner import plan_clinic
 from pumpsim.clinic.results import Appointment, DrugFill, NextDue, Plan, Unplaceable
-from pumpsim.clinic.roster import Roster, RosterEntry, load_roster
 from pumpsim.clinic.windows import (
     ForecastWindowSource,
     ScheduleWindowSource,
@@ -34,6 +33,8 @@ from pumpsim.clinic.windows import (
     WindowRequest,
     WindowSource,
 )
+from pumpsim.core.clock import parse_weekdays
+from pumpsim.io.roster import Roster, RosterEntry, load_roster
 
 __all__ = [
     "Appointment",

@@ -25,55 +25,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from pumpsim.errors import Problem, ProfileError
-from pumpsim.models._base import FrozenModel, MinuteOfDay
+from pumpsim.core.clock import parse_weekdays, weekday_name
+from pumpsim.core.errors import Problem, ProfileError
+from pumpsim.io.roster import DEFAULT_POOL
+from pumpsim.models.base import FrozenModel, MinuteOfDay
 
-__all__ = ["DEFAULT_POOL", "ClinicCalendar", "calendar_from_dict", "parse_weekdays"]
-
-DEFAULT_POOL = "clinic"
-
-_WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def parse_weekdays(text: str) -> frozenset[int]:
-    """``"mon,wed,fri"`` (or full names, any case, ``-`` ranges like ``mon-fri``) → ``{0, 2, 4}``.
-
-    Monday is 0. Raises ``ValueError`` naming the unknown part.
-    """
-    days: set[int] = set()
-    for part in (p.strip().lower() for p in text.replace(";", ",").split(",")):
-        if not part:
-            continue
-        if "-" in part:
-            a, b = (_weekday(x.strip()) for x in part.split("-", 1))
-            span = (b - a) % 7
-            days.update((a + i) % 7 for i in range(span + 1))
-        else:
-            days.add(_weekday(part))
-    if not days:
-        raise ValueError(f"no weekday in {text!r}; write e.g. 'mon,wed,fri' or 'mon-fri'")
-    return frozenset(days)
-
-
-_FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_ACCEPTED = {
-    **{name: i for i, name in enumerate(_WEEKDAY_NAMES)},
-    **{name: i for i, name in enumerate(_FULL_NAMES)},
-    "tues": 1,
-    "thur": 3,
-    "thurs": 3,
-}
-
-
-def _weekday(name: str) -> int:
-    if name in _ACCEPTED:
-        return _ACCEPTED[name]
-    raise ValueError(f"unknown weekday {name!r}; use mon, tue, wed, thu, fri, sat, sun")
-
-
-def weekday_label(days: frozenset[int]) -> str:
-    """``{0, 2}`` → ``"mon,wed"``."""
-    return ",".join(_WEEKDAY_NAMES[d] for d in sorted(days))
+__all__ = ["ClinicCalendar", "calendar_from_dict"]
 
 
 class ClinicCalendar(FrozenModel):
@@ -172,7 +129,7 @@ class ClinicCalendar(FrozenModel):
         if holiday and day not in self.extra_sessions:
             return f"public holiday ({holiday})"
         if day.weekday() not in self.open_weekdays and day not in self.extra_sessions:
-            return f"the clinic is closed on {_WEEKDAY_NAMES[day.weekday()]}"
+            return f"the clinic is closed on {weekday_name(day.weekday())}"
         return None
 
     def is_open(self, day: dt.date) -> bool:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from pumpsim.clinic.calendar import ClinicCalendar, weekday_label
+from pumpsim.clinic.calendar import ClinicCalendar
+from pumpsim.core.clock import weekday_label
 
 __all__ = ["explain_unplaced"]
 

@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event
 
-from pumpsim.atomic import write_bytes_atomic, write_text_atomic
 from pumpsim.clinic.results import Appointment, Plan
-from pumpsim.units import format_mass_mg
+from pumpsim.core.atomic import write_bytes_atomic, write_text_atomic
+from pumpsim.core.units import format_mass_mg
 
 __all__ = [
     "plan_csv",

@@ -26,14 +26,16 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from pumpsim.clinic.calendar import ClinicCalendar, weekday_label
+from pumpsim.clinic.calendar import ClinicCalendar
 from pumpsim.clinic.edf import LazyEdf, UnitJob
 from pumpsim.clinic.explain import explain_unplaced
 from pumpsim.clinic.results import Appointment, DrugFill, NextDue, Plan, Unplaceable
-from pumpsim.clinic.roster import Roster, RosterEntry
 from pumpsim.clinic.windows import Window, WindowRequest, WindowSource
+from pumpsim.core.clock import to_days, weekday_label
+from pumpsim.forecast.deterministic import battery_used_at
+from pumpsim.io.roster import Roster, RosterEntry
 from pumpsim.models import PumpState, Therapy
-from pumpsim.schedule_math import CumulativeSchedule, to_days
+from pumpsim.schedule.segments import programmed_volume_ml
 
 __all__ = ["PlanProgress", "plan_clinic"]
 
@@ -302,7 +304,9 @@ class _Planner:
                 for d in new.infusate.drugs
             ),
             expected_remaining_ml=max(
-                0.0, therapy.state.calculated_volume_ml - _programmed_ml(therapy, start)
+                0.0,
+                therapy.state.calculated_volume_ml
+                - programmed_volume_ml(therapy, to_days(therapy.state.time, start)),
             ),
             bridge_bolus=bridge,
             previous_drugs_label=therapy.infusate.label() if bridge else None,
@@ -317,7 +321,7 @@ class _Planner:
             time=when,
             calculated_volume_ml=entry.fill_ml,
             filled_at=when,
-            battery_used=_battery_at(therapy, when),
+            battery_used=battery_used_at(therapy, when),
         )
         return base.model_copy(update={"state": state})
 
@@ -375,23 +379,3 @@ def _uid(entry: RosterEntry, cycle: int) -> str:
     fill = entry.therapy.state.fill_time.isoformat(timespec="minutes")
     name = f"{entry.patient_id}|{fill}|{cycle}"
     return f"{uuid.uuid5(_UID_NAMESPACE, name)}@pumpsim"
-
-
-def _programmed_ml(therapy: Therapy, when: dt.datetime) -> float:
-    """Programmed volume (mL) delivered from ``therapy.state.time`` to ``when``."""
-    days = to_days(therapy.state.time, when)
-    if days <= 0:
-        return 0.0
-    schedule = CumulativeSchedule.for_therapy(therapy, days)
-    return float(schedule.volume_at(days))
-
-
-def _battery_at(therapy: Therapy, when: dt.datetime) -> float:
-    """Battery share used at ``when``: housekeeping per day plus drain per programmed mL."""
-    used = therapy.state.battery_used
-    spec = therapy.pump.battery
-    if spec is None:
-        return used
-    days = max(0.0, to_days(therapy.state.time, when))
-    housekeeping, per_ml = spec.drain_coefficients(therapy.pump.min_rate_ml_per_day)
-    return min(1.0, used + housekeeping * days + per_ml * _programmed_ml(therapy, when))

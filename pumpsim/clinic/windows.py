@@ -19,17 +19,14 @@ Two sources ship:
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
-
+from pumpsim.forecast.batch import ForecastJob, ForecastRunner
+from pumpsim.forecast.probabilistic import Forecast
+from pumpsim.forecast.summary import summarize
 from pumpsim.models import Therapy
-from pumpsim.summary import summarize
 
 __all__ = [
     "ForecastWindowSource",
@@ -120,10 +117,10 @@ class ScheduleWindowSource:
 class ForecastWindowSource:
     """Windows from ``pumpsim.forecast``: ``earliest_refill`` … ``refill_by`` at ``risk``.
 
-    ``runs`` Monte Carlo trajectories per forecast. Each request draws from its own random
-    stream, spawned from ``seed`` and the request's ``key`` (patient, fill and cycle), so a
-    window depends neither on the worker count nor on the other patients in the roster: adding
-    a patient does not move anyone else's booked refill.
+    ``runs`` Monte Carlo trajectories per forecast, run by the one batch runner
+    (``pumpsim.forecast.batch``): each request draws from the stream of its ``key`` (patient,
+    fill and cycle) under ``seed``, so a window depends neither on the worker count nor on the
+    other patients in the roster: adding a patient does not move anyone else's booked refill.
 
     Use it as a context manager to keep one process pool (``workers`` processes, default all
     cores; 1 = in this process) for the whole plan.
@@ -135,56 +132,29 @@ class ForecastWindowSource:
         self.risk = risk
         self.runs = runs
         self.seed = seed
-        self.workers = (os.cpu_count() or 1) if workers is None else workers
-        if self.workers < 1:
-            raise ValueError(f"workers must be at least 1, got {workers}")
-        self._pool: ProcessPoolExecutor | None = None
+        self._runner = ForecastRunner(seed=seed, workers=workers)
+        self.workers = self._runner.workers
 
     @property
     def description(self) -> str:
         return f"forecast, risk {self.risk:g}, {self.runs} runs, seed {self.seed}"
 
     def __enter__(self) -> ForecastWindowSource:
-        if self.workers > 1:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers)
+        self._runner.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        self._runner.__exit__(*exc)
 
     def windows(
         self, requests: Sequence[WindowRequest], progress: ProgressCallback | None = None
     ) -> list[Window]:
-        jobs = [(r.therapy, r.as_of, self._stream(r.key), self.runs, self.risk) for r in requests]
-        out: list[Window] = []
-        if self._pool is None or len(jobs) <= 1:
-            for job in jobs:
-                out.append(_forecast_window(job))
-                if progress is not None:
-                    progress(len(out), len(jobs))
-            return out
-        chunk = max(1, len(jobs) // (4 * self.workers))
-        for window in self._pool.map(_forecast_window, jobs, chunksize=chunk):
-            out.append(window)
-            if progress is not None:
-                progress(len(out), len(jobs))
-        return out
-
-    def _stream(self, key: str) -> np.random.SeedSequence:
-        digest = hashlib.sha256(key.encode("utf-8")).digest()
-        words = tuple(int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4))
-        return np.random.SeedSequence(self.seed, spawn_key=words)
+        options = {"runs": self.runs, "risk": self.risk, "keep_samples": False}
+        jobs = [ForecastJob(r.therapy, r.key, {**options, "as_of": r.as_of}) for r in requests]
+        windows: list[Window] = self._runner.run(jobs, reduce=forecast_window, progress=progress)
+        return windows
 
 
-_Job = tuple[Therapy, "dt.datetime | None", np.random.SeedSequence, int, float]
-
-
-def _forecast_window(job: _Job) -> Window:
-    """One forecast in a worker process, reduced to its window (small to send back)."""
-    from pumpsim.forecast import forecast
-
-    therapy, as_of, stream, runs, risk = job
-    f = forecast(therapy, as_of=as_of, runs=runs, risk=risk, seed=stream, keep_samples=False)
+def forecast_window(f: Forecast) -> Window:
+    """A forecast reduced to its refill window (small to send back from a worker)."""
     return Window(f.earliest_refill, f.refill_by, f.limiting_factor)

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pumpsim.core.clock import day_indices, origin_minute
 from pumpsim.engine.fluid import Composition
 from pumpsim.engine.trace import DaySummary, PtmPress, Trace
-from pumpsim.schedule_math import MINUTES_PER_DAY, origin_minute
 
 if TYPE_CHECKING:
     from pumpsim.engine.pump import _Ledger
@@ -90,9 +90,7 @@ class FlowLog:
     # ------------------------------------------------------------------ days
     def _day_of(self, t: np.ndarray) -> np.ndarray:
         """Pump-clock calendar day of each time ``t`` (days since origin); 0 is the origin's."""
-        return np.floor((self._origin_minute + t * MINUTES_PER_DAY) / MINUTES_PER_DAY).astype(
-            np.intp
-        )
+        return day_indices(self._origin_minute, t)
 
     def day(self, index: int) -> DaySummary:
         """The record of day ``index``, creating it and any day before it still missing."""

@@ -10,10 +10,10 @@ from typing import Any
 
 import simpy
 
+from pumpsim.core.clock import to_days
 from pumpsim.engine.pump import TOLERANCE_DAYS, PumpModel
 from pumpsim.engine.trace import PtmPress
-from pumpsim.schedule_math import PtmGate, segment_rows, to_days
-from pumpsim.timeline import (
+from pumpsim.models.timeline import (
     CatheterDisconnection,
     CatheterOcclusion,
     MriExposure,
@@ -23,6 +23,8 @@ from pumpsim.timeline import (
     Reprogram,
     Timeline,
 )
+from pumpsim.schedule.ptm import PtmGate
+from pumpsim.schedule.segments import segment_rows
 
 Proc = Generator[simpy.Event, Any, None]
 _LOOKAHEAD_DAYS = 366.0

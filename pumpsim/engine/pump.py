@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pumpsim.core.clock import EPS_DAYS, next_midnight, origin_minute, to_datetime
 from pumpsim.engine.flowlog import BATCH, FIELDS, FlowLog, SampleSink
 from pumpsim.engine.fluid import Composition, DeadVolume, Reservoir
 from pumpsim.engine.trace import (
@@ -31,7 +32,7 @@ from pumpsim.engine.trace import (
     Trace,
 )
 from pumpsim.models import Infusate, Program, PtmSettings, Therapy
-from pumpsim.schedule_math import MINUTES_PER_DAY, origin_minute, to_datetime
+from pumpsim.schedule.segments import mean_daily_volume_ml
 
 TOLERANCE_ML = 1e-9
 TOLERANCE_DAYS = 1e-9
@@ -91,7 +92,8 @@ class PumpModel:
         self.program: Program = therapy.program
         self.program_start_day = 0.0
         self.ptm: PtmSettings | None = therapy.ptm
-        self.low_reservoir_ml = therapy.low_reservoir_alarm_ml
+        self.low_reservoir_ml = therapy.low_reservoir_alarm_ml or 0.0
+        """The alarm threshold in effect (mL); 0 for a pump without the alarm."""
         # rates (mL/day) set by the processes
         self.basal_rate = 0.0
         self.periodic_rate = 0.0
@@ -272,12 +274,9 @@ class PumpModel:
 
     def next_midnight(self) -> float:
         """The first pump-clock midnight after ``self.t`` (days since origin)."""
-        if self.t < self._midnight - 1e-12:
+        if self.t < self._midnight - EPS_DAYS:
             return self._midnight
-        index = math.floor(
-            (self._origin_minute + self.t * MINUTES_PER_DAY) / MINUTES_PER_DAY + 1e-12
-        )
-        self._midnight = ((index + 1) * MINUTES_PER_DAY - self._origin_minute) / MINUTES_PER_DAY
+        self._midnight = next_midnight(self._origin_minute, self.t)
         return self._midnight
 
     # ------------------------------------------------------------------ crossings
@@ -332,7 +331,7 @@ class PumpModel:
                 if after < until < soonest:
                     soonest = until
         due = self.due = soonest if soonest > t else t
-        wake = self._midnight if t < self._midnight - 1e-12 else self.next_midnight()
+        wake = self._midnight if t < self._midnight - EPS_DAYS else self.next_midnight()
         if limit < wake:
             wake = limit
         return due if due < wake else wake
@@ -432,7 +431,7 @@ class PumpModel:
         self.program = program
         self.program_start_day = self.t
         self.unsettled = True
-        self.log("program_active", mean_ml_per_day=round(program.mean_daily_volume_ml(), 9))
+        self.log("program_active", mean_ml_per_day=round(mean_daily_volume_ml(program), 9))
         if self.on_program_change is not None:
             self.on_program_change()
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import simpy
 
-from pumpsim.demand import press_times
+from pumpsim.core.clock import to_days
+from pumpsim.core.errors import SimulationError
 from pumpsim.engine.flowlog import SampleSink
 from pumpsim.engine.processes import (
     Clock,
@@ -16,10 +17,9 @@ from pumpsim.engine.processes import (
 )
 from pumpsim.engine.pump import PumpModel
 from pumpsim.engine.trace import Balance, Trace
-from pumpsim.errors import SimulationError
 from pumpsim.models import PtmDemand, Therapy
-from pumpsim.schedule_math import to_days
-from pumpsim.timeline import PtmChange, Timeline
+from pumpsim.models.timeline import PtmChange, Timeline
+from pumpsim.schedule.presses import press_times
 
 MAX_DAYS = 366 * 15
 

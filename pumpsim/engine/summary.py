@@ -40,9 +40,9 @@ class TraceSummary:
 
 
 def summarize_trace(trace: Trace) -> TraceSummary:
-    """Digest ``trace``. Mean doses use whole calendar days only (the first and last partial
-    days would bias them)."""
-    full_days = [d for d in trace.daily[1:-1]] or trace.daily
+    """Digest ``trace``. Mean doses use the run's complete calendar days
+    (``Trace.complete_days``), or every day of a run shorter than one."""
+    full_days = trace.complete_days() or trace.daily
     n = max(1, len(full_days))
     doses: dict[str, float] = {}
     for d in full_days:

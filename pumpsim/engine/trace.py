@@ -17,8 +17,8 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from pumpsim.atomic import write_text_atomic
-from pumpsim.schedule_math import to_datetime
+from pumpsim.core.atomic import write_text_atomic
+from pumpsim.core.clock import to_datetime
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -230,6 +230,20 @@ class Trace:
 
     def day_summary(self, date: dt.date) -> DaySummary | None:
         return next((d for d in self.daily if d.date == date), None)
+
+    def complete_days(self) -> list[DaySummary]:
+        """The pump-clock calendar days entirely inside the run: the days that daily means are
+        taken over (a partial first or last day would bias them). A run that starts at midnight
+        keeps its first day."""
+        start = self.origin
+        end = to_datetime(start, self.end_day)
+        one_day = dt.timedelta(days=1)
+        return [
+            d
+            for d in self.daily
+            if start <= (midnight := dt.datetime.combine(d.date, dt.time()))
+            and midnight + one_day <= end
+        ]
 
     def no_therapy_days(self) -> float:
         """Total time (days) the patient received no drug while the program asked for some."""

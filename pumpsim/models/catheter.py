@@ -6,8 +6,8 @@ from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
-from pumpsim.models._base import FrozenModel, unit
-from pumpsim.units import LENGTH, VOLUME, VOLUME_PER_LENGTH
+from pumpsim.core.units import LENGTH, VOLUME, VOLUME_PER_LENGTH
+from pumpsim.models.base import FrozenModel, unit
 
 
 class Catheter(FrozenModel):

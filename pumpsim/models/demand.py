@@ -6,7 +6,7 @@ from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
-from pumpsim.models._base import FrozenModel, MinuteOfDay, PumpTime
+from pumpsim.models.base import FrozenModel, MinuteOfDay, PumpTime
 
 
 class DemandWindow(FrozenModel):

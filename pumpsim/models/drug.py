@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
-from pumpsim.models._base import FrozenModel, unit
-from pumpsim.units import CONCENTRATION, DURATION, MASS_RATE
+from pumpsim.core.units import CONCENTRATION, DURATION, MASS_RATE, MassUnit, format_concentration
+from pumpsim.models.base import FrozenModel, unit
 
 Concentration = Annotated[float, unit(CONCENTRATION)]
 DoseRate = Annotated[float, unit(MASS_RATE)]
@@ -19,7 +19,7 @@ class DrugEntry(FrozenModel):
 
     key: str = Field(min_length=1)
     name: str = Field(min_length=1)
-    mass_unit: Literal["mg", "mcg"]
+    mass_unit: MassUnit
     """The unit clinicians use for this drug's doses; display only, values stay in mg."""
     typical_concentrations_mg_per_ml: tuple[Concentration, ...] = Field(
         alias="typical_concentrations", default=()
@@ -63,7 +63,7 @@ class Drug(FrozenModel):
     """One drug in the reservoir at a concentration (mg/mL), with its limits (mg/day, days)."""
 
     name: str = Field(min_length=1)
-    mass_unit: Literal["mg", "mcg"] = "mg"
+    mass_unit: MassUnit = "mg"
     concentration_mg_per_ml: Annotated[Concentration, Field(alias="concentration", gt=0, le=1000)]
     stability_days: Annotated[Days, Field(alias="stability", gt=0)]
     first_fill_stability_days: Annotated[Days | None, Field(alias="first_fill_stability", gt=0)] = (
@@ -122,6 +122,4 @@ class Infusate(FrozenModel):
 
 
 def _fmt_conc(drug: Drug) -> str:
-    if drug.mass_unit == "mcg":
-        return f"{drug.concentration_mg_per_ml * 1000:g} mcg/mL"
-    return f"{drug.concentration_mg_per_ml:g} mg/mL"
+    return format_concentration(drug.concentration_mg_per_ml, drug.mass_unit)

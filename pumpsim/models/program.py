@@ -10,8 +10,8 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from pumpsim.models._base import FrozenModel, MinuteOfDay, RateMlPerDay, VolumeOrDoseMl, unit
-from pumpsim.units import DURATION
+from pumpsim.core.units import DURATION
+from pumpsim.models.base import FrozenModel, MinuteOfDay, RateMlPerDay, VolumeOrDoseMl, unit
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 WEEKDAYS: tuple[Weekday, ...] = (
@@ -110,17 +110,6 @@ class Program(FrozenModel):
     def basal_rates(self) -> list[float]:
         """Every basal rate the program uses (mL/day)."""
         return sorted({s.rate_ml_per_day for d in range(7) for s in self.steps_for(d)})
-
-    def mean_daily_volume_ml(self) -> float:
-        """Average basal + periodic-bolus volume per day over a week (mL/day)."""
-        total = 0.0
-        for day in range(7):
-            steps = self.steps_for(day)
-            for i, step in enumerate(steps):
-                end = steps[i + 1].start_minute if i + 1 < len(steps) else 1440
-                total += step.rate_ml_per_day * (end - step.start_minute) / 1440
-        basal = total / 7
-        return basal + sum(b.volume_ml / b.every_days for b in self.periodic_boluses)
 
 
 class PtmSettings(FrozenModel):

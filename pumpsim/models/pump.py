@@ -6,8 +6,8 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from pumpsim.models._base import FrozenModel, unit
-from pumpsim.units import DURATION, FRACTION, VOLUME, VOLUME_RATE
+from pumpsim.core.units import DURATION, FRACTION, VOLUME, VOLUME_RATE
+from pumpsim.models.base import FrozenModel, unit
 
 Volume = Annotated[float, unit(VOLUME)]
 VolumeRate = Annotated[float, unit(VOLUME_RATE)]

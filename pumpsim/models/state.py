@@ -6,8 +6,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from pumpsim.models._base import FrozenModel, PumpTime, unit
-from pumpsim.units import VOLUME
+from pumpsim.core.units import VOLUME
+from pumpsim.models.base import FrozenModel, PumpTime, unit
 
 Volume = Annotated[float, unit(VOLUME)]
 

@@ -11,8 +11,8 @@ from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
-from pumpsim.errors import Problem
-from pumpsim.models._base import FrozenModel
+from pumpsim.core.errors import Problem
+from pumpsim.models.base import FrozenModel
 from pumpsim.models.catheter import Catheter
 from pumpsim.models.demand import PtmDemand
 from pumpsim.models.drug import Infusate
@@ -56,11 +56,14 @@ class Therapy(FrozenModel):
         return self
 
     @property
-    def low_reservoir_alarm_ml(self) -> float:
-        """The low-reservoir alarm threshold in effect (mL of calculated volume)."""
+    def low_reservoir_alarm_ml(self) -> float | None:
+        """The low-reservoir alarm threshold in effect (mL of calculated volume): the profile's
+        setting, else the pump's default; ``None`` for a pump without the alarm."""
+        if self.pump.low_reservoir_alarm is None:
+            return None
         if self.alarms.low_reservoir_ml is not None:
             return self.alarms.low_reservoir_ml
-        return self.pump.low_reservoir_alarm.default_ml if self.pump.low_reservoir_alarm else 0.0
+        return self.pump.low_reservoir_alarm.default_ml
 
     @property
     def dead_volume_ml(self) -> float:

@@ -13,10 +13,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from pumpsim import DISCLAIMER, __version__
-from pumpsim.atomic import write_text_atomic
+from pumpsim.core.atomic import write_text_atomic
 from pumpsim.report.narrative import narrative
 from pumpsim.report.plots import figure_bytes, scenario_figures
-from pumpsim.scenarios import ScenarioResult
+from pumpsim.teaching.scenarios import ScenarioResult
 
 __all__ = ["render_html", "write_html"]
 

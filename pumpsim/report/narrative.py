@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pumpsim.core.units import format_mass_mg
 from pumpsim.engine import Event, Trace
-from pumpsim.scenarios import ScenarioResult
-from pumpsim.units import format_mass_mg
+from pumpsim.schedule.segments import mean_daily_volume_ml
+from pumpsim.teaching.scenarios import ScenarioResult
 
 __all__ = ["narrative"]
 
@@ -91,7 +92,7 @@ def narrative(result: ScenarioResult) -> list[str]:
     lines = [
         f"{trace.origin:%Y-%m-%d %H:%M}: the run starts with {state.calculated_volume_ml:g} mL "
         f"calculated in a {therapy.pump.name} ({therapy.infusate.label()}), "
-        f"programmed at {therapy.program.mean_daily_volume_ml():.3f} mL/day on average."
+        f"programmed at {mean_daily_volume_ml(therapy.program):.3f} mL/day on average."
     ]
     for event in trace.events:
         text = _sentence(event, trace)

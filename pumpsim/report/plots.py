@@ -21,11 +21,12 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from pumpsim.atomic import OutputError, write_bytes_atomic  # noqa: E402
-from pumpsim.costs import CostCurves  # noqa: E402
+from pumpsim.core.atomic import OutputError, write_bytes_atomic  # noqa: E402
+from pumpsim.core.clock import to_datetime  # noqa: E402
+from pumpsim.core.units import mass_in_unit  # noqa: E402
 from pumpsim.engine import Trace  # noqa: E402
-from pumpsim.scenarios import ScenarioResult  # noqa: E402
-from pumpsim.schedule_math import to_datetime  # noqa: E402
+from pumpsim.teaching.costs import CostCurves  # noqa: E402
+from pumpsim.teaching.scenarios import ScenarioResult  # noqa: E402
 
 __all__ = [
     "INTERVENTION_KINDS",
@@ -159,9 +160,8 @@ def draw_dose(axes: list[Axes], trace: Trace) -> None:
     dates = _noon([d.date for d in trace.daily])
     for ax, drug in zip(axes, _drugs(trace), strict=False):
         unit = trace.drug_units.get(drug, "mg")
-        scale = 1000.0 if unit == "mcg" else 1.0
-        total = [d.dose_mg.get(drug, 0.0) * scale for d in trace.daily]
-        bolus = [d.bolus_dose_mg.get(drug, 0.0) * scale for d in trace.daily]
+        total = [mass_in_unit(d.dose_mg.get(drug, 0.0), unit) for d in trace.daily]
+        bolus = [mass_in_unit(d.bolus_dose_mg.get(drug, 0.0), unit) for d in trace.daily]
         basal = [t - b for t, b in zip(total, bolus, strict=True)]
         ax.bar(dates, basal, width=0.85, color="#5dade2", label="basal")
         if any(b > 0 for b in bolus):

@@ -16,7 +16,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationInfo
 
-from pumpsim.units import Kind, UnitParseError, parse_quantity, parse_rate
+from pumpsim.core.clock import NO_ZONE_MESSAGE, PumpTimeError, parse_pump_time
+from pumpsim.core.units import Kind, UnitParseError, parse_quantity, parse_rate
 
 FROM_FILE = {"source": "file"}
 
@@ -107,7 +108,7 @@ def _rate_to_ml_per_day(value: Any, info: ValidationInfo) -> Any:
 def _volume_or_dose(value: Any, info: ValidationInfo) -> Any:
     """A volume (``"0.05 mL"``) or a dose (``"0.1 mg"``) converted through the concentration."""
     if isinstance(value, str):
-        from pumpsim.units import MASS, VOLUME
+        from pumpsim.core.units import MASS, VOLUME
 
         try:
             return parse_quantity(value, VOLUME)
@@ -154,7 +155,12 @@ MinuteOfDay = Annotated[int, BeforeValidator(_minute_of_day)]
 """Minutes after midnight on the pump clock (0..1439); files write ``"HH:MM"``."""
 
 
-def _date_to_midnight(value: Any) -> Any:
+def _pump_time(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return parse_pump_time(value)
+        except PumpTimeError as exc:
+            raise ValueError(str(exc)) from None
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return dt.datetime(value.year, value.month, value.day)
     return value
@@ -162,11 +168,9 @@ def _date_to_midnight(value: Any) -> Any:
 
 def _naive(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is not None:
-        raise ValueError(
-            "pump times are local wall-clock times without a time zone, e.g. '2026-03-01T08:00'"
-        )
+        raise ValueError(NO_ZONE_MESSAGE)
     return value.replace(second=0, microsecond=0) if value.second or value.microsecond else value
 
 
-PumpTime = Annotated[dt.datetime, BeforeValidator(_date_to_midnight), AfterValidator(_naive)]
+PumpTime = Annotated[dt.datetime, BeforeValidator(_pump_time), AfterValidator(_naive)]
 """A naive local datetime on the pump's clock; a bare date means its midnight."""

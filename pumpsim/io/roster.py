@@ -43,23 +43,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pumpsim.clinic._cells import (
-    column_of,
-    parse_drugs,
-    precheck,
-    profile_dict,
-    row_state,
-)
-from pumpsim.clinic.calendar import DEFAULT_POOL, parse_weekdays
-from pumpsim.errors import Problem, ProfileError
+from pumpsim.core.clock import parse_weekdays
+from pumpsim.core.errors import Problem, ProfileError
+from pumpsim.core.units import VOLUME, UnitParseError, parse_quantity
+from pumpsim.core.yamlio import read_yaml
+from pumpsim.io._cells import column_of, parse_drugs, precheck, profile_dict, row_state
+from pumpsim.io.profiles import Catalog, load_catalog, load_therapy, therapy_from_dict
 from pumpsim.models import PumpState, Therapy
-from pumpsim.profiles import Catalog, load_catalog, load_therapy, therapy_from_dict
-from pumpsim.units import (
-    VOLUME,
-    UnitParseError,
-    parse_quantity,
-)
-from pumpsim.yamlio import read_yaml
 
 __all__ = ["COLUMNS", "Roster", "RosterEntry", "load_roster", "parse_drugs"]
 
@@ -100,6 +90,9 @@ _THERAPY_COLUMNS = (
     "low_reservoir_alarm",
     "next_drugs",
 )
+
+DEFAULT_POOL = "clinic"
+"""The location pool of a roster without a pool column."""
 
 
 @dataclass(frozen=True)

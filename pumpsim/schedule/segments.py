@@ -15,19 +15,15 @@ import bisect
 import datetime as dt
 import itertools
 import math
-from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from pumpsim.models import Program, PtmSettings, Therapy
-
-MINUTES_PER_DAY = 1440
-EPS_DAYS = 1e-9
-"""Times closer than this (about 0.1 ms) are the same instant."""
+from pumpsim.core.clock import EPS_DAYS, MINUTES_PER_DAY, midnight_before, origin_minute
+from pumpsim.models import Program, Therapy
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -43,25 +39,6 @@ def dose_to_volume_ml(dose_mg: float, concentration_mg_per_ml: float) -> float:
     if concentration_mg_per_ml <= 0:
         raise ValueError("concentration must be positive")
     return dose_mg / concentration_mg_per_ml
-
-
-# ---------------------------------------------------------------- clock helpers
-def to_days(origin: dt.datetime, when: dt.datetime) -> float:
-    """Days from ``origin`` to ``when`` (both naive pump-clock datetimes)."""
-    return (when - origin).total_seconds() / 86400.0
-
-
-_SECOND = dt.timedelta(seconds=1)
-
-
-def to_datetime(origin: dt.datetime, days: float) -> dt.datetime:
-    """The pump-clock datetime ``days`` after ``origin``, rounded to the second."""
-    return origin + _SECOND * round(days * 86400.0)
-
-
-def origin_minute(origin: dt.datetime) -> float:
-    """Minutes since the pump clock's midnight at ``origin`` (day 0 of a run)."""
-    return origin.hour * 60 + origin.minute + origin.second / 60 + origin.microsecond / 6e7
 
 
 # ---------------------------------------------------------------- segments
@@ -264,15 +241,6 @@ def _basal_rows(times: FloatArray, rates: FloatArray, end_day: float) -> Sequenc
     )
 
 
-def daily_volume_ml(program: Program, origin: dt.datetime, day: int) -> float:
-    """Programmed volume (mL) over calendar day ``day`` counted from the origin's midnight."""
-    midnight = -origin_minute(origin) / MINUTES_PER_DAY
-    segs = program_segments(
-        program, origin=origin, start_day=midnight + day, end_day=midnight + day + 1
-    )
-    return sum(s.volume_ml for s in segs)
-
-
 # ---------------------------------------------------------------- cumulative volume
 @dataclass(frozen=True)
 class CumulativeSchedule:
@@ -367,82 +335,82 @@ class CumulativeSchedule:
         return out
 
 
-# ---------------------------------------------------------------- PTM rules
-Decision = Literal[
-    "granted",
-    "lockout",
-    "daily_cap",
-    "bolus_running",
-    "reservoir_empty",
-    "pump_stopped",
-    "disabled",
-]
+# ---------------------------------------------------------------- a day's volume
+MAX_DAY_WINDOW_DAYS = 28
+"""Calendar days examined for the largest programmed daily volume (covers every weekday and
+every periodic-bolus interval up to the 28-day maximum)."""
 
 
-@dataclass
-class PtmGate:
-    """The pump's rules for a patient bolus request, applied press by press.
-
-    A press at ``t`` is denied when the motor is stopped (MRI stall, end of service), when the
-    reservoir is at its empty limit, when another bolus is
-    still running, when the lockout since the last *granted* bolus has not passed, or when the
-    day's maximum is used: either the grants in the last 24 h (``rolling``) or since the pump
-    clock's midnight (``clock``). Otherwise it is granted and delivered over its duration.
-    """
-
-    settings: PtmSettings
-    origin: dt.datetime
-    _grants: deque[float] = field(default_factory=deque)
-
-    def decide(
-        self,
-        t: float,
-        bolus_running_until: float = -math.inf,
-        reservoir_empty: bool = False,
-        pump_stopped: bool = False,
-    ) -> Decision:
-        """Decide a press at ``t`` (days since origin) and record it when granted."""
-        s = self.settings
-        if s.max_per_day == 0:
-            return "disabled"
-        if pump_stopped:
-            return "pump_stopped"
-        if reservoir_empty:
-            return "reservoir_empty"
-        if t < bolus_running_until - EPS_DAYS:
-            return "bolus_running"
-        if self._grants and t < self._grants[-1] + s.lockout_days - EPS_DAYS:
-            return "lockout"
-        if self.count_in_day(t) >= s.max_per_day:
-            return "daily_cap"
-        self._grants.append(t)
-        return "granted"
-
-    def count_in_day(self, t: float) -> int:
-        """Grants that count against the daily maximum for a press at ``t``: those in the 24 h
-        before ``t`` (rolling) or since the pump clock's last midnight (clock)."""
-        while self._grants and self._grants[0] <= t - 1.0 - EPS_DAYS:
-            self._grants.popleft()  # too old for any later press to count
-        if self.settings.day_definition == "rolling":
-            since = t - 1.0 + EPS_DAYS  # counted: g > since
-        else:
-            since = math.nextafter(self.midnight_before(t) - EPS_DAYS, -math.inf)
-        count = 0
-        for g in reversed(self._grants):  # grants are in time order: count back to ``since``
-            if g <= since:
-                break
-            count += 1
-        return count
-
-    def midnight_before(self, t: float) -> float:
-        """The pump clock's last midnight at or before ``t`` (days since origin)."""
-        return midnight_before(self.origin, t)
+def mean_daily_volume_ml(program: Program) -> float:
+    """Programmed basal + periodic-bolus volume per day, averaged over a week (mL/day)."""
+    total = 0.0
+    for day in range(7):
+        steps = program.steps_for(day)
+        for i, step in enumerate(steps):
+            end = steps[i + 1].start_minute if i + 1 < len(steps) else MINUTES_PER_DAY
+            total += step.rate_ml_per_day * (end - step.start_minute) / MINUTES_PER_DAY
+    basal = total / 7
+    return basal + sum(b.volume_ml / b.every_days for b in program.periodic_boluses)
 
 
-def midnight_before(origin: dt.datetime, t: float) -> float:
-    """The last pump-clock midnight at or before ``t`` (days since ``origin``)."""
-    base = origin_minute(origin)
-    minute = base + t * MINUTES_PER_DAY
-    return (
-        math.floor(minute / MINUTES_PER_DAY + EPS_DAYS) * MINUTES_PER_DAY - base
-    ) / MINUTES_PER_DAY
+def max_calendar_day_volume_ml(therapy: Therapy) -> float:
+    """Largest programmed volume (mL) in one pump-clock calendar day over the next 4 weeks,
+    counting whole days from the first midnight after ``state.time``."""
+    origin = therapy.state.time
+    first_midnight = midnight_before(origin, 0.0)
+    if first_midnight < 0:
+        first_midnight += 1.0
+    end = first_midnight + MAX_DAY_WINDOW_DAYS
+    schedule = CumulativeSchedule.for_therapy(therapy, end)
+    midnights = [first_midnight + k for k in range(MAX_DAY_WINDOW_DAYS + 1)]
+    volumes = schedule.volume_at(midnights)
+    return float(max(volumes[1:] - volumes[:-1]))
+
+
+def programmed_volume_ml(therapy: Therapy, days: float) -> float:
+    """Programmed volume (mL) delivered in the ``days`` after ``therapy.state.time``."""
+    if days <= 0:
+        return 0.0
+    return float(CumulativeSchedule.for_therapy(therapy, days).volume_at(days))
+
+
+# ---------------------------------------------------------------- the horizon search
+def schedule_reaching(
+    therapy: Therapy,
+    volume_ml: float,
+    *,
+    first_span_days: float,
+    max_days: float,
+    extra_ml_per_day: float = 0.0,
+) -> tuple[CumulativeSchedule, float]:
+    """The therapy's cumulative schedule over ``[0, span]`` with ``span`` doubled from
+    ``first_span_days`` until the program (plus an even ``extra_ml_per_day``) has delivered
+    ``volume_ml`` or ``span`` reaches ``max_days``; returns ``(schedule, span)``."""
+    span = min(first_span_days, max_days)
+    while True:
+        schedule = CumulativeSchedule.for_therapy(therapy, span, extra_ml_per_day=extra_ml_per_day)
+        if schedule.volumes[-1] >= volume_ml or span >= max_days:
+            return schedule, span
+        span = min(2 * span, max_days)
+
+
+def days_to_deliver(
+    therapy: Therapy, volume_ml: float, *, extra_ml_per_day: float = 0.0, max_days: float
+) -> float | None:
+    """Days from ``state.time`` until the program (plus an even ``extra_ml_per_day``) has
+    delivered ``volume_ml``; 0 if there is nothing left to deliver, ``None`` beyond
+    ``max_days``. The first guess is the mean rate's estimate plus two 4-week patterns."""
+    if volume_ml <= 0:
+        return 0.0
+    mean = mean_daily_volume_ml(therapy.program) + extra_ml_per_day
+    if mean <= 0:
+        return None
+    schedule, _ = schedule_reaching(
+        therapy,
+        volume_ml,
+        first_span_days=volume_ml / mean + 2 * MAX_DAY_WINDOW_DAYS,
+        max_days=max_days,
+        extra_ml_per_day=extra_ml_per_day,
+    )
+    days = float(schedule.time_of_volume(volume_ml))
+    return days if math.isfinite(days) else None

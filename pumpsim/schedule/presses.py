@@ -18,8 +18,8 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from pumpsim.core.clock import EPS_DAYS, MINUTES_PER_DAY, midnight_before, to_days
 from pumpsim.models import PtmDemand
-from pumpsim.schedule_math import EPS_DAYS, MINUTES_PER_DAY, midnight_before, to_days
 
 FloatArray = npt.NDArray[np.float64]
 

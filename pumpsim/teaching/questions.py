@@ -27,11 +27,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from pumpsim.costs import CostCurves
+from pumpsim.core.clock import to_datetime
+from pumpsim.core.errors import SimulationError
 from pumpsim.engine import DaySummary, Trace
-from pumpsim.errors import SimulationError
 from pumpsim.models import Therapy
-from pumpsim.schedule_math import to_datetime
+from pumpsim.schedule.segments import mean_daily_volume_ml
+from pumpsim.teaching.costs import CostCurves
 
 Value = float | int | str | dt.datetime | None
 
@@ -80,15 +81,8 @@ class TraceQueries:
 
     # ------------------------------------------------------------ helpers
     def _complete_days(self) -> list[DaySummary]:
-        """Pump-clock calendar days entirely inside the run (partial first/last days left out)."""
-        start = self.trace.origin
-        end = start + dt.timedelta(days=self.trace.end_day)
-        out = []
-        for d in self.trace.daily:
-            midnight = dt.datetime.combine(d.date, dt.time())
-            if midnight >= start and midnight + dt.timedelta(days=1) <= end:
-                out.append(d)
-        return out
+        """Pump-clock calendar days entirely inside the run (``Trace.complete_days``)."""
+        return self.trace.complete_days()
 
     def _date(self, day: Any) -> dt.date:
         if isinstance(day, str):
@@ -193,7 +187,7 @@ class TraceQueries:
     @_query(0)
     def start_rate_ml_per_day(self) -> Value:
         """Mean daily volume of the program at the start (mL/day)."""
-        return self.therapy.program.mean_daily_volume_ml()
+        return mean_daily_volume_ml(self.therapy.program)
 
     @_query(1, 2)
     def balance_ml(self, part: str, drug: str | None = None) -> Value:

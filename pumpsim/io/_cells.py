@@ -8,9 +8,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pumpsim.errors import Problem
-from pumpsim.profiles import Catalog
-from pumpsim.units import (
+from pumpsim.core.clock import PumpTimeError, parse_pump_time
+from pumpsim.core.errors import Problem
+from pumpsim.core.units import (
     CONCENTRATION,
     DURATION,
     MASS,
@@ -19,6 +19,7 @@ from pumpsim.units import (
     parse_quantity,
     parse_rate,
 )
+from pumpsim.io.profiles import Catalog
 
 __all__ = ["column_of", "parse_drugs", "precheck", "profile_dict", "row_state"]
 
@@ -55,14 +56,10 @@ def _datetime(row: Mapping[str, str], column: str, problems: list[Problem]) -> d
     if text is None:
         return None
     try:
-        value = dt.datetime.fromisoformat(text)
-    except ValueError:
-        problems.append(Problem(column, text, "an ISO date-time, e.g. 2026-03-02T10:30"))
+        return parse_pump_time(text)
+    except PumpTimeError as exc:
+        problems.append(Problem(column, text, str(exc)))
         return None
-    if value.tzinfo is not None:
-        problems.append(Problem(column, text, "a local time without a time-zone offset"))
-        return None
-    return value
 
 
 def row_state(

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from pumpsim.errors import PumpsimError
+from pumpsim.core.errors import PumpsimError
 
 
 class OutputError(PumpsimError):

@@ -21,20 +21,17 @@ day-to-day coefficient of variation from the over-dispersion of full-day counts
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from statistics import NormalDist
 from typing import Annotated, Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from pumpsim.errors import Problem, ProfileError, SimulationError
-from pumpsim.models import DemandWindow, PtmDemand, PumpSpec
-from pumpsim.montecarlo import FactorDistribution
+from pumpsim.core.errors import SimulationError
+from pumpsim.models import DemandWindow, FactorDistribution, FrozenModel, PtmDemand, PumpSpec
 
 __all__ = [
     "DeliveryFactorEstimate",
@@ -43,7 +40,6 @@ __all__ = [
     "estimate_delivery_factor",
     "estimate_demand",
     "observations_from_refills",
-    "read_press_log",
 ]
 
 DEFAULT_MEASUREMENT_SD_ML = 0.2
@@ -54,11 +50,7 @@ DEFAULT_DRIFT_SD = 0.01
 factors within a few percent between refills)."""
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class RefillObservation(_Frozen):
+class RefillObservation(FrozenModel):
     """One refill interval: what was programmed and what the withdrawal showed (mL)."""
 
     programmed_ml: Annotated[float, Field(gt=0)]
@@ -118,7 +110,7 @@ def observations_from_refills(
     return out
 
 
-class DeliveryFactorEstimate(_Frozen):
+class DeliveryFactorEstimate(FrozenModel):
     """Posterior of the pump's delivery factor (normal: ``mean`` ± ``sd``)."""
 
     mean: float
@@ -164,7 +156,7 @@ def estimate_delivery_factor(
     )
 
 
-class DemandEstimate(_Frozen):
+class DemandEstimate(FrozenModel):
     """Estimated PTM demand: a ``PtmDemand`` to simulate, and the rate's uncertainty."""
 
     demand: PtmDemand
@@ -236,45 +228,3 @@ def _daily_cv(inside: Sequence[dt.datetime], start: dt.datetime, end: dt.datetim
         return 0.0
     excess = counts.var(ddof=1) - mean
     return float(min(math.sqrt(max(excess, 0.0)) / mean, 3.0))
-
-
-def read_press_log(path: Path) -> list[dt.datetime]:
-    """Press times from a CSV file with a ``time`` column (ISO date-times on the pump clock,
-    e.g. the PTM log ``pumpsim simulate --ptm`` writes; other columns are ignored), in time
-    order. Every bad cell is reported with its row; a missing or unreadable file too."""
-    source = str(path)
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            if reader.fieldnames is None or "time" not in [f.strip() for f in reader.fieldnames]:
-                header = ", ".join(reader.fieldnames or []) or "(empty file)"
-                raise ProfileError(
-                    source, [Problem("row 1", header, "a header with a time column")]
-                )
-            problems: list[Problem] = []
-            times: list[dt.datetime] = []
-            for row in reader:
-                cells = {k.strip(): (v or "").strip() for k, v in row.items() if k is not None}
-                text = cells.get("time", "")
-                try:
-                    when = dt.datetime.fromisoformat(text)
-                except ValueError:
-                    when = None
-                if when is None or when.tzinfo is not None:
-                    problems.append(
-                        Problem(
-                            f"row {reader.line_num}, column time",
-                            text,
-                            "an ISO date-time on the pump clock, e.g. 2026-03-02T08:00",
-                        )
-                    )
-                else:
-                    times.append(when)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(
-            source,
-            [Problem("file", source, f"a readable UTF-8 CSV file ({exc.__class__.__name__})")],
-        ) from None
-    if problems:
-        raise ProfileError(source, problems)
-    return sorted(times)

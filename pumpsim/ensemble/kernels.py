@@ -1,7 +1,7 @@
 """Array kernels of the vectorized engine: the PTM gate over many trajectories at once, and
 exact crossing times on the delivered-volume curve (program plus bolus ramps).
 
-Same rules and float operations as ``schedule_math.PtmGate``; ``pumpsim.montecarlo`` drives
+Same rules and float operations as ``schedule_math.PtmGate``; ``pumpsim.ensemble.montecarlo`` drives
 these kernels chunk by chunk.
 """
 
@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from pumpsim.core.clock import EPS_DAYS, midnights_before
 from pumpsim.models import PtmSettings
-from pumpsim.schedule_math import EPS_DAYS, MINUTES_PER_DAY, CumulativeSchedule
+from pumpsim.schedule.segments import CumulativeSchedule
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -32,14 +33,6 @@ _GRANTED, _LOCKOUT, _CAP, _RUNNING, _EMPTY, _DISABLED = range(6)
 
 
 # ---------------------------------------------------------------- the PTM gate, vectorized
-def _midnight_before(base_minute: float, t: FloatArray) -> FloatArray:
-    """Vectorized ``schedule_math.midnight_before`` (same float operations, same results)."""
-    minute = base_minute + t * MINUTES_PER_DAY
-    return (
-        np.floor(minute / MINUTES_PER_DAY + EPS_DAYS) * MINUTES_PER_DAY - base_minute
-    ) / MINUTES_PER_DAY
-
-
 def gate_presses(
     presses: FloatArray,
     settings: PtmSettings,
@@ -86,7 +79,7 @@ def gate_presses(
         if rolling:
             capped = oldest > t - 1.0 + EPS_DAYS
         else:
-            capped = oldest >= _midnight_before(base_minute, t_safe) - EPS_DAYS
+            capped = oldest >= midnights_before(base_minute, t_safe) - EPS_DAYS
         code = np.select(
             [empty, busy, locked, capped], [_EMPTY, _RUNNING, _LOCKOUT, _CAP], default=_GRANTED
         ).astype(np.int8)
@@ -135,7 +128,7 @@ def grant_presses(
     if rolling:
         day_start = work - 1.0 + EPS_DAYS
     else:
-        day_start = _midnight_before(base_minute, np.where(present, presses, 0.0)).T - EPS_DAYS
+        day_start = midnights_before(base_minute, np.where(present, presses, 0.0)).T - EPS_DAYS
         day_start[~present.T] = np.nan
         day_start = np.ascontiguousarray(day_start)
     col_max = np.max(np.where(present, presses, -np.inf), axis=0)

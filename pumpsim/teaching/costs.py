@@ -24,8 +24,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pumpsim.core.errors import SimulationError
 from pumpsim.engine import Trace
-from pumpsim.errors import SimulationError
 
 DAYS_PER_MONTH = 365.25 / 12
 

@@ -14,16 +14,17 @@ piecewise-linear volume curve, not by stepping a clock.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
-from pumpsim.models import Therapy
-from pumpsim.schedule_math import (
-    CumulativeSchedule,
-    midnight_before,
-    to_datetime,
+from pumpsim.core.clock import to_days
+from pumpsim.core.units import MassUnit, format_mass_mg
+from pumpsim.forecast.deterministic import stability_limit, when
+from pumpsim.models import FrozenModel, Therapy
+from pumpsim.schedule.ptm import ptm_max_ml_per_day
+from pumpsim.schedule.segments import (
+    days_to_deliver,
+    max_calendar_day_volume_ml,
+    mean_daily_volume_ml,
     volume_to_dose_mg,
 )
 
@@ -32,21 +33,13 @@ __all__ = ["DoseWarning", "DrugDose", "TherapySummary", "summarize"]
 _MAX_HORIZON_DAYS = 20 * 365.0
 """Crossings further away than this (20 years) are reported as never reached."""
 
-_MAX_DAY_WINDOW_DAYS = 28
-"""Calendar days examined for the largest programmed daily volume (covers every weekday and
-every periodic-bolus interval up to the 28-day maximum)."""
 
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class DrugDose(_Frozen):
+class DrugDose(FrozenModel):
     """One drug of the infusate: concentration and daily doses, all in mg (``mass_unit`` is how
     clinicians write this drug's doses: ``mg`` or ``mcg``; values here stay in mg)."""
 
     name: str
-    mass_unit: Literal["mg", "mcg"]
+    mass_unit: MassUnit
     concentration_mg_per_ml: float
     mean_daily_dose_mg: float
     """Programmed basal + periodic-bolus dose averaged over a week (mg/day)."""
@@ -58,11 +51,11 @@ class DrugDose(_Frozen):
     hard_limit_mg_per_day: float | None
 
 
-class DoseWarning(_Frozen):
+class DoseWarning(FrozenModel):
     """A daily dose above a drug's soft (caution) or hard (do-not-exceed) limit."""
 
     drug: str
-    mass_unit: Literal["mg", "mcg"]
+    mass_unit: MassUnit
     level: Literal["soft", "hard"]
     basis: Literal["programmed", "programmed + all PTM boluses"]
     dose_mg_per_day: float
@@ -71,16 +64,16 @@ class DoseWarning(_Frozen):
     @property
     def message(self) -> str:
         """One line for a human, doses in the drug's unit."""
-        factor = 1000.0 if self.mass_unit == "mcg" else 1.0
         kind = "HARD limit" if self.level == "hard" else "soft limit"
+        dose = format_mass_mg(self.dose_mg_per_day, self.mass_unit, ".4g")
+        limit = format_mass_mg(self.limit_mg_per_day, self.mass_unit, ".4g")
         return (
-            f"{self.drug}: highest-day {self.basis} dose {self.dose_mg_per_day * factor:.4g} "
-            f"{self.mass_unit}/day is above the {kind} of "
-            f"{self.limit_mg_per_day * factor:.4g} {self.mass_unit}/day"
+            f"{self.drug}: highest-day {self.basis} dose {dose}/day is above the {kind} of "
+            f"{limit}/day"
         )
 
 
-class TherapySummary(_Frozen):
+class TherapySummary(FrozenModel):
     """What ``pumpsim check`` shows for a therapy; volumes in mL, times on the pump clock.
 
     Days are counted from ``state_time``; a ``None`` day count (and time) means the threshold is
@@ -104,7 +97,8 @@ class TherapySummary(_Frozen):
     max_daily_volume_ml: float
     """The largest programmed volume on any calendar day of the next four weeks (mL)."""
     ptm_max_volume_ml_per_day: float
-    """PTM bolus volume × maximum boluses per day (mL/day; 0 without PTM)."""
+    """PTM bolus volume × the most boluses a day can hold (``schedule.ptm.max_boluses_per_day``:
+    the daily maximum, or fewer when the lockout leaves less room) (mL/day; 0 without PTM)."""
     drugs: tuple[DrugDose, ...]
     low_reservoir_alarm_ml: float | None
     """The alarm threshold in effect (mL of calculated volume); ``None`` if the pump has none."""
@@ -128,12 +122,52 @@ class TherapySummary(_Frozen):
 def summarize(therapy: Therapy) -> TherapySummary:
     """Summarize ``therapy`` from its state onwards (see ``TherapySummary`` for the units)."""
     pump, program, state = therapy.pump, therapy.program, therapy.state
-    origin = state.time
-    mean_ml = program.mean_daily_volume_ml()
-    ptm_ml = therapy.ptm.bolus_volume_ml * therapy.ptm.max_per_day if therapy.ptm else 0.0
-    max_ml = _max_calendar_day_volume_ml(therapy)
+    mean_ml = mean_daily_volume_ml(program)
+    ptm_ml = ptm_max_ml_per_day(therapy.ptm)
+    max_ml = max_calendar_day_volume_ml(therapy)
+    drugs = _drug_doses(therapy, mean_ml, max_ml, ptm_ml)
+    lra_ml = therapy.low_reservoir_alarm_ml
+    calc = state.calculated_volume_ml
+    days_lra = None if lra_ml is None else _days_to(therapy, calc - lra_ml)
+    days_lra_ptm = None if lra_ml is None else _days_to(therapy, calc - lra_ml, ptm_ml)
+    empty_ml = pump.empty_reservoir_threshold_ml
+    days_empty = _days_to(therapy, calc - empty_ml)
+    stability_time = stability_limit(therapy)
+    return TherapySummary(
+        patient_id=therapy.patient_id,
+        indication=therapy.indication,
+        pump_key=pump.key,
+        pump_name=pump.name,
+        pump_kind=pump.kind,
+        reservoir_ml=pump.reservoir_ml,
+        program_mode=program.mode,
+        flex_steps_per_day=program.max_steps_per_day(),
+        periodic_bolus_count=len(program.periodic_boluses),
+        state_time=state.time,
+        calculated_volume_ml=calc,
+        mean_daily_volume_ml=mean_ml,
+        max_daily_volume_ml=max_ml,
+        ptm_max_volume_ml_per_day=ptm_ml,
+        drugs=drugs,
+        low_reservoir_alarm_ml=lra_ml,
+        days_to_low_reservoir=days_lra,
+        low_reservoir_time=when(therapy, days_lra),
+        days_to_low_reservoir_all_ptm=days_lra_ptm,
+        empty_threshold_ml=empty_ml,
+        days_to_empty=days_empty,
+        empty_time=when(therapy, days_empty),
+        stability_days=therapy.infusate.stability_days(first_fill=state.first_fill),
+        fill_time=state.fill_time,
+        stability_limit_time=stability_time,
+        days_to_stability_limit=to_days(state.time, stability_time),
+        warnings=_dose_warnings(drugs),
+    )
 
-    drugs = tuple(
+
+def _drug_doses(
+    therapy: Therapy, mean_ml: float, max_ml: float, ptm_ml: float
+) -> tuple[DrugDose, ...]:
+    return tuple(
         DrugDose(
             name=d.name,
             mass_unit=d.mass_unit,
@@ -147,86 +181,11 @@ def summarize(therapy: Therapy) -> TherapySummary:
         for d in therapy.infusate.drugs
     )
 
-    lra_ml = therapy.low_reservoir_alarm_ml if pump.low_reservoir_alarm is not None else None
-    calc = state.calculated_volume_ml
-    days_lra = None if lra_ml is None else _days_to_deliver(therapy, calc - lra_ml, 0.0)
-    days_lra_ptm = None if lra_ml is None else _days_to_deliver(therapy, calc - lra_ml, ptm_ml)
-    empty_ml = pump.empty_reservoir_threshold_ml
-    days_empty = _days_to_deliver(therapy, calc - empty_ml, 0.0)
 
-    stability = therapy.infusate.stability_days(first_fill=state.first_fill)
-    stability_time = to_datetime(state.fill_time, stability)
-
-    return TherapySummary(
-        patient_id=therapy.patient_id,
-        indication=therapy.indication,
-        pump_key=pump.key,
-        pump_name=pump.name,
-        pump_kind=pump.kind,
-        reservoir_ml=pump.reservoir_ml,
-        program_mode=program.mode,
-        flex_steps_per_day=program.max_steps_per_day(),
-        periodic_bolus_count=len(program.periodic_boluses),
-        state_time=origin,
-        calculated_volume_ml=calc,
-        mean_daily_volume_ml=mean_ml,
-        max_daily_volume_ml=max_ml,
-        ptm_max_volume_ml_per_day=ptm_ml,
-        drugs=drugs,
-        low_reservoir_alarm_ml=lra_ml,
-        days_to_low_reservoir=days_lra,
-        low_reservoir_time=_when(origin, days_lra),
-        days_to_low_reservoir_all_ptm=days_lra_ptm,
-        empty_threshold_ml=empty_ml,
-        days_to_empty=days_empty,
-        empty_time=_when(origin, days_empty),
-        stability_days=stability,
-        fill_time=state.fill_time,
-        stability_limit_time=stability_time,
-        days_to_stability_limit=(stability_time - origin).total_seconds() / 86400.0,
-        warnings=_dose_warnings(drugs),
+def _days_to(therapy: Therapy, volume_ml: float, extra_ml_per_day: float = 0.0) -> float | None:
+    return days_to_deliver(
+        therapy, volume_ml, extra_ml_per_day=extra_ml_per_day, max_days=_MAX_HORIZON_DAYS
     )
-
-
-def _when(origin: dt.datetime, days: float | None) -> dt.datetime | None:
-    return None if days is None else to_datetime(origin, days)
-
-
-def _days_to_deliver(therapy: Therapy, volume_ml: float, extra_ml_per_day: float) -> float | None:
-    """Days from ``state.time`` until the program (plus an even ``extra_ml_per_day``) has
-    delivered ``volume_ml``; 0 if there is nothing left to deliver, ``None`` beyond 20 years."""
-    if volume_ml <= 0:
-        return 0.0
-    mean = therapy.program.mean_daily_volume_ml() + extra_ml_per_day
-    if mean <= 0:
-        return None
-    # the pattern repeats at most every 4 weeks, so 2 × (estimate + 28 days) always suffices
-    # unless the crossing is far away; widen geometrically up to the horizon.
-    horizon = min(volume_ml / mean + 2 * _MAX_DAY_WINDOW_DAYS, _MAX_HORIZON_DAYS)
-    while True:
-        schedule = CumulativeSchedule.for_therapy(
-            therapy, horizon, extra_ml_per_day=extra_ml_per_day
-        )
-        days = float(schedule.time_of_volume(volume_ml))
-        if math.isfinite(days):
-            return days
-        if horizon >= _MAX_HORIZON_DAYS:
-            return None
-        horizon = min(2 * horizon, _MAX_HORIZON_DAYS)
-
-
-def _max_calendar_day_volume_ml(therapy: Therapy) -> float:
-    """Largest programmed volume (mL) in one pump-clock calendar day over the next 4 weeks,
-    counting whole days from the first midnight after ``state.time``."""
-    origin = therapy.state.time
-    first_midnight = midnight_before(origin, 0.0)
-    if first_midnight < 0:
-        first_midnight += 1.0
-    end = first_midnight + _MAX_DAY_WINDOW_DAYS
-    schedule = CumulativeSchedule.for_therapy(therapy, end)
-    midnights = [first_midnight + k for k in range(_MAX_DAY_WINDOW_DAYS + 1)]
-    volumes = schedule.volume_at(midnights)
-    return float(max(volumes[1:] - volumes[:-1]))
 
 
 def _level(dose_mg: float, drug: DrugDose) -> tuple[int, float]:

@@ -22,12 +22,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from pumpsim.errors import Problem, ProfileError
+from pumpsim.core.errors import Problem, ProfileError
+from pumpsim.core.units import format_concentration
+from pumpsim.core.yamlio import read_yaml
+from pumpsim.io.timeline import timeline_from_list
 from pumpsim.models import Drug, DrugEntry, Infusate, PumpSpec, Therapy
-from pumpsim.models._base import FROM_FILE, mark_internal
+from pumpsim.models.base import FROM_FILE, mark_internal
 from pumpsim.models.therapy import CrossCheckError
-from pumpsim.timeline import Timeline, timeline_from_list
-from pumpsim.yamlio import read_yaml
+from pumpsim.models.timeline import Timeline
 
 __all__ = [
     "Profile",
@@ -73,10 +75,11 @@ def default_catalog_dir() -> Path:
     env = os.environ.get("PUMPSIM_CATALOG")
     if env:
         return Path(env)
-    packaged = Path(__file__).resolve().parent / "_catalog"
+    package = Path(__file__).resolve().parents[1]  # pumpsim/
+    packaged = package / "_catalog"
     if (packaged / "pumps").is_dir():
         return packaged
-    return Path(__file__).resolve().parent.parent / "profiles"
+    return package.parent / "profiles"
 
 
 def _problems(
@@ -322,7 +325,7 @@ def _resolve_drugs(
                 Problem(
                     f"{where}.concentration",
                     fields["concentration"],
-                    f"up to {_conc(max_conc, entry.mass_unit)} for {entry.name}",
+                    f"up to {format_concentration(max_conc, entry.mass_unit)} for {entry.name}",
                 )
             )
     if problems or not drugs:
@@ -332,10 +335,6 @@ def _resolve_drugs(
     except ValidationError as exc:
         problems.extend(_problems(exc, field))
         return None
-
-
-def _conc(mg_per_ml: float, unit: str) -> str:
-    return f"{mg_per_ml * 1000:g} mcg/mL" if unit == "mcg" else f"{mg_per_ml:g} mg/mL"
 
 
 @dataclass(frozen=True)

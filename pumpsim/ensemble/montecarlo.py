@@ -27,14 +27,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from pumpsim.demand import press_times
-from pumpsim.errors import SimulationError
-from pumpsim.mc_kernels import (
+from pumpsim.core.clock import origin_minute
+from pumpsim.core.errors import SimulationError
+from pumpsim.ensemble.kernels import (
     DECISIONS,
     NO_PRESS,
     bolus_end_volumes,
@@ -42,8 +41,9 @@ from pumpsim.mc_kernels import (
     gate_presses,
     grant_presses,
 )
-from pumpsim.models import PtmDemand, PtmSettings, Therapy
-from pumpsim.schedule_math import CumulativeSchedule, origin_minute
+from pumpsim.models import FactorDistribution, PtmDemand, PtmSettings, Therapy
+from pumpsim.schedule.presses import press_times
+from pumpsim.schedule.segments import CumulativeSchedule, schedule_reaching
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -53,7 +53,6 @@ __all__ = [
     "DECISIONS",
     "NO_PRESS",
     "Ensemble",
-    "FactorDistribution",
     "Plan",
     "bolus_end_volumes",
     "delivered_crossing",
@@ -67,38 +66,6 @@ __all__ = [
 DEFAULT_CHUNK = 4096
 MAX_HORIZON_DAYS = 3 * 366.0
 """Longest window simulated when no horizon is given (a near-zero program never empties)."""
-
-
-@dataclass(frozen=True)
-class FactorDistribution:
-    """How each trajectory's delivery factor (actual / programmed, dimensionless) is drawn.
-
-    ``fixed``: always ``a``. ``uniform``: uniform on ``[a, b]``. ``normal``: mean ``a``, standard
-    deviation ``b``, clipped to ``[0.5, 1.5]`` (used for a calibration posterior).
-    """
-
-    kind: Literal["fixed", "uniform", "normal"]
-    a: float
-    b: float = 0.0
-
-    def draw(self, rng: np.random.Generator, n: int) -> FloatArray:
-        if self.kind == "fixed":
-            return np.full(n, self.a)
-        if self.kind == "uniform":
-            return rng.uniform(self.a, self.b, n)
-        return np.clip(rng.normal(self.a, self.b, n), 0.5, 1.5)
-
-    @property
-    def mean(self) -> float:
-        return 0.5 * (self.a + self.b) if self.kind == "uniform" else self.a
-
-    @classmethod
-    def for_therapy(cls, therapy: Therapy) -> FactorDistribution:
-        """The therapy's known factor if set, else uniform within the pump's rated accuracy."""
-        if therapy.delivery_factor is not None:
-            return cls("fixed", therapy.delivery_factor)
-        lo, hi = therapy.pump.delivery_factor_range
-        return cls("uniform", lo, hi) if hi > lo else cls("fixed", lo)
 
 
 @dataclass(frozen=True)
@@ -162,14 +129,13 @@ class Plan:
                 therapy, horizon_days, extra_ml_per_day=extra_rate_ml_per_day
             )
         else:
-            span = 60.0
-            while True:
-                schedule = CumulativeSchedule.for_therapy(
-                    therapy, span, extra_ml_per_day=extra_rate_ml_per_day
-                )
-                if schedule.volumes[-1] >= need or span >= MAX_HORIZON_DAYS:
-                    break
-                span = min(2 * span, MAX_HORIZON_DAYS)
+            schedule, span = schedule_reaching(
+                therapy,
+                need,
+                first_span_days=60.0,
+                max_days=MAX_HORIZON_DAYS,
+                extra_ml_per_day=extra_rate_ml_per_day,
+            )
             reach = float(schedule.time_of_volume(need))
             if math.isfinite(reach):
                 horizon_days = min(reach + 1.0, span)
@@ -178,14 +144,13 @@ class Plan:
                 )
             else:
                 horizon_days = span
-        lra = therapy.low_reservoir_alarm_ml if pump.low_reservoir_alarm is not None else None
         return cls(
             therapy=therapy,
             schedule=schedule,
             horizon_day=horizon_days,
             volume_ml=v0,
             true_volume_ml=state.true_volume_ml,
-            low_reservoir_ml=lra,
+            low_reservoir_ml=therapy.low_reservoir_alarm_ml,
             empty_threshold_ml=empty,
             rate_after_empty_ml_per_day=pump.rate_after_empty_ml_per_day,
             ptm=therapy.ptm,

@@ -1,14 +1,8 @@
-"""Refill forecasting: when must this patient come back?
+"""Probabilistic refill forecast: when must this patient come back, and how sure are we?
 
-Two views of the same pump state:
-
-* **Deterministic** (``deterministic``): the nominal date of each alarm on the programmed curve,
-  the actual reservoir running dry at the rated accuracy limits, the drug-stability limit, the
-  elective replacement date, and two manufacturer rules as named options — the programmer's
-  low-reservoir-alarm date (programmed delivery only) and Prometra's "next refill" (calculated
-  volume at 3.0 mL assuming every allowed patient bolus is used).
-* **Probabilistic** (``forecast``): ``runs`` trajectories of ``pumpsim.montecarlo`` with uncertain
-  delivery factor and bolus demand; quantiles of each alarm date, and the refill window.
+``forecast`` runs ``runs`` trajectories of ``pumpsim.ensemble.montecarlo`` with uncertain
+delivery factor and bolus demand from the pump state, gives the quantiles of each alarm date
+beside the deterministic dates of ``pumpsim.forecast.deterministic``, and the refill window.
 
 **Risk definition.** A refill on date ``d`` (pump clock) may happen at any time that day, so it is
 in time when neither the low-reservoir alarm nor the actual reservoir running dry happens before
@@ -21,57 +15,36 @@ of the usable reservoir (capacity down to the alarm threshold) has been delivere
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import math
-import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import PrivateAttr
 
-from pumpsim.calibration import DeliveryFactorEstimate, DemandEstimate
-from pumpsim.errors import SimulationError
-from pumpsim.models import PtmDemand, PtmSettings, Therapy
-from pumpsim.montecarlo import (
-    DEFAULT_CHUNK,
-    Ensemble,
-    FactorDistribution,
-    Plan,
-    presses_for,
-    run_chunk,
-    simulate_ensemble,
+from pumpsim.core.clock import to_datetime, to_days
+from pumpsim.core.errors import SimulationError
+from pumpsim.ensemble.montecarlo import DEFAULT_CHUNK, Ensemble, Plan, simulate_ensemble
+from pumpsim.forecast.calibration import DeliveryFactorEstimate, DemandEstimate
+from pumpsim.forecast.deterministic import (
+    DeterministicForecast,
+    deterministic,
+    elective_replacement_day,
+    stability_limit,
+    when,
 )
-from pumpsim.schedule_math import CumulativeSchedule, to_datetime
+from pumpsim.models import FactorDistribution, FrozenModel, PtmDemand, Therapy
 
-__all__ = [
-    "DeterministicForecast",
-    "EventForecast",
-    "FanChart",
-    "Forecast",
-    "LimitingFactor",
-    "deterministic",
-    "elective_replacement_day",
-    "forecast",
-    "forecast_many",
-    "ptm_max_ml_per_day",
-]
+__all__ = ["Event", "EventForecast", "FanChart", "Forecast", "LimitingFactor", "forecast"]
 
 LimitingFactor = Literal[
     "low_reservoir_alarm", "actual_dry", "drug_stability", "elective_replacement"
 ]
 Event = Literal["low_reservoir_alarm", "empty_reservoir", "actual_dry", "refill_needed"]
-PROMETRA_REFILL_ML = 3.0
-"""Prometra's "date of next refill": the calculated volume reaching 3.0 mL (PTC guide p.5)."""
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class EventForecast(_Frozen):
+class EventForecast(FrozenModel):
     """An event's date: nominal (deterministic) and quantiles over trajectories.
 
     ``None`` means the event does not happen within the simulated horizon."""
@@ -82,7 +55,7 @@ class EventForecast(_Frozen):
     p95: dt.datetime | None
 
 
-class FanChart(_Frozen):
+class FanChart(FrozenModel):
     """Calculated reservoir volume over time: for each level (mL) the day (since ``origin``) by
     which the given share of trajectories has fallen to it (``quantile_days["p05"]`` is the
     early edge of the fan)."""
@@ -104,23 +77,7 @@ class FanChart(_Frozen):
         return out
 
 
-class DeterministicForecast(_Frozen):
-    """Dates on the programmed curve (no randomness). See the module docstring."""
-
-    low_reservoir_alarm: dt.datetime | None
-    empty_reservoir: dt.datetime | None
-    actual_dry: dt.datetime | None
-    actual_dry_best_case: dt.datetime | None
-    """Lowest rated delivery factor, no patient boluses: the latest the reservoir runs dry."""
-    actual_dry_worst_case: dt.datetime | None
-    """Highest rated factor and every allowed patient bolus used: the earliest."""
-    drug_stability_limit: dt.datetime
-    elective_replacement: dt.datetime | None
-    programmer_lra: dt.datetime | None
-    prometra_next_refill: dt.datetime | None
-
-
-class Forecast(_Frozen):
+class Forecast(FrozenModel):
     """One patient's refill forecast (times on the pump clock)."""
 
     patient_id: str
@@ -162,8 +119,7 @@ class Forecast(_Frozen):
     def probability_before(self, event: Event, when: dt.datetime) -> float:
         """Share of trajectories in which ``event`` happens before ``when``."""
         days = self._require(event)
-        limit = (when - self.state_time).total_seconds() / 86400.0
-        return float(np.mean(days < limit))
+        return float(np.mean(days < to_days(self.state_time, when)))
 
     def _require(self, event: Event) -> np.ndarray:
         if self._samples is None or event not in self._samples:
@@ -225,116 +181,6 @@ _WHY: dict[LimitingFactor, str] = {
 
 def _iso(value: dt.datetime | None) -> str | None:
     return None if value is None else value.isoformat(timespec="seconds")
-
-
-# ---------------------------------------------------------------- deterministic pieces
-def ptm_max_ml_per_day(ptm: PtmSettings | None) -> float:
-    """Patient-bolus volume per day if every allowed bolus is used (mL/day): the daily maximum,
-    or fewer when lockout or bolus duration leave less room (one bolus per
-    ``max(lockout, duration)``)."""
-    if ptm is None or ptm.max_per_day == 0:
-        return 0.0
-    spacing = max(ptm.lockout_days, ptm.duration_days)
-    return ptm.bolus_volume_ml * min(float(ptm.max_per_day), 1.0 / spacing)
-
-
-def elective_replacement_day(therapy: Therapy, ptm_ml_per_day: float = 0.0) -> float | None:
-    """Days from ``state.time`` until the battery's used share reaches 1 (ERI), assuming the
-    current program (plus ``ptm_ml_per_day`` of boluses) continues with timely refills.
-
-    Battery drain per day = housekeeping + per-mL drain × volume pumped that day
-    (``BatterySpec.drain_coefficients``). Exact for flex programs. ``None`` without a battery."""
-    battery = therapy.pump.battery
-    if battery is None:
-        return None
-    house, per_ml = battery.drain_coefficients(therapy.pump.min_rate_ml_per_day)
-    left = 1.0 - therapy.state.battery_used
-    if left <= 0:
-        return 0.0
-    if per_ml <= 0:
-        return left / house if house > 0 else None
-    # solve house*t + per_ml*(P(t) + ptm*t) = left  <=>  P(t) + (ptm + house/per_ml)*t = left/per_ml
-    extra = ptm_ml_per_day + house / per_ml
-    target = left / per_ml
-    if not therapy.program.periodic_boluses:
-        # the program repeats every 7 days on the pump clock: whole weeks, then one week exactly
-        week = CumulativeSchedule.for_therapy(therapy, 7.0, extra_ml_per_day=extra)
-        per_week = float(week.volumes[-1])
-        if per_week <= 0:
-            return None
-        full = max(math.ceil(target / per_week) - 1, 0)
-        return 7.0 * full + float(week.time_of_volume(target - full * per_week))
-    bound = left / house if house > 0 else MAX_BATTERY_DAYS
-    curve = CumulativeSchedule.for_therapy(
-        therapy, min(bound, MAX_BATTERY_DAYS) + 1.0, extra_ml_per_day=extra
-    )
-    day = float(curve.time_of_volume(target))
-    return day if math.isfinite(day) else None
-
-
-MAX_BATTERY_DAYS = 15 * 366.0
-
-
-def _first_crossings(
-    therapy: Therapy,
-    factor: float,
-    *,
-    demand: PtmDemand | None = None,
-    extra_rate_ml_per_day: float = 0.0,
-    levels: Sequence[float] = (),
-) -> Ensemble:
-    """One deterministic trajectory: fixed factor, a press log (or none), an optional extra
-    constant delivery rate (every allowed bolus used)."""
-    plan = Plan.build(therapy, extra_rate_ml_per_day=extra_rate_ml_per_day)
-    no_ptm = demand is None or not demand.presses
-    plan = dataclasses.replace(plan, demand=None if no_ptm else demand)
-    presses = presses_for(plan, np.random.default_rng(0), 1)
-    return run_chunk(plan, np.array([factor]), presses, levels)
-
-
-def _when(therapy: Therapy, day: float | None) -> dt.datetime | None:
-    if day is None or not math.isfinite(day):
-        return None
-    return to_datetime(therapy.state.time, day)
-
-
-def deterministic(
-    therapy: Therapy, *, delivery_factor: float | None = None
-) -> DeterministicForecast:
-    """The deterministic forecast. Nominal dates use the programmed delivery, the press log if
-    the demand is one, and ``delivery_factor`` (default: the therapy's, else 1)."""
-    factor = delivery_factor or therapy.delivery_factor or 1.0
-    lo, hi = therapy.pump.delivery_factor_range
-    nominal = _first_crossings(therapy, factor, demand=therapy.demand)
-    program_only = _first_crossings(therapy, factor)
-    best = _first_crossings(therapy, lo)
-    max_ptm = ptm_max_ml_per_day(therapy.ptm)
-    worst = _first_crossings(therapy, hi, extra_rate_ml_per_day=max_ptm)
-    prometra = _first_crossings(
-        therapy, factor, extra_rate_ml_per_day=max_ptm, levels=(PROMETRA_REFILL_ML,)
-    )
-
-    def first(arr: np.ndarray | None) -> float | None:
-        return None if arr is None else float(arr[0])
-
-    return DeterministicForecast(
-        low_reservoir_alarm=_when(therapy, first(nominal.low_reservoir_day)),
-        empty_reservoir=_when(therapy, first(nominal.empty_day)),
-        actual_dry=_when(therapy, first(nominal.actual_dry_day)),
-        actual_dry_best_case=_when(therapy, first(best.actual_dry_day)),
-        actual_dry_worst_case=_when(therapy, first(worst.actual_dry_day)),
-        drug_stability_limit=stability_limit(therapy),
-        elective_replacement=_when(therapy, elective_replacement_day(therapy)),
-        programmer_lra=_when(therapy, first(program_only.low_reservoir_day)),
-        prometra_next_refill=_when(therapy, first(prometra.level_days[PROMETRA_REFILL_ML])),
-    )
-
-
-def stability_limit(therapy: Therapy) -> dt.datetime:
-    """Fill time plus the infusate's stability limit (first-fill limit for a new pump)."""
-    state = therapy.state
-    days = therapy.infusate.stability_days(first_fill=state.first_fill)
-    return state.fill_time + dt.timedelta(days=days)
 
 
 # ---------------------------------------------------------------- probabilistic forecast
@@ -401,7 +247,7 @@ def forecast(
     stability = stability_limit(therapy)
     granted_rate = _granted_per_day(ens)
     ptm_ml = granted_rate * (therapy.ptm.bolus_volume_ml if therapy.ptm else 0.0)
-    eri = _when(therapy, elective_replacement_day(therapy, ptm_ml))
+    eri = when(therapy, elective_replacement_day(therapy, ptm_ml))
     need = (
         ens.actual_dry_day
         if ens.low_reservoir_day is None
@@ -411,7 +257,7 @@ def forecast(
     overdue = refill_by < as_of.date()
     refill_by = max(refill_by, as_of.date())
     early_day = float(np.quantile(ens.level_days[early_level], 0.5, method="inverted_cdf"))
-    early = _when(therapy, early_day)
+    early = when(therapy, early_day)
     earliest = max(as_of.date(), early.date() if early else refill_by)
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     result = Forecast(
@@ -453,8 +299,8 @@ def forecast(
     return result
 
 
-def _nominal_volume(plan: Plan, when: dt.datetime) -> float:
-    day = (when - plan.therapy.state.time).total_seconds() / 86400.0
+def _nominal_volume(plan: Plan, moment: dt.datetime) -> float:
+    day = to_days(plan.therapy.state.time, moment)
     return max(plan.volume_ml - float(plan.schedule.volume_at(day)), 0.0)
 
 
@@ -467,9 +313,9 @@ def _event(therapy: Therapy, nominal: dt.datetime | None, days: np.ndarray) -> E
     q = np.quantile(days, [0.05, 0.5, 0.95], method="inverted_cdf")
     return EventForecast(
         nominal=nominal,
-        p05=_when(therapy, float(q[0])),
-        p50=_when(therapy, float(q[1])),
-        p95=_when(therapy, float(q[2])),
+        p05=when(therapy, float(q[0])),
+        p50=when(therapy, float(q[1])),
+        p95=when(therapy, float(q[2])),
     )
 
 
@@ -521,54 +367,3 @@ def _fan(therapy: Therapy, ens: Ensemble, levels: Sequence[float]) -> FanChart:
         levels_ml=tuple(float(v) for v in levels),
         quantile_days=days,
     )
-
-
-# ---------------------------------------------------------------- rosters
-ProgressCallback = Callable[[int, int], None]
-
-
-def _forecast_job(args: tuple[Therapy, np.random.SeedSequence, dict[str, Any]]) -> Forecast:
-    therapy, seq, options = args
-    return forecast(therapy, seed=seq, **options)
-
-
-def forecast_many(
-    therapies: Sequence[Therapy],
-    *,
-    seed: int = 0,
-    workers: int | None = None,
-    progress: ProgressCallback | None = None,
-    keep_samples: bool = False,
-    **options: Any,
-) -> list[Forecast]:
-    """Forecast a roster, in order. Patient ``i`` uses the seed sequence ``SeedSequence(seed)``
-    with spawn key ``(i,)``, so the answer is the same for any ``workers`` (default: all cores;
-    1 = in this process). ``progress(done, total)`` is called after each patient. Other options
-    are passed to ``forecast``."""
-    total = len(therapies)
-    root = np.random.SeedSequence(seed)
-    jobs = [
-        (
-            t,
-            np.random.SeedSequence(root.entropy, spawn_key=(i,)),
-            {**options, "keep_samples": keep_samples},
-        )
-        for i, t in enumerate(therapies)
-    ]
-    workers = (os.cpu_count() or 1) if workers is None else workers
-    if workers < 1:
-        raise SimulationError(f"workers must be at least 1, got {workers}")
-    results: list[Forecast | None] = [None] * total
-    if workers == 1 or total <= 1:
-        for i, job in enumerate(jobs):
-            results[i] = _forecast_job(job)
-            if progress:
-                progress(i + 1, total)
-    else:
-        with ProcessPoolExecutor(max_workers=min(workers, total)) as pool:
-            futures = {pool.submit(_forecast_job, job): i for i, job in enumerate(jobs)}
-            for done, future in enumerate(as_completed(futures), start=1):
-                results[futures[future]] = future.result()
-                if progress:
-                    progress(done, total)
-    return [r for r in results if r is not None]

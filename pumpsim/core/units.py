@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import pint
 
@@ -31,7 +31,10 @@ __all__ = [
     "FRACTION",
     "parse_quantity",
     "parse_rate",
+    "MassUnit",
+    "format_concentration",
     "format_mass_mg",
+    "mass_in_unit",
 ]
 
 
@@ -154,9 +157,24 @@ def _describe(dimensionality: object) -> str:
     return f"of dimension {dimensionality}"
 
 
-def format_mass_mg(mass_mg: float, unit: str) -> str:
+MassUnit = Literal["mg", "mcg"]
+"""How clinicians write a drug's doses: morphine in mg, ziconotide in mcg. Values stay in mg."""
+
+_MG_PER_UNIT: dict[str, float] = {"mg": 1.0, "mcg": 1e-3}
+
+
+def mass_in_unit(mass_mg: float, unit: str) -> float:
+    """A mass (or mass rate, or concentration) given in mg expressed in ``unit`` (``mg``/``mcg``):
+    the one mg → mcg display rule."""
+    return mass_mg / _MG_PER_UNIT[unit]
+
+
+def format_mass_mg(mass_mg: float, unit: str, spec: str = ".6g") -> str:
     """Render a mass given in mg in the drug's display unit (``mg`` or ``mcg``), to 6 significant
     digits without exponent notation for everyday magnitudes (``10000 mcg``, not ``1e+04``)."""
-    if unit == "mcg":
-        return f"{mass_mg * 1000.0:.6g} mcg"
-    return f"{mass_mg:.6g} mg"
+    return f"{mass_in_unit(mass_mg, unit):{spec}} {unit}"
+
+
+def format_concentration(mg_per_ml: float, unit: str) -> str:
+    """``25 mg/mL`` or ``500 mcg/mL``: a concentration in mg/mL in the drug's unit."""
+    return f"{format_mass_mg(mg_per_ml, unit, 'g')}/mL"

@@ -17,11 +17,11 @@ A scenario file (``profiles/scenarios/NAME.yaml``)::
     timeline: [...]                        # interventions (replaces a profile's timeline)
     questions:
       - ask: "On which day does the low-reservoir alarm sound?"
-        answer: "first_alarm_day('low_reservoir')"   # pumpsim.trace_expr grammar
+        answer: "first_alarm_day('low_reservoir')"   # pumpsim.teaching.questions grammar
         unit: "day"
         format: ".2f"                      # Python format spec (strftime for date-times)
         explain: "..."                     # optional, shown with the answer
-    costs: {...}                           # optional pumpsim.costs.CostModel parameters
+    costs: {...}                           # optional pumpsim.teaching.costs.CostModel parameters
 
 Every problem in a file is reported at once with its field path (``questions[2].answer``).
 """
@@ -36,14 +36,20 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pumpsim.costs import CostCurves, CostModel, cost_curves
+from pumpsim.core.errors import Problem, ProfileError, PumpsimError
+from pumpsim.core.units import DURATION, parse_quantity
+from pumpsim.core.yamlio import read_yaml
 from pumpsim.engine import Trace, simulate
 from pumpsim.engine.simulate import MAX_DAYS
-from pumpsim.errors import Problem, ProfileError, PumpsimError
-from pumpsim.profiles import Profile, default_catalog_dir, profile_from_dict
-from pumpsim.trace_expr import ExpressionError, TraceQueries, Value, check_expression, evaluate
-from pumpsim.units import DURATION, parse_quantity
-from pumpsim.yamlio import read_yaml
+from pumpsim.io.profiles import Profile, default_catalog_dir, profile_from_dict
+from pumpsim.teaching.costs import CostCurves, CostModel, cost_curves
+from pumpsim.teaching.questions import (
+    ExpressionError,
+    TraceQueries,
+    Value,
+    check_expression,
+    evaluate,
+)
 
 __all__ = [
     "Answer",

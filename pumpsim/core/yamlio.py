@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from pumpsim.errors import Problem, ProfileError
+from pumpsim.core.errors import Problem, ProfileError
 
 
 class _StrictLoader(yaml.SafeLoader):

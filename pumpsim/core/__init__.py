@@ -1,0 +1,2 @@
+"""The house: errors, strict units, strict YAML, atomic writes and the pump clock. Imports
+nothing else of pumpsim."""

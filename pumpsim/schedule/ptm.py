@@ -1,0 +1,109 @@
+"""The patient therapy manager's rules: which press is granted, and the most a day allows.
+
+``PtmGate`` decides presses one by one (the SimPy engine); ``pumpsim.ensemble.kernels`` is its
+vectorized twin, decision for decision. ``max_boluses_per_day`` is the one answer to "how many
+patient boluses can one day hold", used by ``check``, the forecast, clinic windows and teaching.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pumpsim.core.clock import EPS_DAYS, midnight_before
+from pumpsim.models.program import PtmSettings
+
+Decision = Literal[
+    "granted",
+    "lockout",
+    "daily_cap",
+    "bolus_running",
+    "reservoir_empty",
+    "pump_stopped",
+    "disabled",
+]
+
+
+@dataclass
+class PtmGate:
+    """The pump's rules for a patient bolus request, applied press by press.
+
+    A press at ``t`` is denied when the motor is stopped (MRI stall, end of service), when the
+    reservoir is at its empty limit, when another bolus is
+    still running, when the lockout since the last *granted* bolus has not passed, or when the
+    day's maximum is used: either the grants in the last 24 h (``rolling``) or since the pump
+    clock's midnight (``clock``). Otherwise it is granted and delivered over its duration.
+    """
+
+    settings: PtmSettings
+    origin: dt.datetime
+    _grants: deque[float] = field(default_factory=deque)
+
+    def decide(
+        self,
+        t: float,
+        bolus_running_until: float = -math.inf,
+        reservoir_empty: bool = False,
+        pump_stopped: bool = False,
+    ) -> Decision:
+        """Decide a press at ``t`` (days since origin) and record it when granted."""
+        s = self.settings
+        if s.max_per_day == 0:
+            return "disabled"
+        if pump_stopped:
+            return "pump_stopped"
+        if reservoir_empty:
+            return "reservoir_empty"
+        if t < bolus_running_until - EPS_DAYS:
+            return "bolus_running"
+        if self._grants and t < self._grants[-1] + s.lockout_days - EPS_DAYS:
+            return "lockout"
+        if self.count_in_day(t) >= s.max_per_day:
+            return "daily_cap"
+        self._grants.append(t)
+        return "granted"
+
+    def count_in_day(self, t: float) -> int:
+        """Grants that count against the daily maximum for a press at ``t``: those in the 24 h
+        before ``t`` (rolling) or since the pump clock's last midnight (clock)."""
+        while self._grants and self._grants[0] <= t - 1.0 - EPS_DAYS:
+            self._grants.popleft()  # too old for any later press to count
+        if self.settings.day_definition == "rolling":
+            since = t - 1.0 + EPS_DAYS  # counted: g > since
+        else:
+            since = math.nextafter(self.midnight_before(t) - EPS_DAYS, -math.inf)
+        count = 0
+        for g in reversed(self._grants):  # grants are in time order: count back to ``since``
+            if g <= since:
+                break
+            count += 1
+        return count
+
+    def midnight_before(self, t: float) -> float:
+        """The pump clock's last midnight at or before ``t`` (days since origin)."""
+        return midnight_before(self.origin, t)
+
+
+# ---------------------------------------------------------------- the most a day allows
+def max_boluses_per_day(ptm: PtmSettings | None) -> int:
+    """The most patient boluses one day can hold (0 without a PTM): the daily maximum, or fewer
+    when the lockout or the bolus duration leave less room.
+
+    A bolus may start ``spacing = max(lockout, duration)`` after the last granted one, so a day
+    (the 24 h before a press, or a pump-clock calendar day) holds at most ``ceil(1 / spacing)``
+    of them, e.g. 8 with a 3 h lockout, whichever way the pump counts its day: the grants at
+    00:00, 03:00, …, 21:00 fill a calendar day, and any 24 h window holds no more."""
+    if ptm is None or ptm.max_per_day == 0:
+        return 0
+    spacing = max(ptm.lockout_days, ptm.duration_days)
+    fits = math.ceil(1.0 / spacing - EPS_DAYS)
+    return min(ptm.max_per_day, fits)
+
+
+def ptm_max_ml_per_day(ptm: PtmSettings | None) -> float:
+    """Patient-bolus volume per day if every allowed bolus is taken (mL/day): the bolus volume
+    times ``max_boluses_per_day``. Used by ``check``, the forecast, clinic windows and teaching."""
+    return 0.0 if ptm is None else ptm.bolus_volume_ml * max_boluses_per_day(ptm)

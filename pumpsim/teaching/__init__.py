@@ -1,0 +1,1 @@
+"""Teaching: scenarios, questions answered from a trace, cost curves."""
