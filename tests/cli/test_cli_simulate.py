@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from pumpsim.cli import app
 from pumpsim.schedule.ptm import Decision
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROFILE = ROOT / "profiles" / "patients" / "morphine-cancer-pain.yaml"
 runner = CliRunner()
 

@@ -94,7 +94,7 @@ def _fields(component: icalendar.cal.Component) -> dict[str, object]:
 
 
 def test_plan_round_trips_through_caldav(radicale: str) -> None:
-    roster = load_roster(Path(__file__).resolve().parent.parent / "profiles/rosters/clinic-12.csv")
+    roster = load_roster(Path(__file__).resolve().parents[2] / "profiles/rosters/clinic-12.csv")
     calendar = ClinicCalendar(
         start=dt.date(2026, 3, 9),
         end=dt.date(2026, 4, 30),

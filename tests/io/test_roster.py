@@ -140,6 +140,6 @@ def test_parse_drugs() -> None:
 
 
 def test_example_rosters_load() -> None:
-    root = Path(__file__).resolve().parent.parent / "profiles" / "rosters"
+    root = Path(__file__).resolve().parents[2] / "profiles" / "rosters"
     assert len(load_roster(root / "clinic-12.csv")) == 12
     assert len(load_roster(root / "clinic-1000.csv")) == 1000

@@ -241,7 +241,7 @@ def test_replanning_keeps_bookings_unless_unsafe_or_closed(tmp_path: Path) -> No
 
 
 def test_schedule_windows_plan(tmp_path: Path) -> None:
-    roster = load_roster(Path(__file__).resolve().parent.parent / "profiles/rosters/clinic-12.csv")
+    roster = load_roster(Path(__file__).resolve().parents[2] / "profiles/rosters/clinic-12.csv")
     calendar = ClinicCalendar(
         start=dt.date(2026, 3, 9),
         end=dt.date(2026, 6, 7),

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from pumpsim.cli import app
 
-ROSTER = Path(__file__).resolve().parent.parent / "profiles" / "rosters" / "clinic-12.csv"
+ROSTER = Path(__file__).resolve().parents[2] / "profiles" / "rosters" / "clinic-12.csv"
 
 
 def test_plan_writes_exports_and_summary(tmp_path: Path) -> None:
