@@ -11,8 +11,8 @@ import sys
 
 import typer
 
-from pumpsim import DISCLAIMER, __version__
 from pumpsim.cli._common import state
+from pumpsim.core.about import DISCLAIMER, VERSION
 
 app = typer.Typer(
     name="pumpsim",
@@ -25,7 +25,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"pumpsim {__version__}")
+        typer.echo(f"pumpsim {VERSION}")
         raise typer.Exit()
 
 

@@ -15,8 +15,8 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from pumpsim import DISCLAIMER
 from pumpsim.cli._common import EXIT_INPUT_ERROR, console, print_error, state, user_errors
+from pumpsim.core.about import DISCLAIMER
 from pumpsim.core.errors import PumpsimError
 from pumpsim.core.units import format_concentration, format_mass_mg
 from pumpsim.forecast.summary import TherapySummary, summarize

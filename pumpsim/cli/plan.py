@@ -15,13 +15,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pumpsim import DISCLAIMER
 from pumpsim.cli._common import console, err_console, user_errors
 from pumpsim.clinic import export
 from pumpsim.clinic.calendar import ClinicCalendar, calendar_from_dict
 from pumpsim.clinic.planner import plan_clinic
 from pumpsim.clinic.results import Plan
 from pumpsim.clinic.windows import ForecastWindowSource, ScheduleWindowSource, WindowSource
+from pumpsim.core.about import DISCLAIMER
 from pumpsim.core.errors import Problem, ProfileError
 from pumpsim.io.roster import Roster, load_roster
 

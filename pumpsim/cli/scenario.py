@@ -13,8 +13,8 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from pumpsim import DISCLAIMER
 from pumpsim.cli._common import console, user_errors
+from pumpsim.core.about import DISCLAIMER
 from pumpsim.teaching.scenarios import list_scenarios, load_scenario, run_scenario
 
 scenario_app = typer.Typer(

@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from pumpsim import DISCLAIMER
 from pumpsim.cli._common import console, user_errors
+from pumpsim.core.about import DISCLAIMER
 from pumpsim.core.units import format_mass_mg
 from pumpsim.engine import simulate
 from pumpsim.engine.summary import TraceSummary, summarize_trace

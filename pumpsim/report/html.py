@@ -12,7 +12,7 @@ import html
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from pumpsim import DISCLAIMER, __version__
+from pumpsim.core.about import DISCLAIMER, VERSION
 from pumpsim.core.atomic import write_text_atomic
 from pumpsim.report.narrative import narrative
 from pumpsim.report.plots import figure_bytes, scenario_figures
@@ -161,7 +161,7 @@ def render_html(result: ScenarioResult) -> str:
 <header>
 <h1 id="title">{_e(sc.title)}</h1>
 <p class="meta">Scenario <code>{_e(sc.name)}</code> · {trace.end_day:g} simulated days from
-{trace.origin:%Y-%m-%d %H:%M} · seed {result.seed} · pumpsim {_e(__version__)}</p>
+{trace.origin:%Y-%m-%d %H:%M} · seed {result.seed} · pumpsim {_e(VERSION)}</p>
 <p class="disclaimer">{_e(DISCLAIMER)} The patient is fictional.</p>
 </header>
 <section id="case"><h2>The case</h2><p>{_e(sc.summary)}</p>
