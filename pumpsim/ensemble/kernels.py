@@ -1,7 +1,7 @@
 """Array kernels of the vectorized engine: the PTM gate over many trajectories at once, and
 exact crossing times on the delivered-volume curve (program plus bolus ramps).
 
-Same rules and float operations as ``schedule_math.PtmGate``; ``pumpsim.ensemble.montecarlo`` drives
+Same rules and float operations as ``schedule.ptm.PtmGate``; ``pumpsim.ensemble.montecarlo`` drives
 these kernels chunk by chunk.
 """
 
@@ -46,7 +46,7 @@ def gate_presses(
 
     ``presses`` is ``(n, J)``: each row a trajectory's press times (days since the origin) in
     increasing order, padded with ``inf``. ``base_minute`` is the origin's minute of the day
-    (``schedule_math.origin_minute``). A press is ``reservoir_empty`` when the calculated volume
+    (``core.clock.origin_minute``). A press is ``reservoir_empty`` when the calculated volume
     (``volume_ml`` minus programmed delivery minus granted boluses delivered so far) is at or below
     ``empty_threshold_ml``. Returns the decision codes (index into ``DECISIONS``, ``NO_PRESS`` for
     padding) and the granted start times, compacted to the left and padded with ``inf``.

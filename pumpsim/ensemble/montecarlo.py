@@ -2,7 +2,7 @@
 
 Same rules as the SimPy engine, through the same schedule module:
 
-* the **calculated** volume falls by the programmed delivery (``schedule_math.program_segments``
+* the **calculated** volume falls by the programmed delivery (``schedule.segments.program_segments``
   from ``state.time``, program start = day 0) plus every granted patient bolus (PTM), each
   delivered linearly over ``ptm.duration_days`` on top of the basal program;
 * the **actual** volume starts at ``state.true_volume_ml`` and falls by ``delivery_factor`` times
@@ -13,7 +13,7 @@ Same rules as the SimPy engine, through the same schedule module:
   clock, shaped over the day by ``demand.day_profile()``; with ``daily_cv > 0`` each day's rate is
   multiplied by a gamma variate of mean 1 and that coefficient of variation. An explicit press log
   (``demand.presses``) is used as given. Each press is granted or denied by the rules of
-  ``schedule_math.PtmGate`` (``gate_presses`` is its vectorized twin, decision for decision).
+  ``schedule.ptm.PtmGate`` (``gate_presses`` is its vectorized twin, decision for decision).
 
 Threshold crossings are solved exactly on the piecewise-linear delivered-volume curve
 (``CumulativeSchedule`` segments plus bolus ramps), never by ticking a clock. Trajectories are
