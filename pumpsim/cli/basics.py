@@ -209,6 +209,8 @@ def _render(path: Path, s: TherapySummary) -> None:
         f"{_time(s.stability_limit_time)} (fill + {s.stability_days:g} days; "
         f"in {s.days_to_stability_limit:.1f} days)",
     )
+    if s.elective_replacement_time is not None:
+        grid.add_row("battery ERI", _time(s.elective_replacement_time))
     console.print(grid, highlight=False)
     for w in s.warnings:
         style = "bold red" if w.level == "hard" else "yellow"

@@ -11,9 +11,10 @@ Two sources ship:
   (the default for planning).
 * ``ScheduleWindowSource``: deterministic, from the programmed schedule alone (``summarize``):
   ``latest`` is the date ``margin_days`` before the first of the low-reservoir alarm (with every
-  allowed PTM bolus taken), the calculated-empty time (pumps without an alarm) and the stability
-  limit; ``earliest`` is ``span_days`` before ``latest``. Quick, and exact enough for tests and
-  teaching; it ignores delivery-factor uncertainty.
+  allowed PTM bolus taken), the calculated-empty time (pumps without an alarm), the stability
+  limit and the elective replacement indicator; ``earliest`` is ``span_days`` before
+  ``latest``. Quick, and exact enough for tests and teaching; it ignores delivery-factor
+  uncertainty.
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ class ScheduleWindowSource:
                 )
         elif summary.empty_time is not None:
             limits.append((summary.empty_time, "empty_reservoir"))
+        if summary.elective_replacement_time is not None:
+            limits.append((summary.elective_replacement_time, "elective_replacement"))
         when, factor = min(limits)
         latest = (when - dt.timedelta(days=self.margin_days)).date()
         return Window(latest - dt.timedelta(days=self.span_days), latest, factor)

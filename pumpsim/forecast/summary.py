@@ -7,7 +7,7 @@ calculated-empty dates follow from the program alone (no delivery-factor uncerta
 the forecast's job).
 
 Flex and weekday programs and periodic boluses are integrated exactly on the pump clock from
-``state.time`` with ``schedule_math.CumulativeSchedule``; a threshold crossing is solved on the
+``state.time`` with ``schedule.segments.CumulativeSchedule``; a threshold crossing is solved on the
 piecewise-linear volume curve, not by stepping a clock.
 """
 
@@ -18,7 +18,7 @@ from typing import Literal
 
 from pumpsim.core.clock import to_days
 from pumpsim.core.units import MassUnit, format_mass_mg
-from pumpsim.forecast.deterministic import stability_limit, when
+from pumpsim.forecast.deterministic import elective_replacement_day, stability_limit, when
 from pumpsim.models import FrozenModel, Therapy
 from pumpsim.schedule.ptm import ptm_max_ml_per_day
 from pumpsim.schedule.segments import (
@@ -116,6 +116,9 @@ class TherapySummary(FrozenModel):
     fill_time: dt.datetime
     stability_limit_time: dt.datetime
     days_to_stability_limit: float
+    elective_replacement_time: dt.datetime | None
+    """When the battery reaches its elective replacement indicator if the program continues with
+    timely refills; ``None`` for a pump without a battery or beyond 15 years."""
     warnings: tuple[DoseWarning, ...]
 
 
@@ -160,6 +163,7 @@ def summarize(therapy: Therapy) -> TherapySummary:
         fill_time=state.fill_time,
         stability_limit_time=stability_time,
         days_to_stability_limit=to_days(state.time, stability_time),
+        elective_replacement_time=when(therapy, elective_replacement_day(therapy)),
         warnings=_dose_warnings(drugs),
     )
 

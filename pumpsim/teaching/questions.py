@@ -31,6 +31,7 @@ from pumpsim.core.clock import to_datetime
 from pumpsim.core.errors import SimulationError
 from pumpsim.engine import DaySummary, Trace
 from pumpsim.models import Therapy
+from pumpsim.schedule.ptm import ptm_max_ml_per_day
 from pumpsim.schedule.segments import mean_daily_volume_ml
 from pumpsim.teaching.costs import CostCurves
 
@@ -188,6 +189,12 @@ class TraceQueries:
     def start_rate_ml_per_day(self) -> Value:
         """Mean daily volume of the program at the start (mL/day)."""
         return mean_daily_volume_ml(self.therapy.program)
+
+    @_query(0)
+    def ptm_max_ml_per_day(self) -> Value:
+        """The most patient-bolus volume a day allows at the start (mL/day): bolus × the daily
+        maximum, or fewer boluses when the lockout leaves less room (0 without a PTM)."""
+        return ptm_max_ml_per_day(self.therapy.ptm)
 
     @_query(1, 2)
     def balance_ml(self, part: str, drug: str | None = None) -> Value:
