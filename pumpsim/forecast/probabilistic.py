@@ -206,31 +206,10 @@ def forecast(
     curves for a fan chart; ``keep_samples`` keeps per-trajectory dates for ``quantile`` and
     ``probability_before``. The same seed gives the same answer.
     """
-    if not 0 < risk < 1:
-        raise SimulationError(f"risk must lie strictly between 0 and 1, got {risk}")
-    if not 0 <= min_used_share <= 1:
-        raise SimulationError(f"min_used_share must lie in [0, 1], got {min_used_share}")
-    state = therapy.state
-    as_of = as_of or state.time
-    if as_of < state.time:
-        raise SimulationError(
-            f"as_of {as_of.isoformat()} is before the pump state at {state.time.isoformat()}"
-        )
-    factor = (
-        delivery_factor.distribution()
-        if isinstance(delivery_factor, DeliveryFactorEstimate)
-        else delivery_factor
-    )
-    rate_shape = demand.rate_shape if isinstance(demand, DemandEstimate) else None
-    use_demand = demand.demand if isinstance(demand, DemandEstimate) else demand
-    if use_demand is not None and therapy.ptm is None:
-        raise SimulationError("a demand needs ptm settings in the therapy")
+    as_of = _checked_as_of(therapy, as_of, risk, min_used_share)
+    factor, rate_shape, use_demand = _uncertainty(therapy, delivery_factor, demand)
     plan = Plan.build(therapy, horizon_days=horizon_days, demand=use_demand)
-    alarm_ml = (
-        plan.low_reservoir_ml if plan.low_reservoir_ml is not None else plan.empty_threshold_ml
-    )
-    reservoir = therapy.pump.reservoir_ml
-    early_level = reservoir - min_used_share * (reservoir - alarm_ml)
+    early_level = _early_level(therapy, plan, min_used_share)
     fan_levels = tuple(np.linspace(plan.volume_ml, plan.empty_threshold_ml, 41)[1:]) if fan else ()
     ens = simulate_ensemble(
         therapy,
@@ -242,28 +221,23 @@ def forecast(
         chunk_size=chunk_size,
         plan=plan,
     )
-    fixed = factor.mean if factor is not None else therapy.delivery_factor
-    det = deterministic(therapy, delivery_factor=fixed)
+    det = deterministic(
+        therapy, delivery_factor=factor.mean if factor is not None else therapy.delivery_factor
+    )
     stability = stability_limit(therapy)
     granted_rate = _granted_per_day(ens)
     ptm_ml = granted_rate * (therapy.ptm.bolus_volume_ml if therapy.ptm else 0.0)
     eri = when(therapy, elective_replacement_day(therapy, ptm_ml))
-    need = (
-        ens.actual_dry_day
-        if ens.low_reservoir_day is None
-        else np.minimum(ens.low_reservoir_day, ens.actual_dry_day)
-    )
+    need = _refill_needed(ens)
     refill_by, factor_name = _refill_by(therapy, ens, need, risk, stability, eri)
-    overdue = refill_by < as_of.date()
-    refill_by = max(refill_by, as_of.date())
-    early_day = float(np.quantile(ens.level_days[early_level], 0.5, method="inverted_cdf"))
-    early = when(therapy, early_day)
-    earliest = max(as_of.date(), early.date() if early else refill_by)
+    early = when(
+        therapy, float(np.quantile(ens.level_days[early_level], 0.5, method="inverted_cdf"))
+    )
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     result = Forecast(
         patient_id=therapy.patient_id,
         as_of=as_of,
-        state_time=state.time,
+        state_time=therapy.state.time,
         calculated_volume_ml=_nominal_volume(plan, as_of),
         low_reservoir_alarm_ml=plan.low_reservoir_ml,
         low_reservoir_alarm=None
@@ -274,29 +248,92 @@ def forecast(
         deterministic=det,
         drug_stability_limit=stability,
         elective_replacement=eri,
-        refill_by=refill_by,
-        earliest_refill=min(earliest, refill_by),
+        refill_by=max(refill_by, as_of.date()),
+        earliest_refill=_earliest(as_of, early, refill_by),
         limiting_factor=factor_name,
-        overdue=overdue,
+        overdue=refill_by < as_of.date(),
         risk=risk,
         runs=runs,
         seed=int(root.entropy) if isinstance(root.entropy, int) else 0,
         stream=tuple(root.spawn_key),
         delivery_factor_mean=float(ens.delivery_factor.mean()),
         ptm_granted_per_day=granted_rate,
-        horizon_end=to_datetime(state.time, plan.horizon_day),
+        horizon_end=to_datetime(therapy.state.time, plan.horizon_day),
         fan=_fan(therapy, ens, fan_levels) if fan else None,
     )
     if keep_samples:
-        samples = {
-            "empty_reservoir": ens.empty_day,
-            "actual_dry": ens.actual_dry_day,
-            "refill_needed": need,
-        }
-        if ens.low_reservoir_day is not None:
-            samples["low_reservoir_alarm"] = ens.low_reservoir_day
-        result._samples = samples
+        result._samples = _kept_samples(ens, need)
     return result
+
+
+def _checked_as_of(
+    therapy: Therapy, as_of: dt.datetime | None, risk: float, min_used_share: float
+) -> dt.datetime:
+    """The forecast time (default: the pump state), after checking the request's numbers."""
+    if not 0 < risk < 1:
+        raise SimulationError(f"risk must lie strictly between 0 and 1, got {risk}")
+    if not 0 <= min_used_share <= 1:
+        raise SimulationError(f"min_used_share must lie in [0, 1], got {min_used_share}")
+    state = therapy.state
+    as_of = as_of or state.time
+    if as_of < state.time:
+        raise SimulationError(
+            f"as_of {as_of.isoformat()} is before the pump state at {state.time.isoformat()}"
+        )
+    return as_of
+
+
+def _uncertainty(
+    therapy: Therapy,
+    delivery_factor: FactorDistribution | DeliveryFactorEstimate | None,
+    demand: PtmDemand | DemandEstimate | None,
+) -> tuple[FactorDistribution | None, float | None, PtmDemand | None]:
+    """The factor distribution, the press-rate uncertainty (gamma shape) and the demand."""
+    factor = (
+        delivery_factor.distribution()
+        if isinstance(delivery_factor, DeliveryFactorEstimate)
+        else delivery_factor
+    )
+    rate_shape = demand.rate_shape if isinstance(demand, DemandEstimate) else None
+    use_demand = demand.demand if isinstance(demand, DemandEstimate) else demand
+    if use_demand is not None and therapy.ptm is None:
+        raise SimulationError("a demand needs ptm settings in the therapy")
+    return factor, rate_shape, use_demand
+
+
+def _early_level(therapy: Therapy, plan: Plan, min_used_share: float) -> float:
+    """The calculated volume (mL) at which ``min_used_share`` of the usable reservoir (down to
+    the alarm threshold, or the empty threshold without an alarm) has been delivered."""
+    alarm_ml = (
+        plan.low_reservoir_ml if plan.low_reservoir_ml is not None else plan.empty_threshold_ml
+    )
+    reservoir = therapy.pump.reservoir_ml
+    return reservoir - min_used_share * (reservoir - alarm_ml)
+
+
+def _refill_needed(ens: Ensemble) -> np.ndarray:
+    """Per trajectory, the first of the low-reservoir alarm and the actual reservoir running dry."""
+    if ens.low_reservoir_day is None:
+        return ens.actual_dry_day
+    return np.minimum(ens.low_reservoir_day, ens.actual_dry_day)
+
+
+def _earliest(as_of: dt.datetime, early: dt.datetime | None, refill_by: dt.date) -> dt.date:
+    """The earliest-refill date: the median trajectory's early level, not before ``as_of``,
+    never after the refill-by date."""
+    earliest = max(as_of.date(), early.date() if early else refill_by)
+    return min(earliest, max(refill_by, as_of.date()))
+
+
+def _kept_samples(ens: Ensemble, need: np.ndarray) -> dict[str, np.ndarray]:
+    samples = {
+        "empty_reservoir": ens.empty_day,
+        "actual_dry": ens.actual_dry_day,
+        "refill_needed": need,
+    }
+    if ens.low_reservoir_day is not None:
+        samples["low_reservoir_alarm"] = ens.low_reservoir_day
+    return samples
 
 
 def _nominal_volume(plan: Plan, moment: dt.datetime) -> float:
