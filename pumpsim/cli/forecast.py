@@ -1,11 +1,13 @@
-"""``pumpsim forecast``: refill-by dates with their uncertainty, per patient profile."""
+"""``pumpsim forecast``: refill-by dates with their uncertainty, per patient profile.
+
+Rendering only: the press-log window comes from ``pumpsim.forecast.press_window``, the fan chart
+from ``pumpsim.report.fan`` (imported only when a plot is asked for, so matplotlib is too).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -15,15 +17,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from pumpsim.cli._common import console, err_console, user_errors
+from pumpsim.core.atomic import OutputError
 from pumpsim.core.clock import PumpTimeError, parse_pump_time
-from pumpsim.core.errors import SimulationError
 from pumpsim.forecast import EventForecast, Forecast, forecast_many
-from pumpsim.forecast.calibration import DemandEstimate, estimate_demand
-from pumpsim.io.press_log import read_press_log
-from pumpsim.io.profiles import load_profile
+from pumpsim.forecast.calibration import DemandEstimate
+from pumpsim.forecast.press_window import read_press_window
+from pumpsim.io.profiles import Profile, load_profile
 from pumpsim.models import Therapy
-
-_PLOT_FORMATS = {".png": "png", ".svg": "svg"}
 
 
 def register(app: typer.Typer) -> None:
@@ -72,31 +72,10 @@ def forecast_command(
     """Forecast when each patient must be refilled."""
     when = _parse_as_of(as_of)
     log_from = _parse_time(ptm_log_from, "--ptm-log-from")
-    if ptm_log is not None and len(profiles) != 1:
-        raise typer.BadParameter("a PTM log belongs to one patient: give one profile")
-    if plot is not None and plot.suffix.lower() not in _PLOT_FORMATS:
-        raise typer.BadParameter("use a .png or .svg file name", param_hint="--plot")
+    _check_arguments(profiles, ptm_log, plot)
     with user_errors():
-        loaded = [load_profile(p) for p in profiles]
-        therapies = [profile.therapy for profile in loaded]
-        for path, profile in zip(profiles, loaded, strict=True):
-            if profile.timeline.entries:
-                err_console.print(
-                    f"[yellow]note:[/] {escape(str(path))} has "
-                    f"{len(profile.timeline.entries)} timeline entries; the forecast starts "
-                    "from the pump state and does not apply them (use pumpsim simulate).",
-                    highlight=False,
-                )
-        estimate = None
-        if ptm_log is not None:
-            estimate = _demand_from_log(ptm_log, log_from, therapies[0])
-            err_console.print(
-                f"PTM demand from {escape(str(ptm_log))}: {estimate.presses} presses over "
-                f"{estimate.span_days:.1f} days = "
-                f"{estimate.demand.presses_per_day or 0:.2f} a day "
-                f"(day-to-day cv {estimate.demand.daily_cv:.2f})",
-                highlight=False,
-            )
+        therapies = _load_therapies(profiles)
+        estimate = None if ptm_log is None else _demand_from_log(ptm_log, log_from, therapies[0])
         results = forecast_many(
             therapies,
             demand=estimate,
@@ -107,16 +86,58 @@ def forecast_command(
             workers=workers,
             fan=plot is not None,
         )
+    _render(results, as_json)
+    if plot is not None:
+        _write_plot(results, plot, quiet=as_json)
+
+
+def _check_arguments(profiles: list[Path], ptm_log: Path | None, plot: Path | None) -> None:
+    """Usage errors found before any file is read."""
+    if ptm_log is not None and len(profiles) != 1:
+        raise typer.BadParameter("a PTM log belongs to one patient: give one profile")
+    if plot is not None:
+        from pumpsim.report.plots import plot_format
+
+        try:
+            plot_format(plot)
+        except OutputError:
+            raise typer.BadParameter("use a .png or .svg file name", param_hint="--plot") from None
+
+
+def _load_therapies(paths: list[Path]) -> list[Therapy]:
+    """Each profile's therapy; a note on stderr for a profile whose timeline is not applied."""
+    loaded = [load_profile(p) for p in paths]
+    for path, profile in zip(paths, loaded, strict=True):
+        _note_timeline(path, profile)
+    return [profile.therapy for profile in loaded]
+
+
+def _note_timeline(path: Path, profile: Profile) -> None:
+    if profile.timeline.entries:
+        err_console.print(
+            f"[yellow]note:[/] {escape(str(path))} has "
+            f"{len(profile.timeline.entries)} timeline entries; the forecast starts "
+            "from the pump state and does not apply them (use pumpsim simulate).",
+            highlight=False,
+        )
+
+
+def _render(results: list[Forecast], as_json: bool) -> None:
     if as_json:
         for result in results:
             typer.echo(json.dumps(result.to_json_dict()))
     else:
         for result in results:
             _print_table(result)
-    if plot is not None:
+
+
+def _write_plot(results: list[Forecast], plot: Path, *, quiet: bool) -> None:
+    from pumpsim.report.fan import write_fan_chart
+
+    with user_errors():
         write_fan_chart(results, plot)
-        if not as_json:
-            console.print(f"fan chart written to {plot}")
+    if not quiet:
+        console.print(f"fan chart written to {plot}")
 
 
 def _parse_as_of(text: str | None) -> dt.datetime | None:
@@ -133,31 +154,23 @@ def _parse_time(text: str | None, option: str) -> dt.datetime | None:
 
 
 def _demand_from_log(path: Path, start: dt.datetime | None, therapy: Therapy) -> DemandEstimate:
-    """The patient's demand estimated from a press log over [start, pump state)."""
-    if therapy.ptm is None:
-        raise SimulationError(f"{therapy.patient_id}: a PTM log needs ptm settings in the profile")
-    logged = read_press_log(path)
-    end = therapy.state.time
-    presses = [p for p in logged if p < end]
-    if len(presses) < len(logged):
+    """The patient's demand estimated from a press log over [start, pump state), with notes."""
+    window = read_press_window(therapy, path, start, start_name="--ptm-log-from")
+    if window.ignored:
         err_console.print(
-            f"[yellow]note:[/] {len(logged) - len(presses)} presses in {escape(str(path))} are "
-            f"at or after the pump state ({end.isoformat()}) and are not used.",
+            f"[yellow]note:[/] {window.ignored} presses in {escape(str(path))} are "
+            f"at or after the pump state ({window.end.isoformat()}) and are not used.",
             highlight=False,
         )
-    if start is None:
-        if not presses:
-            raise SimulationError(
-                f"{path}: no presses before the pump state {end.isoformat()}; "
-                "give --ptm-log-from for a log without presses"
-            )
-        start = presses[0].replace(hour=0, minute=0, second=0, microsecond=0)
-    if start >= end:
-        raise SimulationError(
-            f"--ptm-log-from: got {start.isoformat()}; allowed: before the pump state "
-            f"{end.isoformat()}"
-        )
-    return estimate_demand(presses, start=start, end=end)
+    estimate = window.estimate()
+    err_console.print(
+        f"PTM demand from {escape(str(path))}: {estimate.presses} presses over "
+        f"{estimate.span_days:.1f} days = "
+        f"{estimate.demand.presses_per_day or 0:.2f} a day "
+        f"(day-to-day cv {estimate.demand.daily_cv:.2f})",
+        highlight=False,
+    )
+    return estimate
 
 
 def _fmt(value: dt.datetime | None) -> str:
@@ -211,47 +224,3 @@ def _print_table(f: Forecast) -> None:
         f" (limiting factor: {f.limiting_factor})"
     )
     console.print(f"  [bold]{escape(f.recommendation())}[/]")
-
-
-def write_fan_chart(results: list[Forecast], path: Path) -> None:
-    """Draw each patient's calculated-volume fan chart and write it atomically to ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(len(results), 1, figsize=(8, 3.2 * len(results)), squeeze=False)
-    for ax, f in zip(axes[:, 0], results, strict=True):
-        if f.fan is None:
-            continue
-        for lo, hi, alpha, label in (
-            ("p05", "p95", 0.2, "5-95 %"),
-            ("p25", "p75", 0.35, "25-75 %"),
-        ):
-            levels, early, late = zip(*f.fan.band(lo, hi), strict=True)
-            ax.fill_betweenx(levels, early, late, alpha=alpha, color="tab:blue", label=label, lw=0)
-        levels, mid, _ = zip(*f.fan.band("p50", "p50"), strict=True)
-        ax.plot(mid, levels, color="tab:blue", label="median")
-        ax.axvline(
-            dt.datetime.combine(f.refill_by, dt.time()), color="tab:red", ls="--", label="refill by"
-        )
-        if f.low_reservoir_alarm_ml is not None:
-            ax.axhline(
-                f.low_reservoir_alarm_ml, color="tab:orange", lw=1, label="low-reservoir alarm"
-            )
-        ax.tick_params(axis="x", labelrotation=25)
-        ax.set_title(f"{f.patient_id}: calculated reservoir volume")
-        ax.set_ylabel("mL")
-        ax.legend(loc="upper right", fontsize="small")
-    fig.tight_layout()
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent or ".")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format=_PLOT_FORMATS[path.suffix.lower()])
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    finally:
-        plt.close(fig)

@@ -80,41 +80,103 @@ def plan(
     with user_errors():
         if windows not in ("forecast", "schedule"):
             raise ProfileError("--windows", [Problem("--windows", windows, "forecast or schedule")])
-        calendar = calendar_from_dict(
-            {
-                "start": start.date(),
-                "end": start.date() + dt.timedelta(weeks=weeks, days=-1),
-                "open_weekdays": open_days,
-                "opens": opens,
-                "closes": closes,
-                "slot_minutes": slot,
-                "capacity_per_day": capacity,
-                "country": country,
-                "subdivision": subdiv,
-                "closures": frozenset(d.date() for d in closed or ()),
-                "timezone": timezone,
-            },
-            source="command line",
+        calendar = _calendar(
+            start,
+            weeks,
+            open_days=open_days,
+            opens=opens,
+            closes=closes,
+            slot=slot,
+            capacity=capacity,
+            country=country,
+            subdiv=subdiv,
+            closed=closed,
+            timezone=timezone,
         )
-        patients = load_roster(roster)
-        before = _read_previous(previous) if previous else None
-        if windows == "schedule":
-            result = _run(patients, calendar, ScheduleWindowSource(), before, as_json)
-        else:
-            with ForecastWindowSource(risk=risk, runs=runs, seed=seed, workers=workers) as fws:
-                result = _run(patients, calendar, fws, before, as_json)
-        if save:
-            export.write_json(result, save, include_names=names)
-        if csv_path:
-            export.write_csv(result, csv_path, include_names=names)
-        if ics:
-            export.write_ics(result, ics, include_names=names)
-        if worklist:
-            export.write_worklist(result, worklist, include_names=names)
+        result = _make_plan(
+            roster, calendar, windows, previous, risk, runs, seed, workers, quiet=as_json
+        )
+        _write_exports(
+            result, save=save, csv_path=csv_path, ics=ics, worklist=worklist, names=names
+        )
     if as_json:
         typer.echo(export.plan_json(result, include_names=names), nl=False)
         return
     _summary(result, calendar)
+
+
+def _calendar(
+    start: dt.datetime,
+    weeks: int,
+    *,
+    open_days: str,
+    opens: str,
+    closes: str,
+    slot: int,
+    capacity: int,
+    country: str | None,
+    subdiv: str | None,
+    closed: list[dt.datetime] | None,
+    timezone: str,
+) -> ClinicCalendar:
+    """The clinic calendar the options describe (validated by ``pumpsim.clinic``)."""
+    return calendar_from_dict(
+        {
+            "start": start.date(),
+            "end": start.date() + dt.timedelta(weeks=weeks, days=-1),
+            "open_weekdays": open_days,
+            "opens": opens,
+            "closes": closes,
+            "slot_minutes": slot,
+            "capacity_per_day": capacity,
+            "country": country,
+            "subdivision": subdiv,
+            "closures": frozenset(d.date() for d in closed or ()),
+            "timezone": timezone,
+        },
+        source="command line",
+    )
+
+
+def _make_plan(
+    roster: Path,
+    calendar: ClinicCalendar,
+    windows: str,
+    previous: Path | None,
+    risk: float,
+    runs: int,
+    seed: int,
+    workers: int | None,
+    *,
+    quiet: bool,
+) -> Plan:
+    """Load the roster (and an earlier plan) and plan it with the chosen window source."""
+    patients = load_roster(roster)
+    before = _read_previous(previous) if previous else None
+    if windows == "schedule":
+        return _run(patients, calendar, ScheduleWindowSource(), before, quiet)
+    with ForecastWindowSource(risk=risk, runs=runs, seed=seed, workers=workers) as fws:
+        return _run(patients, calendar, fws, before, quiet)
+
+
+def _write_exports(
+    result: Plan,
+    *,
+    save: Path | None,
+    csv_path: Path | None,
+    ics: Path | None,
+    worklist: Path | None,
+    names: bool,
+) -> None:
+    """Each export file that was asked for."""
+    if save:
+        export.write_json(result, save, include_names=names)
+    if csv_path:
+        export.write_csv(result, csv_path, include_names=names)
+    if ics:
+        export.write_ics(result, ics, include_names=names)
+    if worklist:
+        export.write_worklist(result, worklist, include_names=names)
 
 
 def _read_previous(path: Path) -> Plan:

@@ -73,112 +73,160 @@ class Therapy(FrozenModel):
 
 def therapy_problems(t: Therapy) -> list[Problem]:
     """Every cross-field rule ``t`` breaks, each with its field path."""
-    pump = t.pump
+    return [
+        *_constant_flow_problems(t),
+        *_rate_problems(t),
+        *_flex_step_problems(t),
+        *_bolus_rate_problems(t),
+        *_demand_problems(t),
+        *_state_problems(t),
+        *_alarm_problems(t),
+        *_delivery_factor_problems(t),
+    ]
+
+
+def _constant_flow_problems(t: Therapy) -> list[Problem]:
+    """A constant-flow pump: a simple program at the pump's fixed flow, no PTM."""
+    pump, prog = t.pump, t.program
+    if pump.kind != "constant-flow":
+        return []
     problems: list[Problem] = []
-    lo, hi = pump.min_rate_ml_per_day, pump.max_rate_ml_per_day
-    allowed_rate = f"0 (off) or {lo:g} to {hi:g} mL/day for {pump.name}"
-
-    def check_rate(path: str, rate: float) -> None:
-        if rate != 0 and not lo - _RATE_TOLERANCE <= rate <= hi + _RATE_TOLERANCE:
-            problems.append(Problem(path, f"{rate:g} mL/day", allowed_rate))
-
-    prog = t.program
-    if pump.kind == "constant-flow":
-        if prog.mode != "simple" or prog.periodic_boluses:
-            problems.append(
-                Problem("program.mode", prog.mode, "simple only: a constant-flow pump has one rate")
+    lo = pump.min_rate_ml_per_day
+    if prog.mode != "simple" or prog.periodic_boluses:
+        problems.append(
+            Problem("program.mode", prog.mode, "simple only: a constant-flow pump has one rate")
+        )
+    elif prog.rate_ml_per_day is not None and abs(prog.rate_ml_per_day - lo) > 1e-6 * lo:
+        problems.append(
+            Problem(
+                "program.rate",
+                f"{prog.rate_ml_per_day:g} mL/day",
+                f"the pump's fixed flow {lo:g} mL/day",
             )
-        elif prog.rate_ml_per_day is not None and abs(prog.rate_ml_per_day - lo) > 1e-6 * lo:
-            problems.append(
-                Problem(
-                    "program.rate",
-                    f"{prog.rate_ml_per_day:g} mL/day",
-                    f"the pump's fixed flow {lo:g} mL/day",
-                )
-            )
-        if t.ptm is not None:
-            problems.append(Problem("ptm", "settings", "none: a constant-flow pump has no bolus"))
+        )
+    if t.ptm is not None:
+        problems.append(Problem("ptm", "settings", "none: a constant-flow pump has no bolus"))
+    return problems
+
+
+def _rate_problems(t: Therapy) -> list[Problem]:
+    """Every programmed rate (simple, flex steps, weekly steps) is off or in the pump's range."""
+    pump, prog = t.pump, t.program
+    rates: list[tuple[str, float]] = []
     if prog.mode == "simple" and prog.rate_ml_per_day is not None and pump.kind != "constant-flow":
-        check_rate("program.rate", prog.rate_ml_per_day)
-    for i, step in enumerate(prog.steps):
-        check_rate(f"program.steps[{i}].rate", step.rate_ml_per_day)
+        rates.append(("program.rate", prog.rate_ml_per_day))
+    rates.extend((f"program.steps[{i}].rate", s.rate_ml_per_day) for i, s in enumerate(prog.steps))
     for day_name, steps in prog.weekly.items():
-        for i, step in enumerate(steps):
-            check_rate(f"program.weekly.{day_name}[{i}].rate", step.rate_ml_per_day)
-    if prog.mode == "flex":
-        for day in range(7):
-            n = len(prog.steps_for(day))
-            if n > pump.max_flex_steps:
-                where = (
-                    f"program.weekly.{WEEKDAYS[day]}"
-                    if WEEKDAYS[day] in prog.weekly
-                    else ("program.steps")
-                )
-                problems.append(
-                    Problem(where, f"{n} steps", f"at most {pump.max_flex_steps} for {pump.name}")
-                )
-                break
-    max_bolus = pump.max_bolus_rate_ml_per_day
-    for i, bolus in enumerate(prog.periodic_boluses):
-        if max_bolus is not None and bolus.rate_ml_per_day > max_bolus * (1 + 1e-9):
-            problems.append(
-                Problem(
-                    f"program.periodic_boluses[{i}]",
-                    f"{bolus.rate_ml_per_day:g} mL/day",
-                    f"a bolus rate up to {max_bolus:g} mL/day; lengthen the duration",
-                )
+        rates.extend(
+            (f"program.weekly.{day_name}[{i}].rate", s.rate_ml_per_day) for i, s in enumerate(steps)
+        )
+    lo, hi = pump.min_rate_ml_per_day, pump.max_rate_ml_per_day
+    allowed = f"0 (off) or {lo:g} to {hi:g} mL/day for {pump.name}"
+    return [
+        Problem(path, f"{rate:g} mL/day", allowed)
+        for path, rate in rates
+        if rate != 0 and not lo - _RATE_TOLERANCE <= rate <= hi + _RATE_TOLERANCE
+    ]
+
+
+def _flex_step_problems(t: Therapy) -> list[Problem]:
+    """A flex program has no day with more steps than the pump allows (the first such day)."""
+    pump, prog = t.pump, t.program
+    if prog.mode != "flex":
+        return []
+    for day in range(7):
+        n = len(prog.steps_for(day))
+        if n > pump.max_flex_steps:
+            where = (
+                f"program.weekly.{WEEKDAYS[day]}"
+                if WEEKDAYS[day] in prog.weekly
+                else ("program.steps")
             )
-    if (
-        t.ptm is not None
-        and max_bolus is not None
-        and t.ptm.rate_ml_per_day > max_bolus * (1 + 1e-9)
-    ):
+            return [Problem(where, f"{n} steps", f"at most {pump.max_flex_steps} for {pump.name}")]
+    return []
+
+
+def _bolus_rate_problems(t: Therapy) -> list[Problem]:
+    """Periodic boluses and the PTM bolus stay within the pump's maximum bolus rate."""
+    max_bolus = t.pump.max_bolus_rate_ml_per_day
+    if max_bolus is None:
+        return []
+    allowed = f"a bolus rate up to {max_bolus:g} mL/day; lengthen the duration"
+    problems = [
+        Problem(f"program.periodic_boluses[{i}]", f"{bolus.rate_ml_per_day:g} mL/day", allowed)
+        for i, bolus in enumerate(t.program.periodic_boluses)
+        if bolus.rate_ml_per_day > max_bolus * (1 + 1e-9)
+    ]
+    if t.ptm is not None and t.ptm.rate_ml_per_day > max_bolus * (1 + 1e-9):
         problems.append(
             Problem(
                 "ptm.duration",
                 f"{t.ptm.duration_days * 1440:g} min for {t.ptm.bolus_volume_ml:g} mL",
-                f"a bolus rate up to {max_bolus:g} mL/day; lengthen the duration",
+                allowed,
             )
         )
+    return problems
+
+
+def _demand_problems(t: Therapy) -> list[Problem]:
+    """A PTM demand only with PTM settings."""
     if t.demand is not None and t.ptm is None:
-        problems.append(Problem("demand", "given", "only with ptm settings"))
-    cap = pump.reservoir_ml
-    if t.state.calculated_volume_ml > cap:
+        return [Problem("demand", "given", "only with ptm settings")]
+    return []
+
+
+def _state_problems(t: Therapy) -> list[Problem]:
+    """The pump state's volumes fit the reservoir; the fill is not after the state."""
+    state, cap = t.state, t.pump.reservoir_ml
+    problems: list[Problem] = []
+    if state.calculated_volume_ml > cap:
         problems.append(
             Problem(
                 "state.calculated_volume",
-                f"{t.state.calculated_volume_ml:g} mL",
+                f"{state.calculated_volume_ml:g} mL",
                 f"0 to {cap:g} mL",
             )
         )
-    if t.state.actual_volume_ml is not None and t.state.actual_volume_ml > cap + 5:
+    if state.actual_volume_ml is not None and state.actual_volume_ml > cap + 5:
         problems.append(
-            Problem("state.actual_volume", f"{t.state.actual_volume_ml:g} mL", f"0 to {cap:g} mL")
+            Problem("state.actual_volume", f"{state.actual_volume_ml:g} mL", f"0 to {cap:g} mL")
         )
-    if t.state.filled_at is not None and t.state.filled_at > t.state.time:
+    if state.filled_at is not None and state.filled_at > state.time:
         problems.append(
-            Problem("state.filled_at", t.state.filled_at.isoformat(), "not after state.time")
+            Problem("state.filled_at", state.filled_at.isoformat(), "not after state.time")
         )
-    lra = pump.low_reservoir_alarm
-    if t.alarms.low_reservoir_ml is not None:
-        if lra is None:
-            problems.append(Problem("alarms.low_reservoir", "set", f"none for {pump.name}"))
-        elif not lra.min_ml <= t.alarms.low_reservoir_ml <= lra.max_ml:
-            problems.append(
-                Problem(
-                    "alarms.low_reservoir",
-                    f"{t.alarms.low_reservoir_ml:g} mL",
-                    f"{lra.min_ml:g} to {lra.max_ml:g} mL for {pump.name}",
-                )
-            )
-    if t.delivery_factor is not None:
-        f_lo, f_hi = pump.delivery_factor_range
-        if not f_lo - 0.1 <= t.delivery_factor <= f_hi + 0.1:
-            problems.append(
-                Problem(
-                    "delivery_factor",
-                    t.delivery_factor,
-                    f"{f_lo - 0.1:.3f} to {f_hi + 0.1:.3f} (rated {f_lo:.3f}-{f_hi:.3f})",
-                )
-            )
     return problems
+
+
+def _alarm_problems(t: Therapy) -> list[Problem]:
+    """A low-reservoir threshold only for a pump with the alarm, inside its settable range."""
+    pump, lra, setting = t.pump, t.pump.low_reservoir_alarm, t.alarms.low_reservoir_ml
+    if setting is None:
+        return []
+    if lra is None:
+        return [Problem("alarms.low_reservoir", "set", f"none for {pump.name}")]
+    if not lra.min_ml <= setting <= lra.max_ml:
+        return [
+            Problem(
+                "alarms.low_reservoir",
+                f"{setting:g} mL",
+                f"{lra.min_ml:g} to {lra.max_ml:g} mL for {pump.name}",
+            )
+        ]
+    return []
+
+
+def _delivery_factor_problems(t: Therapy) -> list[Problem]:
+    """A known delivery factor within 0.1 of the pump's rated range."""
+    if t.delivery_factor is None:
+        return []
+    f_lo, f_hi = t.pump.delivery_factor_range
+    if not f_lo - 0.1 <= t.delivery_factor <= f_hi + 0.1:
+        return [
+            Problem(
+                "delivery_factor",
+                t.delivery_factor,
+                f"{f_lo - 0.1:.3f} to {f_hi + 0.1:.3f} (rated {f_lo:.3f}-{f_hi:.3f})",
+            )
+        ]
+    return []

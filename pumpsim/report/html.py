@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pumpsim.core.about import DISCLAIMER, VERSION
 from pumpsim.core.atomic import write_text_atomic
+from pumpsim.engine import Trace
 from pumpsim.report.narrative import narrative
 from pumpsim.report.plots import figure_bytes, scenario_figures
 from pumpsim.teaching.scenarios import ScenarioResult
@@ -87,16 +88,64 @@ def _detail(detail: dict[str, object]) -> str:
 def render_html(result: ScenarioResult) -> str:
     """The report page as one HTML string (plots embedded as base64 PNG)."""
     sc = result.scenario
-    trace = result.trace
-    figures = scenario_figures(result)
+    csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="{csp}">
+<title>{_e(sc.title)} — pumpsim teaching scenario</title>
+<style>{_CSS}</style>
+</head>
+<body>
+{_header(result)}
+{_case_section(result)}
+{_plots_section(result)}
+{_questions_section(result)}
+{_narrative_section(result)}
+{_tables_section(result)}
+<script>{_JS}</script>
+</body>
+</html>
+"""
+
+
+def _header(result: ScenarioResult) -> str:
+    """Title, run metadata and the disclaimer."""
+    sc, trace = result.scenario, result.trace
+    return f"""<header>
+<h1 id="title">{_e(sc.title)}</h1>
+<p class="meta">Scenario <code>{_e(sc.name)}</code> · {trace.end_day:g} simulated days from
+{trace.origin:%Y-%m-%d %H:%M} · seed {result.seed} · pumpsim {_e(VERSION)}</p>
+<p class="disclaimer">{_e(DISCLAIMER)} The patient is fictional.</p>
+</header>"""
+
+
+def _case_section(result: ScenarioResult) -> str:
+    """The case summary, learning objectives, what to watch and the clinical source."""
+    sc = result.scenario
+    return f"""<section id="case"><h2>The case</h2><p>{_e(sc.summary)}</p>
+<h3>Learning objectives</h3>{_list(sc.objectives)}
+<h3>What to watch</h3>{_list(sc.watch)}
+<p class="meta"><strong>Clinical source:</strong> {_e(sc.source)}</p></section>"""
+
+
+def _plots_section(result: ScenarioResult) -> str:
+    """Every plot of the run as an inline PNG with its caption."""
     plots = []
-    for key, fig in figures.items():
+    for key, fig in scenario_figures(result).items():
         data = base64.b64encode(figure_bytes(fig, "png", dpi=100)).decode("ascii")
         plots.append(
             f'<figure><img id="plot-{key}" class="plot" alt="{_e(_PLOT_CAPTIONS[key])}" '
             f'src="data:image/png;base64,{data}"><figcaption>{_e(_PLOT_CAPTIONS[key])}'
             "</figcaption></figure>"
         )
+    return f'<section id="plots"><h2>Plots</h2>{"".join(plots)}</section>'
+
+
+def _questions_section(result: ScenarioResult) -> str:
+    """The questions, each answer hidden in a ``<details>`` until clicked."""
     questions = []
     for i, a in enumerate(result.answers):
         explain = f'<p class="explain">{_e(a.explain)}</p>' if a.explain else ""
@@ -107,7 +156,30 @@ def render_html(result: ScenarioResult) -> str:
             f'<p class="expr">computed from the run as <code>{_e(a.expression)}</code></p>'
             "</details></li>"
         )
-    alarms = _table(
+    return f"""<section id="questions"><h2>Questions</h2>
+<p>Every answer is computed from this simulated run. Think first, then click.
+<button type="button" id="toggle-answers">Show all answers</button></p>
+<ol class="questions">{"".join(questions)}</ol></section>"""
+
+
+def _narrative_section(result: ScenarioResult) -> str:
+    """What happened, step by step."""
+    story = "".join(f"<li>{_e(s)}</li>" for s in narrative(result))
+    return f'<section id="narrative"><h2>What happened</h2><ol>{story}</ol></section>'
+
+
+def _tables_section(result: ScenarioResult) -> str:
+    """The alarm, refill and event tables."""
+    trace = result.trace
+    return (
+        f'<section id="tables"><h2>Alarms</h2>{_alarm_table(trace)}'
+        f"<h2>Refills</h2>{_refill_table(trace)}\n"
+        f"<h2>Event log</h2>{_event_table(trace)}</section>"
+    )
+
+
+def _alarm_table(trace: Trace) -> str:
+    return _table(
         ["alarm", "severity", "on", "off"],
         (
             (
@@ -121,7 +193,10 @@ def render_html(result: ScenarioResult) -> str:
         "alarms",
         "No alarm sounded in this run.",
     )
-    refills = _table(
+
+
+def _refill_table(trace: Trace) -> str:
+    return _table(
         ["time", "expected withdrawable mL", "withdrawn mL", "discrepancy mL", "fill mL", "pocket"],
         (
             (
@@ -137,7 +212,10 @@ def render_html(result: ScenarioResult) -> str:
         "refills",
         "No refill in this run.",
     )
-    events = _table(
+
+
+def _event_table(trace: Trace) -> str:
+    return _table(
         ["time", "day", "event", "detail"],
         (
             (f"{e.time:%Y-%m-%d %H:%M}", f"{e.day:.3f}", e.kind, _detail(e.detail))
@@ -146,40 +224,6 @@ def render_html(result: ScenarioResult) -> str:
         "events",
         "No pump events (patient-bolus presses are in the PTM plot).",
     )
-    story = "".join(f"<li>{_e(s)}</li>" for s in narrative(result))
-    csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="{csp}">
-<title>{_e(sc.title)} — pumpsim teaching scenario</title>
-<style>{_CSS}</style>
-</head>
-<body>
-<header>
-<h1 id="title">{_e(sc.title)}</h1>
-<p class="meta">Scenario <code>{_e(sc.name)}</code> · {trace.end_day:g} simulated days from
-{trace.origin:%Y-%m-%d %H:%M} · seed {result.seed} · pumpsim {_e(VERSION)}</p>
-<p class="disclaimer">{_e(DISCLAIMER)} The patient is fictional.</p>
-</header>
-<section id="case"><h2>The case</h2><p>{_e(sc.summary)}</p>
-<h3>Learning objectives</h3>{_list(sc.objectives)}
-<h3>What to watch</h3>{_list(sc.watch)}
-<p class="meta"><strong>Clinical source:</strong> {_e(sc.source)}</p></section>
-<section id="plots"><h2>Plots</h2>{"".join(plots)}</section>
-<section id="questions"><h2>Questions</h2>
-<p>Every answer is computed from this simulated run. Think first, then click.
-<button type="button" id="toggle-answers">Show all answers</button></p>
-<ol class="questions">{"".join(questions)}</ol></section>
-<section id="narrative"><h2>What happened</h2><ol>{story}</ol></section>
-<section id="tables"><h2>Alarms</h2>{alarms}<h2>Refills</h2>{refills}
-<h2>Event log</h2>{events}</section>
-<script>{_JS}</script>
-</body>
-</html>
-"""
 
 
 def write_html(result: ScenarioResult, path: Path | str) -> None:
