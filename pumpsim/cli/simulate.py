@@ -10,6 +10,7 @@ from rich.table import Table
 
 from pumpsim.cli._common import console, user_errors
 from pumpsim.core.about import DISCLAIMER
+from pumpsim.core.clock import MINUTES_PER_DAY
 from pumpsim.core.units import format_mass_mg
 from pumpsim.engine import simulate
 from pumpsim.engine.summary import TraceSummary, summarize_trace
@@ -47,7 +48,7 @@ def simulate_command(
             loaded.timeline,
             days=days,
             seed=seed,
-            sample_every_days=sample_minutes / 1440,
+            sample_every_days=sample_minutes / MINUTES_PER_DAY,
         )
         if events:
             trace.to_csv(events, "events")

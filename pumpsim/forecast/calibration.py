@@ -30,6 +30,7 @@ from typing import Annotated, Protocol
 import numpy as np
 from pydantic import Field
 
+from pumpsim.core.clock import MINUTES_PER_DAY, minute_of_day, to_days
 from pumpsim.core.errors import SimulationError
 from pumpsim.models import DemandWindow, FactorDistribution, FrozenModel, PtmDemand, PumpSpec
 
@@ -176,17 +177,22 @@ def estimate_demand(
 ) -> DemandEstimate:
     """Estimate the press rate, day profile and daily variation from a log of press times
     (pump clock) observed over ``[start, end)``. Presses outside the span are ignored."""
-    span = (end - start).total_seconds() / 86400.0
+    span = to_days(start, end)
     if span <= 0:
         raise SimulationError(f"the log span must be positive, got {start} to {end}")
     starts = list(window_starts_minute)
-    if not starts or starts[0] != 0 or starts != sorted(set(starts)) or starts[-1] >= 1440:
+    if (
+        not starts
+        or starts[0] != 0
+        or starts != sorted(set(starts))
+        or starts[-1] >= MINUTES_PER_DAY
+    ):
         raise SimulationError(f"window starts must begin at 0 and increase, got {starts}")
     inside = [p for p in presses if start <= p < end]
     n = len(inside)
     rate = (n + 0.5) / span
-    minutes = np.array([p.hour * 60 + p.minute + p.second / 60 for p in inside], dtype=float)
-    edges = np.array([*starts, 1440], dtype=float)
+    minutes = np.array([minute_of_day(p) for p in inside], dtype=float)
+    edges = np.array([*starts, MINUTES_PER_DAY], dtype=float)
     counts = np.histogram(minutes, bins=edges)[0] if n else np.zeros(len(starts))
     exposure = _window_exposure(start, end, edges)
     density = (counts + 0.5) / np.maximum(exposure, 1e-9)
@@ -204,8 +210,8 @@ def _window_exposure(start: dt.datetime, end: dt.datetime, edges: np.ndarray) ->
     out = np.zeros(edges.size - 1)
     day = dt.datetime(start.year, start.month, start.day)
     while day < end:
-        lo = max((start - day).total_seconds() / 60, 0.0)
-        hi = min((end - day).total_seconds() / 60, 1440.0)
+        lo = max(to_days(day, start) * MINUTES_PER_DAY, 0.0)
+        hi = min(to_days(day, end) * MINUTES_PER_DAY, float(MINUTES_PER_DAY))
         out += np.clip(np.minimum(edges[1:], hi) - np.maximum(edges[:-1], lo), 0.0, None)
         day += dt.timedelta(days=1)
     return out
@@ -215,12 +221,12 @@ def _daily_cv(inside: Sequence[dt.datetime], start: dt.datetime, end: dt.datetim
     first = dt.datetime(start.year, start.month, start.day)
     if first < start:
         first += dt.timedelta(days=1)
-    n_days = int((end - first).total_seconds() // 86400)
+    n_days = math.floor(to_days(first, end))
     if n_days < 7:
         return 0.0
     counts = np.zeros(n_days)
     for p in inside:
-        k = int((p - first).total_seconds() // 86400)
+        k = math.floor(to_days(first, p))
         if 0 <= k < n_days:
             counts[k] += 1
     mean = counts.mean()

@@ -11,6 +11,7 @@ from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
+from pumpsim.core.clock import MINUTES_PER_DAY
 from pumpsim.core.errors import Problem
 from pumpsim.models.base import FrozenModel
 from pumpsim.models.catheter import Catheter
@@ -161,7 +162,7 @@ def _bolus_rate_problems(t: Therapy) -> list[Problem]:
         problems.append(
             Problem(
                 "ptm.duration",
-                f"{t.ptm.duration_days * 1440:g} min for {t.ptm.bolus_volume_ml:g} mL",
+                f"{t.ptm.duration_days * MINUTES_PER_DAY:g} min for {t.ptm.bolus_volume_ml:g} mL",
                 allowed,
             )
         )

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from pumpsim.core.clock import to_datetime
+from pumpsim.core.clock import to_datetime, to_days
 from pumpsim.core.errors import SimulationError
 from pumpsim.engine import DaySummary, Trace
 from pumpsim.models import Therapy
@@ -421,8 +421,8 @@ def _eval(node: ast.expr, q: TraceQueries) -> Any:
             result = _BINOPS[op](left, right)
         except ZeroDivisionError:
             raise ExpressionError("division by zero") from None
-        if isinstance(result, dt.timedelta):
-            return result.total_seconds() / 86400
+        if isinstance(left, dt.datetime) and isinstance(right, dt.datetime):
+            return to_days(right, left)  # a time difference is a number of days
         return result
     if isinstance(node, ast.Call):
         assert isinstance(node.func, ast.Name)
