@@ -1,6 +1,9 @@
-"""The SimPy processes of one pump and its patient. Each is a short generator that reads like
-the clinical rule it models; all of them change the pump only through ``PumpModel`` and then
-``poke()`` the clock so it re-solves the next threshold crossing."""
+"""The SimPy processes of one pump and its patient. Each is a short plain generator that reads
+like the clinical rule it models: it sleeps until its next moment (``env.timeout``; the
+integrator ``Clock.wake_at``), changes the pump only through ``PumpModel`` and, when a rate
+changed, pokes the clock (``Clock.poke``) so the integrator re-solves the next threshold
+crossing. A process that must start over because the program changed is interrupted
+by the caller (``process.interrupt()``), as ``simulate`` does for ``basal_schedule``."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from typing import Any
 
 import simpy
 
-from pumpsim.core.clock import to_days
+from pumpsim.core.clock import MINUTES_PER_DAY, to_days
 from pumpsim.engine.pump import TOLERANCE_DAYS, PumpModel
 from pumpsim.engine.trace import PtmPress
 from pumpsim.models.timeline import (
@@ -34,37 +37,40 @@ _LOOKAHEAD_DAYS = 366.0
 class Clock:
     """Wakes the integrator at its next threshold crossing or whenever something changed a rate.
 
-    The integrator waits on one plain event, ``changed``. ``poke()`` triggers it now;
-    ``wait_until(at)`` also arranges a timer that pokes at ``at`` unless the integrator has been
-    woken and asked for another time meanwhile (a SimPy timeout cannot be cancelled, so a stale
-    timer just does nothing). One timer per distinct wake time: cheaper than ``timeout | event``.
+    Two methods: ``poke()`` says a rate changed now; ``wake_at(at)`` is the event the integrator
+    yields, which means ``env.timeout(at - env.now) | changed``. It is built more cheaply, and
+    this class is the one place that knows how: the integrator waits on one plain event that
+    ``poke()`` triggers, and ``wake_at`` arranges one SimPy timeout per distinct wake time that
+    pokes at ``at`` unless the integrator has meanwhile been woken and asked for another time (a
+    SimPy timeout cannot be cancelled, so a stale timer just does nothing).
     """
 
     def __init__(self, env: simpy.Environment) -> None:
         self.env = env
-        self.changed = env.event()
+        self._changed = env.event()
         self._poked = False
         self._wake_at = math.inf
         self._timers: set[float] = set()
         self._ring_callback = self._ring
 
     def poke(self) -> None:
+        """A rate changed now: wake the integrator (once, however many pokes)."""
         if not self._poked:
             self._poked = True
-            self.changed.succeed()
+            self._changed.succeed()
 
-    def wait_until(self, at: float) -> simpy.Event:
-        """An event that fires at ``at`` (days, not before now) or at the next ``poke()``,
-        whichever is first."""
+    def wake_at(self, at: float) -> simpy.Event:
+        """The event to yield: it fires at ``at`` (days, not before now) or at the next
+        ``poke()``, whichever is first."""
         if self._poked:
-            self.changed = self.env.event()
+            self._changed = self.env.event()
             self._poked = False
         self._wake_at = at
         if at not in self._timers:
             self._timers.add(at)
             timer = self.env.timeout(at - self.env.now, at)
             timer.callbacks.append(self._ring_callback)
-        return self.changed
+        return self._changed
 
     def _ring(self, timer: simpy.Event) -> None:
         self._timers.discard(timer.value)
@@ -73,13 +79,14 @@ class Clock:
 
 
 def integrator(env: simpy.Environment, pump: PumpModel, clock: Clock, end_day: float) -> Proc:
-    """Advance the pump to the next threshold crossing or change, then apply what it reached."""
+    """Bring the pump up to now and apply what it reached, then sleep until its next threshold
+    crossing or the next change of rate, whichever is first; stop at ``end_day``."""
     while True:
         now = env.now
         pump.catch_up(now)
         if now >= end_day - TOLERANCE_DAYS:
             return
-        yield clock.wait_until(pump.next_crossing(end_day))
+        yield clock.wake_at(pump.next_crossing(end_day))
 
 
 def basal_schedule(env: simpy.Environment, pump: PumpModel, clock: Clock, end_day: float) -> Proc:
@@ -116,19 +123,17 @@ def patient(
     ``presses`` are in time order. Every press and its decision go to the PTM log
     (``trace.ptm_presses``), like the therapy manager's own log; they are not repeated in the
     pump's event log."""
-    gate = PtmGate(pump.ptm, pump.origin) if pump.ptm else None
-    current_settings = pump.ptm
+    gate: PtmGate | None = None  # the rules in force; a new gate for new settings
     for t in presses:
         yield env.timeout(t - env.now)
         now = env.now
-        if now >= pump.due - TOLERANCE_DAYS:  # a threshold may be reached: apply it first
-            pump.catch_up(now)
+        pump.apply_reached(now)  # an empty reservoir or a stopped motor denies the press
         settings = pump.ptm
         if settings is None:
             decision = "disabled"
         else:
-            if gate is None or settings is not current_settings:
-                gate, current_settings = PtmGate(settings, pump.origin), settings
+            if gate is None or gate.settings is not settings:
+                gate = PtmGate(settings, pump.origin)
             decision = gate.decide(now, pump.ptm_until, pump.empty_mode, pump.stopped(now))
         pump.trace.ptm_presses.append(PtmPress(now, decision, pump.origin))
         if decision == "granted":
@@ -170,7 +175,7 @@ def interventions(
             pump.log("ptm_settings", enabled=entry.ptm is not None)
         elif isinstance(entry, MriExposure):
             restart = at + entry.duration_days + pump.spec.mri.restart_delay_days
-            pump.log("mri_start", duration_min=round(entry.duration_days * 1440, 3))
+            pump.log("mri_start", duration_min=round(entry.duration_days * MINUTES_PER_DAY, 3))
             pump.stall(restart)
             env.process(_mri_end(env, pump, at + entry.duration_days))
         elif isinstance(entry, CatheterOcclusion):

@@ -265,6 +265,13 @@ class PumpModel:
         if now >= self.due - TOLERANCE_DAYS or self.unsettled:
             self.settle()
 
+    def apply_reached(self, now: float) -> None:
+        """Apply any threshold reached by ``now`` before a decision that depends on the modes
+        (a PTM press). Only when one may have been reached (``due``) is the pump advanced;
+        otherwise the running stretch is left whole."""
+        if now >= self.due - TOLERANCE_DAYS:
+            self.catch_up(now)
+
     def fluid_changed(self) -> None:
         """The reservoir's or the dead volume's content changed (refill, new catheter)."""
         self._new_context()

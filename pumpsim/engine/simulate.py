@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import simpy
 
-from pumpsim.core.clock import to_days
+from pumpsim.core.clock import MINUTES_PER_DAY, to_days
 from pumpsim.core.errors import SimulationError
 from pumpsim.engine.flowlog import SampleSink
 from pumpsim.engine.processes import (
@@ -44,7 +44,7 @@ def simulate(
     """
     if not 0 < days <= MAX_DAYS:
         raise SimulationError(f"days: got {days}; allowed: more than 0 and at most {MAX_DAYS}")
-    if not 1 / 1440 <= sample_every_days <= 30:
+    if not 1 / MINUTES_PER_DAY <= sample_every_days <= 30:
         raise SimulationError(
             f"sample interval: got {sample_every_days} days; allowed: 1 minute to 30 days"
         )
