@@ -110,6 +110,19 @@ class _Planner:
 
     # ------------------------------------------------------------------ the sweep
     def run(self) -> Plan:
+        """Sweep every open day of the horizon and collect the plan."""
+        self._add_first_cycles()
+        for n, day in enumerate(self.days):
+            self._sweep_day(day)
+            if self.progress is not None:
+                self.progress("plan", n + 1, len(self.days))
+        for job in self.jobs.values():  # never forced inside the horizon: due after it
+            self.next_due.append(_next_due(job.entry.patient_id, job.cycle, job.window))
+        self._explain_dropped()
+        return self._plan()
+
+    def _add_first_cycles(self) -> None:
+        """Queue every patient's first refill (patients without a capacity pool are reported)."""
         entries = list(self.roster.entries)
         for entry in entries:
             if self.pool_of[entry.patient_id] not in self.sweeps:
@@ -125,33 +138,25 @@ class _Planner:
         )
         for entry, window in zip(entries, windows, strict=True):
             self._add(entry, 1, entry.therapy, window)
-        for n, day in enumerate(self.days):
-            successors: list[tuple[RosterEntry, int, Therapy]] = []  # (entry, cycle, therapy)
-            for pool, sweep in self.sweeps.items():
-                placed, dropped = sweep.run_day(day)
-                self.dropped.extend(self.jobs.pop(unit.key) for unit in dropped)
-                for appointment, job in self._slots(pool, day, placed):
-                    self.appointments.append(appointment)
-                    successors.append((job.entry, job.cycle + 1, self._refilled(job, appointment)))
-            if successors:
-                windows = self.source.windows(
-                    [WindowRequest(t, key=_uid(e, c)) for e, c, t in successors]
-                )
-                for (entry, cycle, therapy), window in zip(successors, windows, strict=True):
-                    self._add(entry, cycle, therapy, window)
-            if self.progress is not None:
-                self.progress("plan", n + 1, len(self.days))
-        for job in self.jobs.values():  # never forced inside the horizon: due after it
-            self.next_due.append(
-                NextDue(
-                    patient_id=job.entry.patient_id,
-                    cycle=job.cycle,
-                    earliest=job.window.earliest,
-                    latest=job.window.latest,
-                    limiting_factor=job.window.limiting_factor,
-                )
+
+    def _sweep_day(self, day: int) -> None:
+        """Place the day's refills in every pool and queue the refill after each of them."""
+        successors: list[tuple[RosterEntry, int, Therapy]] = []  # (entry, cycle, therapy)
+        for pool, sweep in self.sweeps.items():
+            placed, dropped = sweep.run_day(day)
+            self.dropped.extend(self.jobs.pop(unit.key) for unit in dropped)
+            for appointment, job in self._slots(pool, day, placed):
+                self.appointments.append(appointment)
+                successors.append((job.entry, job.cycle + 1, self._refilled(job, appointment)))
+        if successors:
+            windows = self.source.windows(
+                [WindowRequest(t, key=_uid(e, c)) for e, c, t in successors]
             )
-        self._explain_dropped()
+            for (entry, cycle, therapy), window in zip(successors, windows, strict=True):
+                self._add(entry, cycle, therapy, window)
+
+    def _plan(self) -> Plan:
+        """The finished plan, its lists sorted for display."""
         return Plan(
             start=self.calendar.start,
             end=self.calendar.end,
@@ -175,15 +180,7 @@ class _Planner:
     def _add(self, entry: RosterEntry, cycle: int, therapy: Therapy, window: Window) -> None:
         start = self.calendar.start
         if window.earliest > self.calendar.end:
-            self.next_due.append(
-                NextDue(
-                    patient_id=entry.patient_id,
-                    cycle=cycle,
-                    earliest=window.earliest,
-                    latest=window.latest,
-                    limiting_factor=window.limiting_factor,
-                )
-            )
+            self.next_due.append(_next_due(entry.patient_id, cycle, window))
             return
         pool = self.pool_of[entry.patient_id]
         uid = _uid(entry, cycle)
@@ -372,6 +369,17 @@ class _Planner:
                     best_date=best,
                 )
             )
+
+
+def _next_due(patient_id: str, cycle: int, window: Window) -> NextDue:
+    """A refill whose window lies (or stays) beyond the horizon: reported as next due."""
+    return NextDue(
+        patient_id=patient_id,
+        cycle=cycle,
+        earliest=window.earliest,
+        latest=window.latest,
+        limiting_factor=window.limiting_factor,
+    )
 
 
 def _uid(entry: RosterEntry, cycle: int) -> str:

@@ -69,37 +69,46 @@ def row_state(
     refill = _datetime(row, "last_refill", problems)
     interrogation = _datetime(row, "last_interrogation", problems)
     if "last_interrogation" in row or "calculated_volume" in row:
-        for column in ("last_interrogation", "calculated_volume"):
-            if column not in row:
-                problems.append(
-                    Problem(
-                        column,
-                        "(missing)",
-                        "given together with "
-                        + (
-                            "calculated_volume"
-                            if column == "last_interrogation"
-                            else "last_interrogation"
-                        ),
-                    )
-                )
-        if interrogation is None or "calculated_volume" not in row:
-            return None, {
-                "state.time": "last_interrogation",
-                "state.calculated_volume": "calculated_volume",
-            }
-        state: dict[str, Any] = {
-            "time": interrogation,
-            "calculated_volume": row["calculated_volume"],
-        }
-        if refill is not None:
-            state["filled_at"] = refill
-        return state, {
+        return _interrogation_state(row, interrogation, refill, problems)
+    return _refill_state(row, refill, problems)
+
+
+def _interrogation_state(
+    row: Mapping[str, str],
+    interrogation: dt.datetime | None,
+    refill: dt.datetime | None,
+    problems: list[Problem],
+) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """The state read at ``last_interrogation`` (``last_refill``, if given, dates the fill)."""
+    for column, partner in (
+        ("last_interrogation", "calculated_volume"),
+        ("calculated_volume", "last_interrogation"),
+    ):
+        if column not in row:
+            problems.append(Problem(column, "(missing)", "given together with " + partner))
+    if interrogation is None or "calculated_volume" not in row:
+        return None, {
             "state.time": "last_interrogation",
             "state.calculated_volume": "calculated_volume",
-            "state.filled_at": "last_refill",
-            "state": "last_interrogation",
         }
+    state: dict[str, Any] = {
+        "time": interrogation,
+        "calculated_volume": row["calculated_volume"],
+    }
+    if refill is not None:
+        state["filled_at"] = refill
+    return state, {
+        "state.time": "last_interrogation",
+        "state.calculated_volume": "calculated_volume",
+        "state.filled_at": "last_refill",
+        "state": "last_interrogation",
+    }
+
+
+def _refill_state(
+    row: Mapping[str, str], refill: dt.datetime | None, problems: list[Problem]
+) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """The state just after ``last_refill`` with ``fill_volume`` in the reservoir."""
     columns = {
         "state.time": "last_refill",
         "state.calculated_volume": "fill_volume",

@@ -278,6 +278,7 @@ def _merge_by_alias(
 def _resolve_drugs(
     raw: Any, catalog: Catalog, source: str, problems: list[Problem], field: str = "drugs"
 ) -> Infusate | None:
+    """The infusate a profile's ``drugs`` list names; every bad entry is added to problems."""
     if not isinstance(raw, list) or not raw:
         problems.append(
             Problem(field, _short(raw), "a list of {drug: NAME, concentration: '25 mg/mL'}")
@@ -285,49 +286,9 @@ def _resolve_drugs(
         return None
     drugs: list[Drug] = []
     for i, item in enumerate(raw):
-        where = f"{field}[{i}]"
-        if not isinstance(item, dict) or not isinstance(item.get("drug"), str):
-            problems.append(Problem(where, _short(item), "{drug: NAME, concentration: '25 mg/mL'}"))
-            continue
-        entry = catalog.drugs.get(item["drug"])
-        if entry is None:
-            problems.append(
-                Problem(f"{where}.drug", item["drug"], f"one of {', '.join(catalog.drugs)}")
-            )
-            continue
-        fields = {k: v for k, v in item.items() if k != "drug"}
-        if "concentration" not in fields:
-            problems.append(Problem(f"{where}.concentration", "(missing)", "e.g. '25 mg/mL'"))
-            continue
-        try:
-            concentration = Drug.model_validate(
-                {
-                    "name": entry.name,
-                    "concentration": fields["concentration"],
-                    "stability": "1 day",
-                },
-                context=FROM_FILE,
-            ).concentration_mg_per_ml
-        except ValidationError as exc:
-            problems.extend(_problems(exc, where))
-            continue
-        base = mark_internal(Drug.from_entry(entry, concentration).model_dump())
-        try:
-            drugs.append(
-                Drug.model_validate(_merge_by_alias(Drug, base, fields), context=FROM_FILE)
-            )
-        except ValidationError as exc:
-            problems.extend(_problems(exc, where))
-            continue
-        max_conc = entry.max_concentration_mg_per_ml
-        if max_conc is not None and concentration > max_conc * (1 + 1e-9):
-            problems.append(
-                Problem(
-                    f"{where}.concentration",
-                    fields["concentration"],
-                    f"up to {format_concentration(max_conc, entry.mass_unit)} for {entry.name}",
-                )
-            )
+        drug = _resolve_drug(item, f"{field}[{i}]", catalog, problems)
+        if drug is not None:
+            drugs.append(drug)
     if problems or not drugs:
         return None
     try:
@@ -335,6 +296,63 @@ def _resolve_drugs(
     except ValidationError as exc:
         problems.extend(_problems(exc, field))
         return None
+
+
+def _resolve_drug(item: Any, where: str, catalog: Catalog, problems: list[Problem]) -> Drug | None:
+    """One ``drugs`` entry (at ``where``) merged onto its catalog entry, or ``None`` if bad."""
+    if not isinstance(item, dict) or not isinstance(item.get("drug"), str):
+        problems.append(Problem(where, _short(item), "{drug: NAME, concentration: '25 mg/mL'}"))
+        return None
+    entry = catalog.drugs.get(item["drug"])
+    if entry is None:
+        problems.append(
+            Problem(f"{where}.drug", item["drug"], f"one of {', '.join(catalog.drugs)}")
+        )
+        return None
+    fields = {k: v for k, v in item.items() if k != "drug"}
+    if "concentration" not in fields:
+        problems.append(Problem(f"{where}.concentration", "(missing)", "e.g. '25 mg/mL'"))
+        return None
+    concentration = _entry_concentration(entry, fields["concentration"], where, problems)
+    if concentration is None:
+        return None
+    base = mark_internal(Drug.from_entry(entry, concentration).model_dump())
+    try:
+        drug = Drug.model_validate(_merge_by_alias(Drug, base, fields), context=FROM_FILE)
+    except ValidationError as exc:
+        problems.extend(_problems(exc, where))
+        return None
+    _check_max_concentration(entry, concentration, fields["concentration"], where, problems)
+    return drug
+
+
+def _entry_concentration(
+    entry: DrugEntry, raw: Any, where: str, problems: list[Problem]
+) -> float | None:
+    """The concentration as written for ``entry``, in mg/mL; ``None`` (and a problem) if bad."""
+    try:
+        return Drug.model_validate(
+            {"name": entry.name, "concentration": raw, "stability": "1 day"},
+            context=FROM_FILE,
+        ).concentration_mg_per_ml
+    except ValidationError as exc:
+        problems.extend(_problems(exc, where))
+        return None
+
+
+def _check_max_concentration(
+    entry: DrugEntry, concentration: float, raw: Any, where: str, problems: list[Problem]
+) -> None:
+    """Report a concentration above the drug library's maximum for ``entry``."""
+    max_conc = entry.max_concentration_mg_per_ml
+    if max_conc is not None and concentration > max_conc * (1 + 1e-9):
+        problems.append(
+            Problem(
+                f"{where}.concentration",
+                raw,
+                f"up to {format_concentration(max_conc, entry.mass_unit)} for {entry.name}",
+            )
+        )
 
 
 @dataclass(frozen=True)

@@ -258,63 +258,13 @@ def _text(value: Any) -> str:
 def _entry(
     row: Mapping[str, str], number: int, base: Path, catalog: Catalog
 ) -> tuple[RosterEntry | None, list[Problem]]:
+    """Validate one roster row into an entry, or return ``None`` and the row's problems."""
     problems: list[Problem] = []
-    weekdays = None
-    if "allowed_weekdays" in row:
-        try:
-            weekdays = parse_weekdays(row["allowed_weekdays"])
-        except ValueError as exc:
-            problems.append(Problem("allowed_weekdays", row["allowed_weekdays"], str(exc)))
-    refill_ml = None
-    if "refill_volume" in row:
-        try:
-            refill_ml = parse_quantity(row["refill_volume"], VOLUME)
-        except UnitParseError as exc:
-            problems.append(Problem("refill_volume", row["refill_volume"], str(exc)))
+    weekdays = _weekdays_cell(row, problems)
+    refill_ml = _refill_cell(row, problems)
     state, state_columns = row_state(row, problems)
-    therapy = next_therapy = None
-    if "patient_id" not in row:
-        problems.append(Problem("patient_id", "(missing)", "a patient id, e.g. P001"))
-    elif "profile" in row:
-        therapy = _from_profile(row, base, catalog, state, state_columns, problems)
-    else:
-        precheck(row, catalog, problems)
-        data = profile_dict(row, problems)
-        if state is not None:
-            data["state"] = state
-        elif not any(p.field in state_columns.values() for p in problems):
-            problems.append(
-                Problem(
-                    "last_refill",
-                    "(missing)",
-                    "last_refill + fill_volume, or last_interrogation + calculated_volume",
-                )
-            )
-        if state is not None:
-            found: list[Problem] = []
-            therapy = _build(data, catalog, state_columns, found)
-            reported = {p.field for p in problems}
-            problems.extend(p for p in found if p.field not in reported)
-            if therapy is not None and "next_drugs" in row:
-                try:
-                    data["drugs"] = parse_drugs(row["next_drugs"])
-                except ValueError as exc:
-                    problems.append(Problem("next_drugs", row["next_drugs"], str(exc)))
-                else:
-                    changed: list[Problem] = []
-                    next_therapy = _build(data, catalog, state_columns, changed)
-                    problems.extend(
-                        Problem("next_drugs", p.value, p.allowed) if p.field == "drugs" else p
-                        for p in changed
-                    )
-    if therapy is not None and refill_ml is not None and refill_ml > therapy.pump.reservoir_ml:
-        problems.append(
-            Problem(
-                "refill_volume",
-                row["refill_volume"],
-                f"up to the reservoir, {therapy.pump.reservoir_ml:g} mL",
-            )
-        )
+    therapy, next_therapy = _therapies(row, base, catalog, state, state_columns, problems)
+    _check_refill_fits(row, therapy, refill_ml, problems)
     if problems or therapy is None:
         return None, problems
     return (
@@ -330,6 +280,113 @@ def _entry(
         ),
         [],
     )
+
+
+def _weekdays_cell(row: Mapping[str, str], problems: list[Problem]) -> frozenset[int] | None:
+    """The row's ``allowed_weekdays`` (``None`` when empty); a bad cell is added to problems."""
+    if "allowed_weekdays" not in row:
+        return None
+    try:
+        return parse_weekdays(row["allowed_weekdays"])
+    except ValueError as exc:
+        problems.append(Problem("allowed_weekdays", row["allowed_weekdays"], str(exc)))
+        return None
+
+
+def _refill_cell(row: Mapping[str, str], problems: list[Problem]) -> float | None:
+    """The row's ``refill_volume`` in mL (``None`` when empty); a bad cell is added to problems."""
+    if "refill_volume" not in row:
+        return None
+    try:
+        return parse_quantity(row["refill_volume"], VOLUME)
+    except UnitParseError as exc:
+        problems.append(Problem("refill_volume", row["refill_volume"], str(exc)))
+        return None
+
+
+def _therapies(
+    row: Mapping[str, str],
+    base: Path,
+    catalog: Catalog,
+    state: dict[str, Any] | None,
+    state_columns: Mapping[str, str],
+    problems: list[Problem],
+) -> tuple[Therapy | None, Therapy | None]:
+    """The row's therapy and next therapy, from its profile or its own columns."""
+    if "patient_id" not in row:
+        problems.append(Problem("patient_id", "(missing)", "a patient id, e.g. P001"))
+        return None, None
+    if "profile" in row:
+        return _from_profile(row, base, catalog, state, state_columns, problems), None
+    return _from_columns(row, catalog, state, state_columns, problems)
+
+
+def _from_columns(
+    row: Mapping[str, str],
+    catalog: Catalog,
+    state: dict[str, Any] | None,
+    state_columns: Mapping[str, str],
+    problems: list[Problem],
+) -> tuple[Therapy | None, Therapy | None]:
+    """Build the therapy (and the ``next_drugs`` therapy) from the row's therapy columns."""
+    precheck(row, catalog, problems)
+    data = profile_dict(row, problems)
+    if state is None:
+        if not any(p.field in state_columns.values() for p in problems):
+            problems.append(
+                Problem(
+                    "last_refill",
+                    "(missing)",
+                    "last_refill + fill_volume, or last_interrogation + calculated_volume",
+                )
+            )
+        return None, None
+    data["state"] = state
+    found: list[Problem] = []
+    therapy = _build(data, catalog, state_columns, found)
+    reported = {p.field for p in problems}
+    problems.extend(p for p in found if p.field not in reported)
+    if therapy is None or "next_drugs" not in row:
+        return therapy, None
+    return therapy, _next_from_columns(row, data, catalog, state_columns, problems)
+
+
+def _next_from_columns(
+    row: Mapping[str, str],
+    data: dict[str, Any],
+    catalog: Catalog,
+    state_columns: Mapping[str, str],
+    problems: list[Problem],
+) -> Therapy | None:
+    """The therapy with the row's ``next_drugs`` in place of its drugs (``data`` is updated)."""
+    try:
+        data["drugs"] = parse_drugs(row["next_drugs"])
+    except ValueError as exc:
+        problems.append(Problem("next_drugs", row["next_drugs"], str(exc)))
+        return None
+    changed: list[Problem] = []
+    next_therapy = _build(data, catalog, state_columns, changed)
+    problems.extend(
+        Problem("next_drugs", p.value, p.allowed) if p.field == "drugs" else p for p in changed
+    )
+    return next_therapy
+
+
+def _check_refill_fits(
+    row: Mapping[str, str],
+    therapy: Therapy | None,
+    refill_ml: float | None,
+    problems: list[Problem],
+) -> None:
+    """Report a ``refill_volume`` larger than the therapy's pump reservoir."""
+    if therapy is not None and refill_ml is not None and refill_ml > therapy.pump.reservoir_ml:
+        problems.append(
+            Problem(
+                "refill_volume",
+                row["refill_volume"],
+                f"up to the reservoir, {therapy.pump.reservoir_ml:g} mL",
+            )
+        )
 
 
 def _build(

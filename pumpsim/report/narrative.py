@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pumpsim.core.units import format_mass_mg
 from pumpsim.engine import Event, Trace
 from pumpsim.schedule.segments import mean_daily_volume_ml
@@ -15,15 +17,31 @@ def _at(e: Event) -> str:
 
 
 def _sentence(e: Event, trace: Trace) -> str | None:
+    """The sentence telling ``e``, or ``None`` for an event the story leaves out."""
+    for tell in _TELLERS:
+        text = tell(e, trace)
+        if text is not None:
+            return text
+    return None
+
+
+def _alarm_sentence(e: Event, trace: Trace) -> str | None:
+    """An alarm starting or clearing."""
     d = e.detail
-    kind = e.kind
-    if kind == "alarm_on":
+    if e.kind == "alarm_on":
         name = str(d.get("alarm", "")).replace("_", " ")
         calc = d.get("calculated_ml")
         extra = f" with {calc:.2f} mL calculated" if isinstance(calc, float) else ""
         return f"{_at(e)}: the {d.get('severity', '')} {name} alarm starts{extra}."
-    if kind == "alarm_off":
+    if e.kind == "alarm_off":
         return f"{_at(e)}: the {str(d.get('alarm', '')).replace('_', ' ')} alarm clears."
+    return None
+
+
+def _reservoir_sentence(e: Event, trace: Trace) -> str | None:
+    """The reservoir running dry, being refilled (or pocket-filled), and therapy resuming."""
+    d = e.detail
+    kind = e.kind
     if kind == "actual_dry":
         return (
             f"{_at(e)}: the reservoir is actually empty while the pump still calculates "
@@ -48,33 +66,63 @@ def _sentence(e: Event, trace: Trace) -> str | None:
         )
     if kind == "therapy_resumed":
         return f"{_at(e)}: drug is back in the reservoir; therapy resumes."
+    return None
+
+
+def _pump_sentence(e: Event, trace: Trace) -> str | None:
+    """A program becoming active, an MRI scan, and the motor restarting after it."""
+    kind = e.kind
     if kind == "program_active":
-        return f"{_at(e)}: a program of {float(d['mean_ml_per_day']):.3f} mL/day becomes active."
+        return (
+            f"{_at(e)}: a program of {float(e.detail['mean_ml_per_day']):.3f} mL/day "
+            "becomes active."
+        )
     if kind == "mri_start":
-        return f"{_at(e)}: MRI scan of {float(d['duration_min']):g} min begins."
+        return f"{_at(e)}: MRI scan of {float(e.detail['duration_min']):g} min begins."
     if kind == "mri_end":
         return f"{_at(e)}: MRI scan ends."
     if kind == "motor_restart":
         return f"{_at(e)}: the motor restarts — interrogate the pump to confirm."
+    return None
+
+
+def _bolus_sentence(e: Event, trace: Trace) -> str | None:
+    """A priming or bridge bolus starting, ending or being cancelled."""
+    kind = e.kind
     if kind in ("priming_bolus_start", "bridge_bolus_start"):
         what = "priming" if kind.startswith("priming") else "bridge"
-        return f"{_at(e)}: {what} bolus of {float(d['volume_ml']):.3f} mL starts."
+        return f"{_at(e)}: {what} bolus of {float(e.detail['volume_ml']):.3f} mL starts."
     if kind in ("priming_bolus_end", "bridge_bolus_end"):
         return f"{_at(e)}: {'priming' if kind.startswith('priming') else 'bridge'} bolus ends."
     if kind == "bridge_bolus_cancelled":
         return (
             f"{_at(e)}: the pump is reprogrammed during the bridge bolus, which is cancelled "
-            f"with {float(d['left_ml']):.3f} mL still to go."
+            f"with {float(e.detail['left_ml']):.3f} mL still to go."
         )
-    if kind == "occlusion_start":
+    return None
+
+
+def _catheter_sentence(e: Event, trace: Trace) -> str | None:
+    """The catheter occluding, clearing or disconnecting."""
+    if e.kind == "occlusion_start":
         return f"{_at(e)}: the catheter is occluded — the pump counts, nothing flows."
-    if kind == "occlusion_end":
+    if e.kind == "occlusion_end":
         return f"{_at(e)}: the occlusion clears."
-    if kind == "disconnection":
+    if e.kind == "disconnection":
         return (
             f"{_at(e)}: the catheter is disconnected — drug leaves the pump but not intrathecally."
         )
     return None
+
+
+_TELLERS: tuple[Callable[[Event, Trace], str | None], ...] = (
+    _alarm_sentence,
+    _reservoir_sentence,
+    _pump_sentence,
+    _bolus_sentence,
+    _catheter_sentence,
+)
+"""The sentence makers, each for its own event kinds (``_sentence`` asks them in turn)."""
 
 
 def _residual(trace: Trace, e: Event) -> float:
