@@ -43,7 +43,7 @@ from pumpsim.ensemble.kernels import (
 )
 from pumpsim.models import FactorDistribution, PtmDemand, PtmSettings, Therapy
 from pumpsim.schedule.presses import press_times
-from pumpsim.schedule.segments import CumulativeSchedule, schedule_reaching
+from pumpsim.schedule.segments import Course, CumulativeSchedule, schedule_reaching
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -114,6 +114,7 @@ class Plan:
         horizon_days: float | None = None,
         demand: PtmDemand | None = None,
         extra_rate_ml_per_day: float = 0.0,
+        course: Course | None = None,
     ) -> Plan:
         """Precompute the programmed-delivery curve. Without ``horizon_days`` the window runs
         until the program alone (plus ``extra_rate_ml_per_day``) empties the calculated
@@ -126,7 +127,7 @@ class Plan:
             if horizon_days <= 0:
                 raise SimulationError(f"horizon must be positive, got {horizon_days} days")
             schedule = CumulativeSchedule.for_therapy(
-                therapy, horizon_days, extra_ml_per_day=extra_rate_ml_per_day
+                therapy, horizon_days, extra_ml_per_day=extra_rate_ml_per_day, course=course
             )
         else:
             schedule, span = schedule_reaching(
@@ -135,12 +136,13 @@ class Plan:
                 first_span_days=60.0,
                 max_days=MAX_HORIZON_DAYS,
                 extra_ml_per_day=extra_rate_ml_per_day,
+                course=course,
             )
             reach = float(schedule.time_of_volume(need))
             if math.isfinite(reach):
                 horizon_days = min(reach + 1.0, span)
                 schedule = CumulativeSchedule.for_therapy(
-                    therapy, horizon_days, extra_ml_per_day=extra_rate_ml_per_day
+                    therapy, horizon_days, extra_ml_per_day=extra_rate_ml_per_day, course=course
                 )
             else:
                 horizon_days = span

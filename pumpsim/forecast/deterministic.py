@@ -25,8 +25,8 @@ import numpy as np
 from pumpsim.core.clock import to_datetime, to_days
 from pumpsim.ensemble.montecarlo import Ensemble, Plan, presses_for, run_chunk
 from pumpsim.models import FrozenModel, PtmDemand, Therapy
-from pumpsim.schedule.ptm import ptm_max_ml_per_day
-from pumpsim.schedule.segments import CumulativeSchedule, programmed_volume_ml
+from pumpsim.schedule.ptm import expected_boluses_per_day, ptm_max_ml_per_day
+from pumpsim.schedule.segments import Course, CumulativeSchedule, programmed_volume_ml
 
 __all__ = [
     "MAX_BATTERY_DAYS",
@@ -35,12 +35,14 @@ __all__ = [
     "battery_used_at",
     "deterministic",
     "elective_replacement_day",
+    "expected_ptm_ml_per_day",
     "stability_limit",
     "when",
 ]
 
 PROMETRA_REFILL_ML = 3.0
-"""Prometra's "date of next refill": the calculated volume reaching 3.0 mL (PTC guide p.5)."""
+"""Prometra's "date of next refill": the calculated volume reaching 3.0 mL (PTC guide p.5); the
+catalog carries it as ``controller_next_refill`` of the Prometra pumps."""
 
 MAX_BATTERY_DAYS = 15 * 366.0
 """The elective replacement date is searched no further than this (15 years)."""
@@ -60,6 +62,8 @@ class DeterministicForecast(FrozenModel):
     elective_replacement: dt.datetime | None
     programmer_lra: dt.datetime | None
     prometra_next_refill: dt.datetime | None
+    """The pump controller's "date of next refill" (Prometra: 3.0 mL with every allotted bolus);
+    ``None`` for a pump without such a rule."""
 
 
 def when(therapy: Therapy, day: float | None) -> dt.datetime | None:
@@ -133,10 +137,11 @@ def _first_crossings(
     demand: PtmDemand | None = None,
     extra_rate_ml_per_day: float = 0.0,
     levels: Sequence[float] = (),
+    course: Course | None = None,
 ) -> Ensemble:
     """One deterministic trajectory: fixed factor, a press log (or none), an optional extra
-    constant delivery rate (every allowed bolus used)."""
-    plan = Plan.build(therapy, extra_rate_ml_per_day=extra_rate_ml_per_day)
+    constant delivery rate (patient boluses spread evenly), the course's reprograms and stalls."""
+    plan = Plan.build(therapy, extra_rate_ml_per_day=extra_rate_ml_per_day, course=course)
     no_ptm = demand is None or not demand.presses
     plan = dataclasses.replace(plan, demand=None if no_ptm else demand)
     presses = presses_for(plan, np.random.default_rng(0), 1)
@@ -147,21 +152,46 @@ def _first(arr: np.ndarray | None) -> float | None:
     return None if arr is None else float(arr[0])
 
 
+def expected_ptm_ml_per_day(therapy: Therapy) -> float:
+    """Patient-bolus volume a day on the expected-demand trajectory (mL/day): the bolus times
+    ``schedule.ptm.expected_boluses_per_day`` (0 for a press log, which is used as logged)."""
+    if therapy.ptm is None:
+        return 0.0
+    return therapy.ptm.bolus_volume_ml * expected_boluses_per_day(therapy.ptm, therapy.demand)
+
+
 def deterministic(
-    therapy: Therapy, *, delivery_factor: float | None = None
+    therapy: Therapy,
+    *,
+    delivery_factor: float | None = None,
+    course: Course | None = None,
+    ptm_ml_per_day: float | None = None,
 ) -> DeterministicForecast:
-    """The deterministic forecast. Nominal dates use the programmed delivery, the press log if
-    the demand is one, and ``delivery_factor`` (default: the therapy's, else 1)."""
+    """The deterministic forecast on one trajectory (no randomness).
+
+    Nominal dates follow the **expected demand**: the program, the press log if the demand is
+    one, else patient boluses at ``ptm_ml_per_day`` spread evenly over the day (default:
+    ``expected_ptm_ml_per_day``; the probabilistic forecast passes its trajectories' mean
+    granted rate), and ``delivery_factor`` (default: the therapy's, else 1). The programmer's
+    alarm date counts the program alone; the best and worst cases take the rated accuracy
+    limits without and with every allowed bolus. ``course`` adds planned reprograms and stalls.
+    """
     factor = delivery_factor or therapy.delivery_factor or 1.0
     lo, hi = therapy.pump.delivery_factor_range
-    nominal = _first_crossings(therapy, factor, demand=therapy.demand)
-    program_only = _first_crossings(therapy, factor)
-    best = _first_crossings(therapy, lo)
-    max_ptm = ptm_max_ml_per_day(therapy.ptm)
-    worst = _first_crossings(therapy, hi, extra_rate_ml_per_day=max_ptm)
-    prometra = _first_crossings(
-        therapy, factor, extra_rate_ml_per_day=max_ptm, levels=(PROMETRA_REFILL_ML,)
+    demand = therapy.demand
+    logged = demand is not None and bool(demand.presses)
+    expected = (
+        0.0
+        if logged
+        else (expected_ptm_ml_per_day(therapy) if ptm_ml_per_day is None else ptm_ml_per_day)
     )
+    nominal = _first_crossings(
+        therapy, factor, demand=demand, extra_rate_ml_per_day=expected, course=course
+    )
+    program_only = _first_crossings(therapy, factor, course=course)
+    best = _first_crossings(therapy, lo, course=course)
+    max_ptm = ptm_max_ml_per_day(therapy.ptm)
+    worst = _first_crossings(therapy, hi, extra_rate_ml_per_day=max_ptm, course=course)
     return DeterministicForecast(
         low_reservoir_alarm=when(therapy, _first(nominal.low_reservoir_day)),
         empty_reservoir=when(therapy, _first(nominal.empty_day)),
@@ -171,5 +201,19 @@ def deterministic(
         drug_stability_limit=stability_limit(therapy),
         elective_replacement=when(therapy, elective_replacement_day(therapy)),
         programmer_lra=when(therapy, _first(program_only.low_reservoir_day)),
-        prometra_next_refill=when(therapy, _first(prometra.level_days[PROMETRA_REFILL_ML])),
+        prometra_next_refill=_controller_next_refill(therapy, factor, max_ptm, course),
     )
+
+
+def _controller_next_refill(
+    therapy: Therapy, factor: float, max_ptm_ml_per_day: float, course: Course | None
+) -> dt.datetime | None:
+    """The pump controller's own "date of next refill" (``PumpSpec.controller_next_refill_ml``,
+    Prometra's 3.0 mL with every allotted bolus); ``None`` for pumps without that rule."""
+    level = therapy.pump.controller_next_refill_ml
+    if level is None:
+        return None
+    run = _first_crossings(
+        therapy, factor, extra_rate_ml_per_day=max_ptm_ml_per_day, levels=(level,), course=course
+    )
+    return when(therapy, _first(run.level_days[level]))

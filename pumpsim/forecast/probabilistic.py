@@ -27,6 +27,7 @@ from pumpsim.core.clock import to_datetime, to_days
 from pumpsim.core.errors import SimulationError
 from pumpsim.ensemble.montecarlo import DEFAULT_CHUNK, Ensemble, Plan, simulate_ensemble
 from pumpsim.forecast.calibration import DeliveryFactorEstimate, DemandEstimate
+from pumpsim.forecast.course import course_at
 from pumpsim.forecast.deterministic import (
     DeterministicForecast,
     deterministic,
@@ -35,11 +36,16 @@ from pumpsim.forecast.deterministic import (
     when,
 )
 from pumpsim.models import FactorDistribution, FrozenModel, PtmDemand, Therapy
+from pumpsim.models.timeline import Timeline
 
 __all__ = ["Event", "EventForecast", "FanChart", "Forecast", "LimitingFactor", "forecast"]
 
 LimitingFactor = Literal[
-    "low_reservoir_alarm", "actual_dry", "drug_stability", "elective_replacement"
+    "low_reservoir_alarm",
+    "actual_dry",
+    "drug_stability",
+    "elective_replacement",
+    "controller_next_refill",
 ]
 Event = Literal["low_reservoir_alarm", "empty_reservoir", "actual_dry", "refill_needed"]
 
@@ -108,6 +114,15 @@ class Forecast(FrozenModel):
     """Mean granted patient boluses per day before the reservoir empties."""
     horizon_end: dt.datetime
     fan: FanChart | None = None
+    cycle_start: dt.datetime | None = None
+    """When the reservoir cycle the forecast is about began: the pump state, or the last refill
+    of the timeline before ``as_of``. Quantile days count from here (``state_time``)."""
+    planned_refill: dt.datetime | None = None
+    """The first refill the timeline plans after ``as_of``."""
+    risk_before_planned_refill: float | None = None
+    """Share of trajectories with an alarm or a dry reservoir before ``planned_refill``."""
+    timeline_not_applied: tuple[str, ...] = ()
+    """Timeline entries the forecast does not model, in words."""
     _samples: dict[str, np.ndarray] | None = PrivateAttr(default=None)
 
     def quantile(self, event: Event, q: float) -> dt.datetime | None:
@@ -168,6 +183,12 @@ class Forecast(FrozenModel):
             "seed": self.seed,
             "delivery_factor_mean": round(self.delivery_factor_mean, 6),
             "ptm_granted_per_day": round(self.ptm_granted_per_day, 6),
+            "cycle_start": _iso(self.cycle_start),
+            "planned_refill": _iso(self.planned_refill),
+            "risk_before_planned_refill": None
+            if self.risk_before_planned_refill is None
+            else round(self.risk_before_planned_refill, 6),
+            "timeline_not_applied": list(self.timeline_not_applied),
         }
 
 
@@ -176,6 +197,7 @@ _WHY: dict[LimitingFactor, str] = {
     "actual_dry": "the reservoir running dry",
     "drug_stability": "the drug-stability limit",
     "elective_replacement": "the elective replacement indicator",
+    "controller_next_refill": "the pump controller's date of next refill",
 }
 
 
@@ -193,6 +215,7 @@ def forecast(
     seed: int | np.random.SeedSequence = 0,
     delivery_factor: FactorDistribution | DeliveryFactorEstimate | None = None,
     demand: PtmDemand | DemandEstimate | None = None,
+    timeline: Timeline | None = None,
     min_used_share: float = 0.5,
     horizon_days: float | None = None,
     fan: bool = False,
@@ -202,13 +225,18 @@ def forecast(
     """Forecast ``therapy`` from its state. See the module docstring for the risk definition.
 
     ``delivery_factor`` and ``demand`` replace the therapy's (e.g. calibrated estimates);
+    ``timeline`` is the profile's: past entries establish the cycle running at ``as_of``, future
+    reprograms and MRIs change it, a planned refill is reported with the risk of an alarm before
+    it (``pumpsim.forecast.course``);
     ``min_used_share`` is the earliest-refill policy; ``fan`` adds calculated-volume quantile
     curves for a fan chart; ``keep_samples`` keeps per-trajectory dates for ``quantile`` and
     ``probability_before``. The same seed gives the same answer.
     """
     as_of = _checked_as_of(therapy, as_of, risk, min_used_share)
+    cycle = course_at(therapy, timeline, as_of)
+    therapy = cycle.therapy
     factor, rate_shape, use_demand = _uncertainty(therapy, delivery_factor, demand)
-    plan = Plan.build(therapy, horizon_days=horizon_days, demand=use_demand)
+    plan = Plan.build(therapy, horizon_days=horizon_days, demand=use_demand, course=cycle.course)
     early_level = _early_level(therapy, plan, min_used_share)
     fan_levels = tuple(np.linspace(plan.volume_ml, plan.empty_threshold_ml, 41)[1:]) if fan else ()
     ens = simulate_ensemble(
@@ -221,15 +249,20 @@ def forecast(
         chunk_size=chunk_size,
         plan=plan,
     )
-    det = deterministic(
-        therapy, delivery_factor=factor.mean if factor is not None else therapy.delivery_factor
-    )
-    stability = stability_limit(therapy)
     granted_rate = _granted_per_day(ens)
     ptm_ml = granted_rate * (therapy.ptm.bolus_volume_ml if therapy.ptm else 0.0)
+    det = deterministic(
+        therapy,
+        delivery_factor=factor.mean if factor is not None else therapy.delivery_factor,
+        course=cycle.course,
+        ptm_ml_per_day=ptm_ml,
+    )
+    stability = stability_limit(therapy)
     eri = when(therapy, elective_replacement_day(therapy, ptm_ml))
     need = _refill_needed(ens)
-    refill_by, factor_name = _refill_by(therapy, ens, need, risk, stability, eri)
+    refill_by, factor_name = _refill_by(
+        therapy, ens, need, risk, stability, eri, det.prometra_next_refill
+    )
     early = when(
         therapy, float(np.quantile(ens.level_days[early_level], 0.5, method="inverted_cdf"))
     )
@@ -260,10 +293,23 @@ def forecast(
         ptm_granted_per_day=granted_rate,
         horizon_end=to_datetime(therapy.state.time, plan.horizon_day),
         fan=_fan(therapy, ens, fan_levels) if fan else None,
+        cycle_start=therapy.state.time,
+        planned_refill=cycle.planned_refills[0] if cycle.planned_refills else None,
+        risk_before_planned_refill=_risk_before(therapy, need, cycle.planned_refills),
+        timeline_not_applied=cycle.not_applied,
     )
     if keep_samples:
         result._samples = _kept_samples(ens, need)
     return result
+
+
+def _risk_before(
+    therapy: Therapy, need: np.ndarray, planned: Sequence[dt.datetime]
+) -> float | None:
+    """Share of trajectories whose alarm or dry reservoir comes before the planned refill."""
+    if not planned:
+        return None
+    return float(np.mean(need < to_days(therapy.state.time, planned[0])))
 
 
 def _checked_as_of(
@@ -368,6 +414,7 @@ def _refill_by(
     risk: float,
     stability: dt.datetime,
     eri: dt.datetime | None,
+    controller: dt.datetime | None = None,
 ) -> tuple[dt.date, LimitingFactor]:
     """The refill-by date and its limiting factor (see the module docstring)."""
     n = need.size
@@ -386,6 +433,8 @@ def _refill_by(
     candidates.append((_last_whole_day_before(stability), 1, "drug_stability"))
     if eri is not None:
         candidates.append((_last_whole_day_before(eri), 2, "elective_replacement"))
+    if controller is not None:  # the controller dates a refill: on that date, never after
+        candidates.append((controller.date(), 3, "controller_next_refill"))
     date, _, name = min(candidates)
     return date, name
 

@@ -87,6 +87,12 @@ class PumpSpec(FrozenModel):
     )
     battery: BatterySpec | None = None
     mri: MriBehaviour = MriBehaviour()
+    controller_next_refill_ml: Annotated[
+        Volume | None, Field(alias="controller_next_refill", gt=0)
+    ] = None
+    """The pump controller's own "date of next refill" rule: the calculated volume (mL) at which
+    it dates the next refill assuming every allotted patient bolus is taken (Prometra's PTC:
+    3.0 mL). ``None`` for a pump whose programmer has no such rule."""
     critical_alarm_repeat_days: Annotated[
         Days | None, Field(alias="critical_alarm_repeat", gt=0)
     ] = None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pumpsim.core.clock import EPS_DAYS, midnight_before
+from pumpsim.models.demand import PtmDemand
 from pumpsim.models.program import PtmSettings
 
 Decision = Literal[
@@ -107,3 +108,12 @@ def ptm_max_ml_per_day(ptm: PtmSettings | None) -> float:
     """Patient-bolus volume per day if every allowed bolus is taken (mL/day): the bolus volume
     times ``max_boluses_per_day``. Used by ``check``, the forecast, clinic windows and teaching."""
     return 0.0 if ptm is None else ptm.bolus_volume_ml * max_boluses_per_day(ptm)
+
+
+def expected_boluses_per_day(ptm: PtmSettings | None, demand: PtmDemand | None) -> float:
+    """The patient boluses a day brings on average when the patient presses at the demand's
+    rate and every press up to the day's maximum is granted: ``min(presses_per_day,
+    max_boluses_per_day)`` (0 without a PTM, or for a press log, which is used as logged)."""
+    if ptm is None or demand is None or demand.presses_per_day is None:
+        return 0.0
+    return min(demand.presses_per_day, float(max_boluses_per_day(ptm)))

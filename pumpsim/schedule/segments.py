@@ -241,6 +241,50 @@ def _basal_rows(times: FloatArray, rates: FloatArray, end_day: float) -> Sequenc
     )
 
 
+# ---------------------------------------------------------------- a course of programs
+@dataclass(frozen=True)
+class Course:
+    """What changes the delivery after the pump state, as days since ``state.time``: later
+    programs (a planned reprogram) from their start day on, and motor stalls (an MRI) during
+    which nothing flows. The first program is the therapy's own, from day 0."""
+
+    programs: tuple[tuple[float, Program], ...] = ()
+    """``(start_day, program)`` in time order, each start after day 0."""
+    stalls: tuple[tuple[float, float], ...] = ()
+    """``(start_day, end_day)`` windows of no delivery."""
+
+    def segments(self, first: Program, origin: dt.datetime, end_day: float) -> list[Segment]:
+        """The delivery over ``[0, end_day)``: each program over its own span, its periodic
+        boluses anchored at its own start."""
+        starts = [0.0, *(day for day, _ in self.programs)]
+        programs = [first, *(program for _, program in self.programs)]
+        out: list[Segment] = []
+        for i, (begin, program) in enumerate(zip(starts, programs, strict=True)):
+            stop = min(starts[i + 1] if i + 1 < len(starts) else end_day, end_day)
+            if stop > begin:
+                out += program_segments(
+                    program, origin=origin, start_day=begin, end_day=stop, program_start_day=begin
+                )
+        return out
+
+    def stalled(self, segments: Sequence[Segment]) -> list[Segment]:
+        """``segments`` with every stall window cut out and set to no delivery."""
+        out = list(segments)
+        for a, b in self.stalls:
+            cut: list[Segment] = []
+            for s in out:
+                if s.end_day <= a or s.start_day >= b:
+                    cut.append(s)
+                    continue
+                if s.start_day < a:
+                    cut.append(s._replace(end_day=a))
+                cut.append(Segment(max(s.start_day, a), min(s.end_day, b), 0.0, 0.0))
+                if s.end_day > b:
+                    cut.append(s._replace(start_day=b))
+            out = cut
+        return out
+
+
 # ---------------------------------------------------------------- cumulative volume
 @dataclass(frozen=True)
 class CumulativeSchedule:
@@ -296,18 +340,38 @@ class CumulativeSchedule:
 
     @classmethod
     def for_therapy(
-        cls, therapy: Therapy, days: float, *, extra_ml_per_day: float = 0.0
+        cls,
+        therapy: Therapy,
+        days: float,
+        *,
+        extra_ml_per_day: float = 0.0,
+        course: Course | None = None,
     ) -> CumulativeSchedule:
         """The therapy's program from its pump state (day 0 = ``state.time``, where the program
-        is taken to start) over ``[0, days]``, plus an even ``extra_ml_per_day``."""
-        return cls.for_program(
-            therapy.program,
-            origin=therapy.state.time,
-            start_day=0.0,
-            end_day=days,
-            program_start_day=0.0,
-            extra_ml_per_day=extra_ml_per_day,
-        )
+        is taken to start) over ``[0, days]``, plus an even ``extra_ml_per_day``; with a
+        ``course``, its reprograms take over from their day and nothing flows during its
+        stalls (the extra rate included: a stalled pump grants no bolus)."""
+        if course is None or not (course.programs or course.stalls):
+            return cls.for_program(
+                therapy.program,
+                origin=therapy.state.time,
+                start_day=0.0,
+                end_day=days,
+                program_start_day=0.0,
+                extra_ml_per_day=extra_ml_per_day,
+            )
+        segments = course.segments(therapy.program, therapy.state.time, days)
+        if extra_ml_per_day:
+            segments = [
+                Segment(
+                    s.start_day,
+                    s.end_day,
+                    s.basal_ml_per_day,
+                    s.bolus_ml_per_day + extra_ml_per_day,
+                )
+                for s in segments
+            ]
+        return cls.from_segments(course.stalled(segments))
 
     @property
     def end_day(self) -> float:
@@ -382,6 +446,7 @@ def schedule_reaching(
     first_span_days: float,
     max_days: float,
     extra_ml_per_day: float = 0.0,
+    course: Course | None = None,
 ) -> tuple[CumulativeSchedule, float]:
     """The therapy's cumulative schedule over ``[0, span]`` with ``span`` doubled from
     ``first_span_days`` until the program (plus an even ``extra_ml_per_day``) has delivered
@@ -395,7 +460,12 @@ def schedule_reaching(
 
 
 def days_to_deliver(
-    therapy: Therapy, volume_ml: float, *, extra_ml_per_day: float = 0.0, max_days: float
+    therapy: Therapy,
+    volume_ml: float,
+    *,
+    extra_ml_per_day: float = 0.0,
+    max_days: float,
+    course: Course | None = None,
 ) -> float | None:
     """Days from ``state.time`` until the program (plus an even ``extra_ml_per_day``) has
     delivered ``volume_ml``; 0 if there is nothing left to deliver, ``None`` beyond
@@ -411,6 +481,7 @@ def days_to_deliver(
         first_span_days=volume_ml / mean + 2 * MAX_DAY_WINDOW_DAYS,
         max_days=max_days,
         extra_ml_per_day=extra_ml_per_day,
+        course=course,
     )
     days = float(schedule.time_of_volume(volume_ml))
     return days if math.isfinite(days) else None

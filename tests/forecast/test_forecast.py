@@ -67,7 +67,7 @@ def test_deterministic_worked_example() -> None:
     assert d.low_reservoir_alarm == d.programmer_lra == dt.datetime(2026, 4, 7, 8, 0)
     assert d.empty_reservoir == dt.datetime(2026, 4, 11, 8, 0)
     assert d.actual_dry == dt.datetime(2026, 4, 11, 8, 0)
-    assert d.prometra_next_refill == dt.datetime(2026, 4, 5, 8, 0)  # (20 - 3) / 0.5 = 34 days
+    assert d.prometra_next_refill is None  # a SynchroMed: no controller "next refill" rule
     assert d.actual_dry_worst_case is not None and d.actual_dry_best_case is not None
     assert abs((d.actual_dry_worst_case - at(40 / 1.145)).total_seconds()) <= 0.5
     best = 40 + (20 / 0.855 - 20) / 0.048  # empty at day 40, then 0.048 mL/day
@@ -147,8 +147,12 @@ def test_boluses_bring_the_alarm_forward() -> None:
     t = therapy(ptm=ptm, demand=PtmDemand(presses_per_day=4, daily_cv=0.3))
     f = forecast(t, runs=2000, seed=3)
     assert f.low_reservoir_alarm is not None
-    assert f.low_reservoir_alarm.p50 is not None and f.low_reservoir_alarm.nominal is not None
-    assert f.low_reservoir_alarm.p50 < f.low_reservoir_alarm.nominal
+    lra = f.low_reservoir_alarm
+    assert lra.p05 is not None and lra.p95 is not None and lra.nominal is not None
+    # the nominal is the expected-demand trajectory: inside the spread, ahead of the program
+    assert lra.p05 <= lra.nominal <= lra.p95
+    assert f.deterministic.programmer_lra is not None
+    assert lra.nominal < f.deterministic.programmer_lra
     assert 2.0 < f.ptm_granted_per_day <= 3.0
     assert f.refill_by <= f.low_reservoir_alarm.p05.date()  # type: ignore[union-attr]
 
