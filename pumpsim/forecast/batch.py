@@ -24,6 +24,7 @@ import numpy as np
 from pumpsim.core.errors import SimulationError
 from pumpsim.forecast.probabilistic import Forecast, forecast
 from pumpsim.models import Therapy
+from pumpsim.models.timeline import Timeline
 
 __all__ = [
     "ForecastJob",
@@ -122,17 +123,24 @@ def forecast_many(
     progress: ProgressCallback | None = None,
     keep_samples: bool = False,
     keys: Sequence[str] | None = None,
+    timelines: Sequence[Timeline | None] | None = None,
     **options: Any,
 ) -> list[Forecast]:
     """Forecast a roster, in order. Each patient draws from the stream of its key (default: its
     ``patient_id``; see the module docstring), so the answer is the same for any ``workers`` and
     any order. ``progress(done, total)`` is called after each patient; other options are passed
-    to ``forecast``."""
+    to ``forecast``; ``timelines`` gives each patient's profile timeline (``None``: none)."""
     names = [t.patient_id for t in therapies] if keys is None else list(keys)
     if len(names) != len(therapies):
         raise SimulationError(f"{len(names)} keys for {len(therapies)} therapies")
+    plans = list(timelines) if timelines is not None else [None] * len(therapies)
+    if len(plans) != len(therapies):
+        raise SimulationError(f"{len(plans)} timelines for {len(therapies)} therapies")
     opts = {**options, "keep_samples": keep_samples}
-    jobs = [ForecastJob(t, key, opts) for t, key in zip(therapies, names, strict=True)]
+    jobs = [
+        ForecastJob(t, key, {**opts, "timeline": plan})
+        for t, key, plan in zip(therapies, names, plans, strict=True)
+    ]
     count = (os.cpu_count() or 1) if workers is None else workers
     with ForecastRunner(
         seed=seed, workers=min(count, max(len(jobs), 1)) if count > 0 else count
