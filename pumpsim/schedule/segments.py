@@ -453,7 +453,9 @@ def schedule_reaching(
     ``volume_ml`` or ``span`` reaches ``max_days``; returns ``(schedule, span)``."""
     span = min(first_span_days, max_days)
     while True:
-        schedule = CumulativeSchedule.for_therapy(therapy, span, extra_ml_per_day=extra_ml_per_day)
+        schedule = CumulativeSchedule.for_therapy(
+            therapy, span, extra_ml_per_day=extra_ml_per_day, course=course
+        )
         if schedule.volumes[-1] >= volume_ml or span >= max_days:
             return schedule, span
         span = min(2 * span, max_days)
