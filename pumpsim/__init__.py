@@ -57,6 +57,7 @@ if TYPE_CHECKING:
         Therapy,
     )
     from pumpsim.models.timeline import Timeline
+    from pumpsim.schedule.limits import DoseLimitError
     from pumpsim.teaching.scenarios import (
         Scenario,
         ScenarioResult,
@@ -85,6 +86,7 @@ _LAZY: dict[str, str] = {
         "pumpsim.models",
     ),
     "Timeline": "pumpsim.models.timeline",
+    "DoseLimitError": "pumpsim.schedule.limits",
     # reading files
     **dict.fromkeys(
         ("Catalog", "Profile", "load_catalog", "load_profile", "load_therapy"),
@@ -124,6 +126,7 @@ __all__ = [
     "Catheter",
     "ClinicCalendar",
     "DeterministicForecast",
+    "DoseLimitError",
     "Drug",
     "Forecast",
     "ForecastRunner",

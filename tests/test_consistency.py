@@ -30,6 +30,7 @@ from pumpsim.models import (
     PumpState,
     Therapy,
 )
+from pumpsim.models.therapy import DoseLimits
 from pumpsim.schedule.ptm import ptm_max_ml_per_day
 from pumpsim.teaching.questions import TraceQueries
 
@@ -131,6 +132,8 @@ def _therapy(
         program = Program(mode="flex", steps=steps)
     return Therapy(
         patient_id="gen",
+        # generated rates reach past morphine's hard limit: this test is about dates, not doses
+        dose_limits=DoseLimits(override="consistency test: dates for any generated rate"),
         pump=spec,
         infusate=Infusate(drugs=(Drug.from_entry(_CATALOG.drugs["morphine"], 10.0),)),
         catheter=Catheter(volume_ml_given=0.25),

@@ -2,7 +2,8 @@
 
 Each command group lives in its own module here and registers itself in ``_register()``. Commands
 parse arguments, call the library and render; they hold no domain arithmetic. Every
-``PumpsimError`` becomes one message on stderr and exit code 2 (``--debug`` shows the traceback).
+``PumpsimError`` becomes one message on stderr and exit code 2, a dose above a hard limit
+(``DoseLimitError``) exit code 3 (``--debug`` shows the traceback).
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ import sys
 
 import typer
 
-from pumpsim.cli._common import state
+from pumpsim.cli._common import EXIT_CODES_HELP, state
 from pumpsim.core.about import DISCLAIMER, VERSION
 
 app = typer.Typer(
     name="pumpsim",
-    help=f"Simulate implantable intrathecal drug pumps.\n\n{DISCLAIMER}",
+    help=f"Simulate implantable intrathecal drug pumps.\n\n{EXIT_CODES_HELP}\n\n{DISCLAIMER}",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -44,7 +45,7 @@ def _register() -> None:
     from pumpsim.cli import basics as basics
 
     basics.register(app)
-    for name in ("simulate", "forecast", "plan", "scenario"):
+    for name in ("simulate", "forecast", "program", "plan", "scenario"):
         try:
             module = __import__(f"pumpsim.cli.{name}", fromlist=["register"])
         except ModuleNotFoundError as exc:

@@ -1,4 +1,8 @@
-"""Shared CLI plumbing: error rendering, exit codes, the console."""
+"""Shared CLI plumbing: error rendering, exit codes, the console.
+
+Exit codes: 0 ok; 2 bad input (a ``PumpsimError``, or a usage error); 3 valid but unsafe (a
+``DoseLimitError``: a dose above a drug's hard daily limit without an override).
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,22 @@ from rich.console import Console
 from rich.markup import escape
 
 from pumpsim.core.errors import PumpsimError
+from pumpsim.schedule.limits import DoseLimitError
 
+EXIT_OK = 0
 EXIT_INPUT_ERROR = 2
+EXIT_UNSAFE = 3
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok; 2 bad input (an invalid file, option or value); 3 valid but unsafe (a "
+    "dose above a drug's hard daily limit; override for teaching with dose_limits: {override: "
+    "REASON} in the profile)."
+)
+
+
+def exit_code(exc: PumpsimError) -> int:
+    """The exit code for a library error: 3 for a hard dose limit, else 2."""
+    return EXIT_UNSAFE if isinstance(exc, DoseLimitError) else EXIT_INPUT_ERROR
 
 
 @dataclass
@@ -34,24 +52,25 @@ def print_error(exc: BaseException) -> None:
 
 def run_app(app: typer.Typer) -> int:
     """Run the typer app in standalone mode (usage errors exit 2, ``typer.Exit`` keeps its code);
-    a ``PumpsimError`` that escaped a command still becomes one message and exit code 2."""
+    a ``PumpsimError`` that escaped a command still becomes one message and ``exit_code``."""
     try:
         app()
     except PumpsimError as exc:
         if state.debug:
             traceback.print_exc()
-        err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-        return EXIT_INPUT_ERROR
-    return 0
+        print_error(exc)
+        return exit_code(exc)
+    return EXIT_OK
 
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Inside a command: report a ``PumpsimError`` as one message and exit with code 2."""
+    """Inside a command: report a ``PumpsimError`` as one message and exit with ``exit_code``
+    (2 bad input, 3 a hard dose limit)."""
     try:
         yield
     except PumpsimError as exc:
         if state.debug:
             traceback.print_exc()
         print_error(exc)
-        raise typer.Exit(EXIT_INPUT_ERROR) from None
+        raise typer.Exit(exit_code(exc)) from None

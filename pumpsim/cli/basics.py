@@ -1,27 +1,39 @@
 """``pumpsim catalog pumps|drugs`` and ``pumpsim check PROFILE...``: look-ups and validation.
 
-Rendering only: numbers come from the catalog models and ``pumpsim.forecast.summary``; the only
-conversion here is showing a mass in mg as mcg for drugs dosed in mcg.
+Rendering only: numbers come from the catalog models and ``pumpsim.forecast.summary``; masses
+are shown in each drug's unit (``core.units.format_mass_mg``; JSON through the summary's
+serializers). Dose-limit warnings go to stderr; a hard-limit dose exits 3
+(``schedule.limits``), an invalid file 2; an overdue refill (``--as-of``) is reported on stdout.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import traceback
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from pumpsim.cli._common import EXIT_INPUT_ERROR, console, print_error, state, user_errors
+from pumpsim.cli._common import (
+    console,
+    err_console,
+    exit_code,
+    print_error,
+    state,
+    user_errors,
+)
 from pumpsim.core.about import DISCLAIMER
 from pumpsim.core.errors import PumpsimError
 from pumpsim.core.units import format_concentration, format_mass_mg
-from pumpsim.forecast.summary import TherapySummary, summarize
+from pumpsim.forecast.summary import TherapySummary, overdue_since, summarize
 from pumpsim.io.profiles import load_catalog, load_profile
 from pumpsim.models import DrugEntry, PumpSpec
+from pumpsim.schedule.limits import DoseLimitError
 
 catalog_app = typer.Typer(
     help="Show the pump catalog or the drug library (profiles/pumps, profiles/drugs).",
@@ -134,34 +146,70 @@ def check(
         ..., help="Patient profile YAML files.", show_default=False
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summaries as JSON lines."),
+    as_of: dt.datetime | None = typer.Option(  # noqa: B008 - typer's declaration style
+        None,
+        "--as-of",
+        formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M"],
+        help="Report refills due before this pump-clock time as overdue [default: now].",
+        show_default=False,
+    ),
 ) -> None:
-    """Validate every profile (all errors are shown); exit 2 if any is invalid."""
+    """Validate every profile (all errors are shown); exit 2 if any is invalid, 3 if any has a
+    dose above a hard limit (3 wins)."""
     with user_errors():
         load_catalog()  # a broken catalog is one error, not one per profile
-    invalid = 0
+    now = as_of or dt.datetime.now().replace(second=0, microsecond=0)
+    codes: list[int] = []
     for path in profiles:
         try:
-            summary = summarize(load_profile(path).therapy)
+            summary = _summarize(path)
         except PumpsimError as exc:
-            invalid += 1
+            codes.append(exit_code(exc))
             if state.debug:
                 traceback.print_exc()
             print_error(exc)
             continue
         if as_json:
-            typer.echo(summary.model_dump_json())
+            typer.echo(json.dumps(_json(summary, now)))
         else:
-            _render(path, summary)
+            _render(path, summary, now)
+        _print_warnings(summary)
     if not as_json:
-        valid = len(profiles) - invalid
+        valid = len(profiles) - len(codes)
         console.print(
             f"{valid} of {len(profiles)} profile(s) valid.\n[dim]{DISCLAIMER}[/]", highlight=False
         )
-    if invalid:
-        raise typer.Exit(EXIT_INPUT_ERROR)
+    if codes:
+        raise typer.Exit(max(codes))
 
 
-def _render(path: Path, s: TherapySummary) -> None:
+def _summarize(path: Path) -> TherapySummary:
+    """The profile's summary; a hard-limit error names the file and the patient."""
+    profile = load_profile(path)
+    try:
+        return summarize(profile.therapy, profile.timeline)
+    except DoseLimitError as exc:
+        raise DoseLimitError(f"{path} ({exc.source})", exc.warnings) from None
+
+
+def _json(s: TherapySummary, as_of: dt.datetime) -> dict[str, Any]:
+    """The summary as JSON (masses in each drug's unit) with ``as_of`` and ``overdue_since``."""
+    since = overdue_since(s, as_of)
+    return {
+        **s.model_dump(mode="json"),
+        "as_of": as_of.isoformat(timespec="minutes"),
+        "overdue_since": None if since is None else since.isoformat(timespec="minutes"),
+    }
+
+
+def _print_warnings(s: TherapySummary) -> None:
+    """Dose-limit warnings on stderr: soft in yellow, overridden hard limits in red."""
+    for w in s.warnings:
+        style = "bold red" if w.level == "hard" else "yellow"
+        err_console.print(f"[{style}]warning:[/] {escape(w.message)}", highlight=False)
+
+
+def _render(path: Path, s: TherapySummary, as_of: dt.datetime) -> None:
     grid = Table(
         title=f"{escape(str(path))}: OK",
         title_justify="left",
@@ -192,15 +240,7 @@ def _render(path: Path, s: TherapySummary) -> None:
         )
         grid.add_row("PTM max extra", f"{s.ptm_max_volume_ml_per_day:.4g} mL/day ({extra})")
     grid.add_row("state", f"{_time(s.state_time)}, calculated volume {s.calculated_volume_ml:g} mL")
-    if s.low_reservoir_alarm_ml is None:
-        grid.add_row("low-reservoir alarm", "none on this pump")
-    else:
-        grid.add_row(
-            f"low-reservoir alarm ({s.low_reservoir_alarm_ml:g} mL)",
-            _days(s.days_to_low_reservoir, s.low_reservoir_time),
-        )
-        if s.ptm_max_volume_ml_per_day > 0 and s.days_to_low_reservoir_all_ptm is not None:
-            grid.add_row("  with every PTM bolus", f"{s.days_to_low_reservoir_all_ptm:.1f} days")
+    _alarm_rows(grid, s)
     grid.add_row(
         f"empty ({s.empty_threshold_ml:g} mL calculated)", _days(s.days_to_empty, s.empty_time)
     )
@@ -212,10 +252,54 @@ def _render(path: Path, s: TherapySummary) -> None:
     if s.elective_replacement_time is not None:
         grid.add_row("battery ERI", _time(s.elective_replacement_time))
     console.print(grid, highlight=False)
-    for w in s.warnings:
-        style = "bold red" if w.level == "hard" else "yellow"
-        console.print(f"[{style}]warning:[/] {escape(w.message)}", highlight=False)
+    if s.dose_limit_override is not None:
+        console.print(
+            f"[bold red]DOSE LIMITS OVERRIDDEN:[/] {escape(s.dose_limit_override)}",
+            highlight=False,
+        )
+    since = overdue_since(s, as_of)
+    if since is not None:
+        console.print(f"[bold red]OVERDUE:[/] {_overdue(s, since, as_of)}", highlight=False)
     console.print()
+
+
+_FACTORS = {
+    "low_reservoir_alarm": "low-reservoir alarm with every PTM bolus",
+    "empty_reservoir": "calculated empty",
+    "stability": "drug stability limit",
+    "elective_replacement": "battery ERI",
+}
+
+
+def _overdue(s: TherapySummary, since: dt.datetime, as_of: dt.datetime) -> str:
+    days = (as_of - since) / dt.timedelta(days=1)
+    return (
+        f"the refill was due by {_time(since)} ({_FACTORS[s.refill_limit_factor]}), "
+        f"{days:.1f} days before {_time(as_of)}; refill now"
+    )
+
+
+def _alarm_rows(grid: Table, s: TherapySummary) -> None:
+    """The low-reservoir alarm (with every PTM bolus, with its date) and, for a pump whose
+    controller dates the next refill itself (Prometra), that date."""
+    if s.low_reservoir_alarm_ml is None:
+        grid.add_row("low-reservoir alarm", "none on this pump")
+    else:
+        grid.add_row(
+            f"low-reservoir alarm ({s.low_reservoir_alarm_ml:g} mL)",
+            _days(s.days_to_low_reservoir, s.low_reservoir_time),
+        )
+        if s.ptm_max_volume_ml_per_day > 0:
+            grid.add_row(
+                "  with every PTM bolus",
+                _days(s.days_to_low_reservoir_all_ptm, s.low_reservoir_all_ptm_time),
+            )
+    if s.controller_next_refill_ml is not None:
+        grid.add_row(
+            "Prometra next refill",
+            f"{_days(s.days_to_controller_next_refill, s.controller_next_refill_time)} "
+            f"({s.controller_next_refill_ml:g} mL, every bolus taken)",
+        )
 
 
 def _program(s: TherapySummary) -> str:

@@ -22,8 +22,10 @@ from pumpsim.core.clock import PumpTimeError, parse_pump_time
 from pumpsim.forecast import EventForecast, Forecast, forecast_many
 from pumpsim.forecast.calibration import DemandEstimate
 from pumpsim.forecast.press_window import read_press_window
-from pumpsim.io.profiles import Profile, load_profile
+from pumpsim.forecast.visit import SheetCalibration, read_sheet_calibration
+from pumpsim.io.profiles import load_profile
 from pumpsim.models import Therapy
+from pumpsim.schedule.limits import enforce_dose_limits
 
 
 def register(app: typer.Typer) -> None:
@@ -35,7 +37,12 @@ def forecast_command(
     profiles: Annotated[list[Path], typer.Argument(help="Patient profile YAML files.")],
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="Forecast time, e.g. 2026-03-02T08:00 (default: the state)."),
+        typer.Option(
+            "--as-of",
+            help="Forecast time on the pump clock, e.g. 2026-03-02T08:00, or 'state' for the "
+            "profile's pump state (default: now). The profile's timeline before it sets the "
+            "state; entries after it change the forecast.",
+        ),
     ] = None,
     runs: Annotated[int, typer.Option("--runs", min=1, help="Monte Carlo trajectories.")] = 10_000,
     risk: Annotated[
@@ -68,33 +75,52 @@ def forecast_command(
             "it ends at the pump state.",
         ),
     ] = None,
+    refills: Annotated[
+        Path | None,
+        typer.Option(
+            "--refills",
+            help="Refill sheet CSV (time, withdrawn, filled; optional concentration, program): "
+            "each visit's discrepancy is judged and the delivery factor calibrated from them. "
+            "One profile only.",
+        ),
+    ] = None,
 ) -> None:
     """Forecast when each patient must be refilled."""
-    when = _parse_as_of(as_of)
     log_from = _parse_time(ptm_log_from, "--ptm-log-from")
-    _check_arguments(profiles, ptm_log, plot)
+    _check_arguments(profiles, ptm_log, plot, refills)
     with user_errors():
-        therapies = _load_therapies(profiles)
+        loaded = [load_profile(p) for p in profiles]
+        for path, p in zip(profiles, loaded, strict=True):
+            enforce_dose_limits(p.therapy, p.timeline, source=str(path))
+        therapies = [p.therapy for p in loaded]
+        when = _as_of(as_of, therapies)
         estimate = None if ptm_log is None else _demand_from_log(ptm_log, log_from, therapies[0])
+        calibration = None if refills is None else _calibration(refills, therapies[0], as_json)
         results = forecast_many(
             therapies,
             demand=estimate,
+            delivery_factor=None if calibration is None else calibration.estimate,
             as_of=when,
+            timelines=[p.timeline for p in loaded],
             runs=runs,
             risk=risk,
             seed=seed,
             workers=workers,
             fan=plot is not None,
         )
-    _render(results, as_json)
+    _render(results, as_json, calibration)
     if plot is not None:
         _write_plot(results, plot, quiet=as_json)
 
 
-def _check_arguments(profiles: list[Path], ptm_log: Path | None, plot: Path | None) -> None:
+def _check_arguments(
+    profiles: list[Path], ptm_log: Path | None, plot: Path | None, refills: Path | None
+) -> None:
     """Usage errors found before any file is read."""
     if ptm_log is not None and len(profiles) != 1:
         raise typer.BadParameter("a PTM log belongs to one patient: give one profile")
+    if refills is not None and len(profiles) != 1:
+        raise typer.BadParameter("a refill sheet belongs to one patient: give one profile")
     if plot is not None:
         from pumpsim.report.plots import plot_format
 
@@ -104,31 +130,43 @@ def _check_arguments(profiles: list[Path], ptm_log: Path | None, plot: Path | No
             raise typer.BadParameter("use a .png or .svg file name", param_hint="--plot") from None
 
 
-def _load_therapies(paths: list[Path]) -> list[Therapy]:
-    """Each profile's therapy; a note on stderr for a profile whose timeline is not applied."""
-    loaded = [load_profile(p) for p in paths]
-    for path, profile in zip(paths, loaded, strict=True):
-        _note_timeline(path, profile)
-    return [profile.therapy for profile in loaded]
-
-
-def _note_timeline(path: Path, profile: Profile) -> None:
-    if profile.timeline.entries:
-        err_console.print(
-            f"[yellow]note:[/] {escape(str(path))} has "
-            f"{len(profile.timeline.entries)} timeline entries; the forecast starts "
-            "from the pump state and does not apply them (use pumpsim simulate).",
-            highlight=False,
-        )
-
-
-def _render(results: list[Forecast], as_json: bool) -> None:
+def _render(
+    results: list[Forecast], as_json: bool, calibration: SheetCalibration | None = None
+) -> None:
+    extra = {} if calibration is None else calibration.to_json_dict()
     if as_json:
         for result in results:
-            typer.echo(json.dumps(result.to_json_dict()))
+            typer.echo(json.dumps({**result.to_json_dict(), **extra}))
     else:
         for result in results:
             _print_table(result)
+
+
+def _calibration(path: Path, therapy: Therapy, quiet: bool) -> SheetCalibration:
+    """The refill sheet's verdicts and calibrated delivery factor, told on stderr."""
+    calibration = read_sheet_calibration(therapy, path)
+    if calibration.ignored:
+        err_console.print(
+            f"[yellow]note:[/] {calibration.ignored} visits in {escape(str(path))} are after "
+            f"the pump state ({therapy.state.time.isoformat()}) and are not used.",
+            highlight=False,
+        )
+    for visit in calibration.visits:
+        if visit.verdict.level != "ok" or not quiet:
+            err_console.print(
+                f"refill {visit.time:%Y-%m-%d %H:%M}: expected {visit.expected_withdrawable_ml:.2f}"
+                f" mL, withdrawn {visit.withdrawn_ml:.2f} mL — {visit.verdict.level}"
+                f"{'' if visit.verdict.cause is None else f' ({visit.verdict.cause})'}"
+                f"{'' if visit.calibrates else ', not used for the factor'}",
+                highlight=False,
+            )
+    lo, hi = calibration.interval()
+    err_console.print(
+        f"delivery factor from {escape(str(path))}: {calibration.estimate.mean:.3f} "
+        f"(95% interval {lo:.3f}-{hi:.3f}, {calibration.used} visits used)",
+        highlight=False,
+    )
+    return calibration
 
 
 def _write_plot(results: list[Forecast], plot: Path, *, quiet: bool) -> None:
@@ -140,8 +178,16 @@ def _write_plot(results: list[Forecast], plot: Path, *, quiet: bool) -> None:
         console.print(f"fan chart written to {plot}")
 
 
-def _parse_as_of(text: str | None) -> dt.datetime | None:
-    return _parse_time(text, "--as-of")
+def _as_of(text: str | None, therapies: list[Therapy]) -> list[dt.datetime] | dt.datetime | None:
+    """``--as-of``: a pump-clock time, ``state`` (each profile's pump state), or now (the
+    default), never before a profile's state (a profile written after now is forecast from its
+    state)."""
+    if text is not None and text.strip().lower() == "state":
+        return None
+    when = _parse_time(text, "--as-of") or dt.datetime.now().replace(second=0, microsecond=0)
+    if text is None:
+        return [max(when, t.state.time) for t in therapies]
+    return when
 
 
 def _parse_time(text: str | None, option: str) -> dt.datetime | None:
@@ -187,40 +233,60 @@ def _print_table(f: Forecast) -> None:
         f"[bold]{escape(f.patient_id)}[/]  {f.calculated_volume_ml:.2f} mL at {_fmt(f.as_of)}"
         f"  ({f.runs} runs, seed {f.seed}, risk {f.risk:g})"
     )
+    _quantiles(f)
+    _dates(f)
+    _timeline_lines(f)
+    style = "bold red" if f.overdue else "bold"
+    console.print(f"  [{style}]{escape(f.recommendation())}[/]")
+
+
+def _quantiles(f: Forecast) -> None:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for name in ("event", "nominal", "p05", "p50", "p95"):
         table.add_column(name, no_wrap=True)
-    rows: list[tuple[str, EventForecast | None]] = [
+    events: list[tuple[str, EventForecast | None]] = [
         ("low reservoir", f.low_reservoir_alarm),
         ("empty alarm", f.empty_reservoir),
         ("actually dry", f.actual_dry),
     ]
-    for label, event in rows:
+    for label, event in events:
         if event is not None:
             table.add_row(
-                label,
-                _short(event.nominal),
-                _short(event.p05),
-                _short(event.p50),
-                _short(event.p95),
+                label, *(_short(x) for x in (event.nominal, event.p05, event.p50, event.p95))
             )
     console.print(table)
+
+
+def _dates(f: Forecast) -> None:
     d = f.deterministic
-    for label, value in (
-        ("programmer low-reservoir date", d.programmer_lra),
-        ("Prometra next refill (all boluses used)", d.prometra_next_refill),
-        ("actually dry, best / worst case", None),
-        ("drug stability limit", f.drug_stability_limit),
-        ("elective replacement", f.elective_replacement),
-    ):
-        text = (
-            f"{_fmt(d.actual_dry_best_case)} / {_fmt(d.actual_dry_worst_case)}"
-            if value is None and label.startswith("actually")
-            else _fmt(value)
+    rows: list[tuple[str, str]] = [("programmer low-reservoir date", _fmt(d.programmer_lra))]
+    if d.prometra_next_refill is not None:  # only pumps whose controller dates the refill
+        rows.append(
+            ("controller's next refill (every allotted bolus)", _fmt(d.prometra_next_refill))
         )
+    rows += [
+        (
+            "actually dry, best / worst case",
+            f"{_fmt(d.actual_dry_best_case)} / {_fmt(d.actual_dry_worst_case)}",
+        ),
+        ("drug stability limit", _fmt(f.drug_stability_limit)),
+        ("elective replacement", _fmt(f.elective_replacement)),
+    ]
+    for label, text in rows:
         console.print(f"  {label}: {text}")
     console.print(
         f"  refill window: {f.earliest_refill.isoformat()} .. {f.refill_by.isoformat()}"
         f" (limiting factor: {f.limiting_factor})"
     )
-    console.print(f"  [bold]{escape(f.recommendation())}[/]")
+
+
+def _timeline_lines(f: Forecast) -> None:
+    if f.cycle_start is not None:
+        console.print(f"  reservoir cycle from: {_fmt(f.cycle_start)}")
+    if f.planned_refill is not None and f.risk_before_planned_refill is not None:
+        console.print(
+            f"  planned refill {_fmt(f.planned_refill)}: risk of an alarm or a dry reservoir "
+            f"before it {f.risk_before_planned_refill:.1%}"
+        )
+    for note in f.timeline_not_applied:
+        err_console.print(f"[yellow]note:[/] {escape(f.patient_id)}: {escape(note)}")

@@ -1,6 +1,8 @@
 """``pumpsim plan ROSTER``: a clinic's refill schedule, with exports and a summary.
 
-Rendering only: the calendar, windows and assignment come from ``pumpsim.clinic``.
+Rendering only: the calendar, windows and assignment come from ``pumpsim.clinic``. A roster
+patient with a dose above a hard limit stops the plan (exit 3, ``plan_clinic``); overdue
+patients are listed as URGENT bookings.
 """
 
 from __future__ import annotations
@@ -248,6 +250,7 @@ def _summary(result: Plan, calendar: ClinicCalendar) -> None:
         console.print(
             "Closed: " + ", ".join(f"{d} ({escape(r)})" for d, r in result.closed_days.items())
         )
+    _urgent(result)
     if result.unplaceable:
         console.print(f"[bold red]{len(result.unplaceable)} refill(s) at risk: not placed[/]")
         for u in result.unplaceable:
@@ -264,3 +267,20 @@ def _summary(result: Plan, calendar: ClinicCalendar) -> None:
             f" ({escape(a.change_reason or '')})"
         )
     console.print(f"{len(result.next_due)} refill window(s) open after the horizon.")
+
+
+def _urgent(result: Plan) -> None:
+    """Overdue patients, booked on the first open day with room: one red line each."""
+    urgent = [a for a in result.appointments if a.urgent]
+    if not urgent:
+        return
+    console.print(
+        f"[bold red]{len(urgent)} URGENT refill(s): overdue at the plan start, booked on the "
+        "first open day with room[/]"
+    )
+    for a in urgent:
+        console.print(
+            f"  URGENT {a.patient_id} {a.start:%Y-%m-%d %H:%M}: "
+            f"{escape(a.urgent_reason or 'overdue')}",
+            highlight=False,
+        )

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from pumpsim.cli._common import console, user_errors
@@ -15,6 +16,7 @@ from pumpsim.core.units import format_mass_mg
 from pumpsim.engine import simulate
 from pumpsim.engine.summary import TraceSummary, summarize_trace
 from pumpsim.io.profiles import load_profile
+from pumpsim.schedule.limits import enforce_dose_limits
 
 
 def register(app: typer.Typer) -> None:
@@ -43,6 +45,7 @@ def simulate_command(
     Planning and teaching simulator, not a medical device."""
     with user_errors():
         loaded = load_profile(profile)
+        enforce_dose_limits(loaded.therapy, loaded.timeline, source=str(profile))
         trace = simulate(
             loaded.therapy,
             loaded.timeline,
@@ -96,4 +99,41 @@ def _render(s: TraceSummary) -> None:
         + (f" ({reasons})" if reasons else "")
     )
     console.print(f"Refills: {s.refills}; time without therapy: {s.no_therapy_hours:.2f} h")
+    _render_refills(s)
+    _render_stability(s)
     console.print(f"[dim]{DISCLAIMER}[/]")
+
+
+_LEVEL_STYLE = {"ok": "green", "review": "yellow", "investigate": "bold red"}
+
+
+def _render_refills(s: TraceSummary) -> None:
+    """Each refill's volumes and the verdict on its discrepancy, with the likely cause."""
+    if not s.refill_lines:
+        return
+    table = Table(title="Refills")
+    table.add_column("time", no_wrap=True)
+    for col in ("expected out mL", "withdrawn mL", "discrepancy mL", "verdict", "cause"):
+        table.add_column(col)
+    for r in s.refill_lines:
+        table.add_row(
+            f"{r.time:%Y-%m-%d %H:%M}",
+            f"{r.expected_withdrawable_ml:.2f}",
+            f"{r.withdrawn_ml:.2f}",
+            f"{r.discrepancy_ml:+.2f}",
+            f"[{_LEVEL_STYLE[r.level]}]{r.level}[/]",
+            escape(r.cause or "-"),
+        )
+    console.print(table)
+    for r in s.refill_lines:
+        if r.level != "ok":
+            console.print(f"  {r.time:%Y-%m-%d %H:%M} {r.level}: {escape(r.explanation)}")
+
+
+def _render_stability(s: TraceSummary) -> None:
+    for when in s.stability_exceeded:
+        console.print(f"[red]Drug stability limit passed: {when:%Y-%m-%d %H:%M}[/]")
+    if s.stability_limit is not None:
+        console.print(
+            f"Stability limit of the fill in the reservoir: {s.stability_limit:%Y-%m-%d %H:%M}"
+        )

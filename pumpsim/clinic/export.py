@@ -61,6 +61,7 @@ CSV_COLUMNS = (
     "slack_days",
     "kept",
     "change",
+    "urgent",
 )
 
 
@@ -76,7 +77,8 @@ def _public(plan: Plan, include_names: bool) -> Plan:
 
 # ---------------------------------------------------------------- JSON and CSV
 def plan_json(plan: Plan, *, include_names: bool = False) -> str:
-    """The plan as JSON (ISO dates and times, volumes in mL, amounts in mg)."""
+    """The plan as JSON (ISO dates and times, volumes in mL, drug amounts and concentrations in
+    the drug's unit, named for it: ``amount_mcg``, ``concentration_mcg_per_ml``)."""
     return _public(plan, include_names).model_dump_json(indent=2) + "\n"
 
 
@@ -114,6 +116,7 @@ def plan_csv(plan: Plan, *, include_names: bool = False) -> str:
                 "slack_days": a.slack_days,
                 "kept": "yes" if a.kept else "no",
                 "change": a.change_reason or "",
+                "urgent": a.urgent_reason or ("yes" if a.urgent else ""),
             }
         )
     for u in plan.unplaceable:
@@ -156,6 +159,8 @@ def worklist_text(plan: Plan, *, include_names: bool = False) -> str:
                 f"- {a.start:%H:%M} {who} · {a.pump_name} · {a.drugs_label}"
                 + (f" · {where}" if where else "")
             )
+            if a.urgent:
+                lines.append(f"  URGENT: {a.urgent_reason or 'overdue'}; refill today")
             lines.append(
                 f"  draw up {_draw_up(a)}; expect about {a.expected_remaining_ml:.1f} mL "
                 f"calculated in the pump; refill by {a.window_latest} ({a.limiting_factor})"
@@ -195,8 +200,9 @@ def _event(
     event.add("dtstart", a.start.replace(tzinfo=tz))
     event.add("dtend", a.end.replace(tzinfo=tz))
     who = a.patient_id + (f" ({a.name})" if include_names and a.name else "")
-    event.add("summary", f"Pump refill {who}")
-    description = [
+    event.add("summary", f"{'URGENT ' if a.urgent else ''}Pump refill {who}")
+    description = [f"URGENT: {a.urgent_reason or 'overdue'}"] if a.urgent else []
+    description += [
         f"Patient: {who}",
         f"Pump: {a.pump_name}",
         f"Drugs: {a.drugs_label}",
@@ -211,6 +217,8 @@ def _event(
     if location:
         event.add("location", location)
     event.add("categories", ["pump refill"])
+    if a.urgent:
+        event.add("priority", 1)
     alarm = Alarm()
     alarm.add("action", "DISPLAY")
     alarm.add("trigger", dt.timedelta(minutes=-reminder_minutes))

@@ -13,14 +13,21 @@ The rules (``docs/planning.md`` has a worked example):
 4. Cycles chain: once a refill has a slot, the next window comes from the therapy refilled at
    that slot (state = the fill volume at the slot's start, battery aged by the programmed
    delivery) and joins the sweep. Windows starting after the horizon are reported as next due.
-5. A refill that cannot be placed is reported with the reason and the best option.
+5. An *overdue* refill (its ``latest`` date is before the first open day: the window closed
+   before the plan starts) is booked on the first open day with room on the patient's weekdays
+   and flagged ``urgent`` ("overdue since <refill-by date>").
+   A refill that cannot be placed is reported with the reason and the best option.
 6. Re-planning with ``previous=`` keeps each booked appointment (matched by its stable uid) on
    its day and slot while that day is still open, allowed, inside the horizon, not after the new
    window's latest date and within capacity; otherwise it is moved and the change is explained.
+7. Before anything is planned, every roster therapy (and its ``next_drugs`` therapy) goes
+   through ``schedule.limits.enforce_dose_limits``: a dose above a hard limit stops the plan
+   with one ``DoseLimitError`` naming every such patient.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
@@ -32,9 +39,12 @@ from pumpsim.clinic.explain import explain_unplaced
 from pumpsim.clinic.results import Appointment, DrugFill, NextDue, Plan, Unplaceable
 from pumpsim.clinic.windows import Window, WindowRequest, WindowSource
 from pumpsim.core.clock import to_days, weekday_label
+from pumpsim.forecast.calibration import DeliveryFactorEstimate
 from pumpsim.forecast.deterministic import battery_used_at
+from pumpsim.forecast.visit import roster_calibration
 from pumpsim.io.roster import Roster, RosterEntry
 from pumpsim.models import PumpState, Therapy
+from pumpsim.schedule.limits import DoseLimitError, DoseWarning, enforce_dose_limits
 from pumpsim.schedule.segments import programmed_volume_ml
 
 __all__ = ["PlanProgress", "plan_clinic"]
@@ -61,6 +71,8 @@ class _Job:
     booked_note: str | None = None
     early: bool = False
     """True once the window held no slot and the refill may come before ``earliest``."""
+    urgent: str | None = None
+    """Why the refill is booked on the first open day with room (``overdue since …``)."""
 
 
 def plan_clinic(
@@ -71,9 +83,30 @@ def plan_clinic(
     previous: Plan | None = None,
     progress: PlanProgress | None = None,
 ) -> Plan:
-    """Plan every refill of ``roster`` over ``calendar``'s horizon (see the module rules)."""
+    """Plan every refill of ``roster`` over ``calendar``'s horizon (see the module rules).
+
+    Raises ``DoseLimitError`` if a roster therapy has a dose above a hard limit (no override).
+    """
+    check_roster_dose_limits(roster)
     planner = _Planner(roster, calendar, source, previous, progress)
     return planner.run()
+
+
+def check_roster_dose_limits(roster: Roster) -> None:
+    """Every hard-limit dose of the roster's therapies (and ``next_drugs`` prescriptions) in
+    one ``DoseLimitError`` (each line names the patient and roster row)."""
+    hard: list[DoseWarning] = []
+    for entry in roster.entries:
+        where = f"{entry.patient_id} (row {entry.row})"
+        for therapy, what in ((entry.therapy, ""), (entry.next_therapy, " next_drugs")):
+            if therapy is None:
+                continue
+            try:
+                enforce_dose_limits(therapy)
+            except DoseLimitError as exc:
+                hard.extend(w.model_copy(update={"where": f"{where}{what}"}) for w in exc.warnings)
+    if hard:
+        raise DoseLimitError(roster.source, tuple(hard))
 
 
 class _Planner:
@@ -103,6 +136,7 @@ class _Planner:
         }
         self.jobs: dict[str, _Job] = {}
         self.pinned: dict[tuple[str, int], list[int]] = {}
+        self._factors: dict[str, DeliveryFactorEstimate | None] = {}
         self.appointments: list[Appointment] = []
         self.dropped: list[_Job] = []
         self.unplaceable: list[Unplaceable] = []
@@ -134,7 +168,11 @@ class _Planner:
                 self.progress("forecast", done, total)
 
         windows = self.source.windows(
-            [WindowRequest(e.therapy, key=_uid(e, 1)) for e in entries], first_progress
+            [
+                WindowRequest(e.therapy, key=_uid(e, 1), delivery_factor=self._factor(e))
+                for e in entries
+            ],
+            first_progress,
         )
         for entry, window in zip(entries, windows, strict=True):
             self._add(entry, 1, entry.therapy, window)
@@ -150,7 +188,10 @@ class _Planner:
                 successors.append((job.entry, job.cycle + 1, self._refilled(job, appointment)))
         if successors:
             windows = self.source.windows(
-                [WindowRequest(t, key=_uid(e, c)) for e, c, t in successors]
+                [
+                    WindowRequest(t, key=_uid(e, c), delivery_factor=self._factor(e))
+                    for e, c, t in successors
+                ]
             )
             for (entry, cycle, therapy), window in zip(successors, windows, strict=True):
                 self._add(entry, cycle, therapy, window)
@@ -177,6 +218,13 @@ class _Planner:
             },
         )
 
+    def _factor(self, entry: RosterEntry) -> DeliveryFactorEstimate | None:
+        """The delivery factor calibrated from the patient's refill sheet (read once)."""
+        if entry.patient_id not in self._factors:
+            calibration = roster_calibration(entry)
+            self._factors[entry.patient_id] = None if calibration is None else calibration.estimate
+        return self._factors[entry.patient_id]
+
     def _add(self, entry: RosterEntry, cycle: int, therapy: Therapy, window: Window) -> None:
         start = self.calendar.start
         if window.earliest > self.calendar.end:
@@ -186,8 +234,13 @@ class _Planner:
         uid = _uid(entry, cycle)
         key = f"{entry.patient_id}#{cycle}"
         release = max(window.earliest, start).toordinal()
-        unit = UnitJob(key, release, window.latest.toordinal(), weekdays=entry.allowed_weekdays)
-        job = _Job(unit, entry, cycle, therapy, window, uid, pool)
+        deadline = window.latest.toordinal()
+        urgent = None
+        first = self._next_day(release - 1, entry.allowed_weekdays)
+        if self.days and deadline < self.days[0] and first is not None:
+            urgent, deadline = f"overdue since {window.latest}", first
+        unit = UnitJob(key, release, deadline, weekdays=entry.allowed_weekdays)
+        job = _Job(unit, entry, cycle, therapy, window, uid, pool, urgent=urgent)
         booked = self.booked.get(uid)
         if booked is not None:
             job.booked = booked
@@ -207,6 +260,12 @@ class _Planner:
         """No slot inside the window: allow the days before ``earliest`` (a refill too early
         wastes drug; a missed one is unsafe). ``None`` when there is nothing left to relax."""
         job = self.jobs[unit.key]
+        if job.urgent is not None:
+            later = self._next_day(unit.deadline, unit.weekdays)
+            if later is None:
+                return None
+            job.unit = UnitJob(unit.key, unit.release, later, None, unit.weekdays)
+            return job.unit
         floor = max(self.calendar.start, job.therapy.state.time.date() + dt.timedelta(days=1))
         release = floor.toordinal()
         if job.early or unit.pinned is not None or release >= unit.release:
@@ -214,6 +273,13 @@ class _Planner:
         job.early = True
         job.unit = UnitJob(unit.key, release, unit.deadline, None, unit.weekdays)
         return job.unit
+
+    def _next_day(self, after: int, weekdays: frozenset[int] | None) -> int | None:
+        """The first open day after ``after`` (an ordinal) on one of ``weekdays``."""
+        for day in self.days[bisect.bisect_right(self.days, after) :]:
+            if weekdays is None or dt.date.fromordinal(day).weekday() in weekdays:
+                return day
+        return None
 
     def _keep_problem(self, job: _Job, booked: Appointment) -> str | None:
         """Why a booked appointment cannot stay where it is (``None``: it can)."""
@@ -285,6 +351,8 @@ class _Planner:
             slack_days=(job.window.latest - date).days,
             kept=kept,
             early=date < job.window.earliest,
+            urgent=job.urgent is not None,
+            urgent_reason=job.urgent,
             previous_start=booked.start if moved and booked is not None else None,
             change_reason=(job.booked_note or "moved to fit other refills") if moved else None,
             pump_key=therapy.pump.key,

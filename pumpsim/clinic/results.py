@@ -1,16 +1,25 @@
 """What a plan says: appointments, patients that could not be placed, and windows after the horizon.
 
 Every date and time is local wall-clock time in the plan's ``timezone``; volumes are mL and drug
-amounts mg. A ``Plan`` round-trips through JSON (``Plan.model_validate_json``), which is how a
-re-plan learns what was booked before.
+amounts mg in Python, in the drug's unit in JSON (``DrugFill``). A ``Plan`` round-trips through
+JSON (``Plan.model_validate_json``), which is how a re-plan learns what was booked before.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
+
+from pumpsim.schedule.limits import mass_fields_json, read_mass_fields
 
 __all__ = ["Appointment", "DrugFill", "NextDue", "Plan", "Unplaceable"]
 
@@ -20,12 +29,28 @@ class _Frozen(BaseModel):
 
 
 class DrugFill(_Frozen):
-    """One drug to draw up for a refill: concentration (mg/mL) and amount in the fill (mg)."""
+    """One drug to draw up for a refill: concentration (mg/mL) and amount in the fill (mg).
+
+    In JSON both are in the drug's unit, named for it (``concentration_mcg_per_ml``,
+    ``amount_mcg`` for a drug dosed in mcg); reading JSON back accepts either spelling.
+    """
 
     name: str
     mass_unit: Literal["mg", "mcg"]
     concentration_mg_per_ml: float
     amount_mg: float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_drug_unit(cls, data: Any) -> Any:
+        return read_mass_fields(data)
+
+    @model_serializer(mode="wrap")
+    def _in_drug_unit(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return mass_fields_json(data, self.mass_unit) if info.mode_is_json() else data
 
 
 class Appointment(_Frozen):
@@ -54,6 +79,11 @@ class Appointment(_Frozen):
     """True when this is a booking from the previous plan kept unchanged."""
     early: bool = False
     """True when the refill comes before ``window_earliest`` because the window had no room."""
+    urgent: bool = False
+    """True when the refill was overdue at the plan's start (``window_latest`` before the first
+    open day) and is booked on the first open day with room."""
+    urgent_reason: str | None = None
+    """``overdue since <refill-by date>`` for an urgent refill."""
     previous_start: dt.datetime | None = None
     """When a booking from the previous plan was moved: its old start."""
     change_reason: str | None = None

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pumpsim.forecast.batch import ForecastJob, ForecastRunner
+from pumpsim.forecast.calibration import DeliveryFactorEstimate
 from pumpsim.forecast.probabilistic import Forecast
 from pumpsim.forecast.summary import summarize
 from pumpsim.models import Therapy
@@ -60,6 +61,8 @@ class WindowRequest:
     as_of: dt.datetime | None = None
     key: str = ""
     """Names the request's random stream (patient, fill, cycle) for stochastic sources."""
+    delivery_factor: DeliveryFactorEstimate | None = None
+    """The patient's delivery factor calibrated from a refill sheet, for forecast sources."""
 
 
 ProgressCallback = Callable[[int, int], None]
@@ -90,21 +93,13 @@ class ScheduleWindowSource:
         return f"programmed schedule, {self.margin_days:g} days margin"
 
     def window(self, therapy: Therapy) -> Window:
+        """``latest`` is ``margin_days`` before ``summarize``'s ``refill_limit_time``."""
         summary = summarize(therapy)
-        limits: list[tuple[dt.datetime, str]] = [(summary.stability_limit_time, "stability")]
-        if summary.low_reservoir_alarm_ml is not None:
-            alarm_days = summary.days_to_low_reservoir_all_ptm
-            if alarm_days is not None:
-                limits.append(
-                    (therapy.state.time + dt.timedelta(days=alarm_days), "low_reservoir_alarm")
-                )
-        elif summary.empty_time is not None:
-            limits.append((summary.empty_time, "empty_reservoir"))
-        if summary.elective_replacement_time is not None:
-            limits.append((summary.elective_replacement_time, "elective_replacement"))
-        when, factor = min(limits)
+        when = summary.refill_limit_time
         latest = (when - dt.timedelta(days=self.margin_days)).date()
-        return Window(latest - dt.timedelta(days=self.span_days), latest, factor)
+        return Window(
+            latest - dt.timedelta(days=self.span_days), latest, summary.refill_limit_factor
+        )
 
     def windows(
         self, requests: Sequence[WindowRequest], progress: ProgressCallback | None = None
@@ -153,7 +148,14 @@ class ForecastWindowSource:
         self, requests: Sequence[WindowRequest], progress: ProgressCallback | None = None
     ) -> list[Window]:
         options = {"runs": self.runs, "risk": self.risk, "keep_samples": False}
-        jobs = [ForecastJob(r.therapy, r.key, {**options, "as_of": r.as_of}) for r in requests]
+        jobs = [
+            ForecastJob(
+                r.therapy,
+                r.key,
+                {**options, "as_of": r.as_of, "delivery_factor": r.delivery_factor},
+            )
+            for r in requests
+        ]
         windows: list[Window] = self._runner.run(jobs, reduce=forecast_window, progress=progress)
         return windows
 

@@ -21,17 +21,19 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pumpsim.core.clock import EPS_DAYS, next_midnight, origin_minute, to_datetime
+from pumpsim.core.clock import EPS_DAYS, next_midnight, origin_minute, to_datetime, to_days
 from pumpsim.engine.flowlog import BATCH, FIELDS, FlowLog, SampleSink
 from pumpsim.engine.fluid import Composition, DeadVolume, Reservoir
 from pumpsim.engine.trace import (
     ALARM_SEVERITY,
     AlarmRecord,
     Event,
+    FillRecord,
     RefillRecord,
     Trace,
 )
 from pumpsim.models import Infusate, Program, PtmSettings, Therapy
+from pumpsim.models.refill import fill_stability_limit, judge_refill
 from pumpsim.schedule.segments import mean_daily_volume_ml
 
 TOLERANCE_ML = 1e-9
@@ -119,6 +121,11 @@ class PumpModel:
         """Fluid the pump believes is in the reservoir but not in ``calculated_ml``: the residual
         left behind at the last refill (the programmer is given the volume injected, not the
         total). The initial state's calculated volume is taken to be the whole content."""
+        self.last_fill_ml: float | None = state.calculated_volume_ml
+        """Volume entered at the last fill (the initial state's calculated volume at first)."""
+        self.thresholds = therapy.discrepancy_thresholds
+        self.stability_day = math.inf
+        """When the fluid in the reservoir passes its stability limit (days; inf: no clock)."""
         self._open_alarms: dict[str, AlarmRecord] = {}
         self._housekeeping, self._per_ml = (
             self.spec.battery.drain_coefficients(self.spec.min_rate_ml_per_day)
@@ -147,6 +154,7 @@ class PumpModel:
         self.steady_dead_volume = True
         """The dead volume holds only reservoir fluid (what leaves the tip is what enters)."""
         self.fluid_changed()
+        self.start_stability_clock(state.fill_time, first_fill=state.first_fill, in_reservoir=True)
         self.refresh_rates()
 
     # ------------------------------------------------------------------ rates
@@ -330,6 +338,8 @@ class PumpModel:
                 at = t + left / self.battery_drain if left > 0 else t
                 if at < soonest:
                     soonest = at
+        if self.stability_day < soonest:
+            soonest = self.stability_day + 2 * TOLERANCE_DAYS  # a refill at the limit comes first
         after = t + TOLERANCE_DAYS
         if after < self.ptm_until < soonest:
             soonest = self.ptm_until
@@ -366,6 +376,8 @@ class PumpModel:
             self.log("actual_dry", calculated_ml=round(self.calculated_ml, 9))
         if self.ptm_rate > 0 and t >= self.ptm_until - TOLERANCE_DAYS:
             self.ptm_rate, self.ptm_until = 0.0, -math.inf  # the patient bolus has run
+        if t >= self.stability_day + TOLERANCE_DAYS:
+            self._stability_exceeded()
         if self.spec.battery is not None:
             if self.eri_day is None and self.battery_used >= 1.0 - 1e-12:
                 self.eri_day = t
@@ -403,6 +415,42 @@ class PumpModel:
             self.disconnected_until = -math.inf
             self.log("reconnection")
         self._update_unusual()
+
+    # ------------------------------------------------------------------ stability clock
+    def start_stability_clock(
+        self, filled_at: dt.datetime, *, first_fill: bool, in_reservoir: bool
+    ) -> None:
+        """A fill of the current infusate at ``filled_at``: record its stability limit and, if
+        the fill reached the reservoir, watch that limit (a pocket fill leaves the old clock)."""
+        limit = fill_stability_limit(filled_at, self.infusate, first_fill=first_fill)
+        self.trace.fills.append(
+            FillRecord(
+                time=filled_at,
+                fluid=self.infusate.label(),
+                first_fill=first_fill,
+                stability_days=self.infusate.stability_days(first_fill=first_fill),
+                stability_limit=limit,
+                in_reservoir=in_reservoir,
+            )
+        )
+        if in_reservoir:
+            self.stability_day = to_days(self.origin, limit)
+
+    def _stability_exceeded(self) -> None:
+        """The fluid in the reservoir has passed its stability limit (not logged for an empty
+        reservoir: there is nothing left to exceed it)."""
+        fill = self.trace.current_fill(self.t)
+        self.stability_day = math.inf
+        if self.dry or fill is None:
+            return
+        self.log(
+            "drug_stability_exceeded",
+            filled_at=fill.time,
+            stability_limit=fill.stability_limit,
+            stability_days=fill.stability_days,
+            first_fill=fill.first_fill,
+            reservoir_ml=round(self.reservoir.volume_ml, 9),
+        )
 
     # ------------------------------------------------------------------ log and alarms
     def log(self, kind: str, **detail: object) -> None:
@@ -451,9 +499,9 @@ class PumpModel:
         pocket_fill: bool,
     ) -> RefillRecord:
         """Withdraw what can be withdrawn, then fill (or, in a pocket fill, miss the reservoir)."""
-        expected = self.calculated_ml
+        calculated = self.calculated_ml
         residual = self.spec.nonretrievable_residual_ml
-        believed_total = expected + self.uncounted_residual_ml
+        believed_total = calculated + self.uncounted_residual_ml
         expected_withdrawable = max(0.0, believed_total - residual)
         withdrawn = self.withdrawable_ml
         comp_out = self.reservoir.draw(withdrawn)
@@ -461,37 +509,76 @@ class PumpModel:
         _add(self.ledger.withdrawn_mg, comp_out, withdrawn)
         if infusate is not None:
             self.infusate = infusate
+            for drug in infusate.drugs:
+                self.trace.drug_units.setdefault(drug.name, drug.mass_unit)
         new_comp: Composition = self.infusate.concentrations()
-        self.ledger.put_in_ml += fill_ml
-        _add(self.ledger.put_in_mg, new_comp, fill_ml)
-        if pocket_fill:
-            self.ledger.pocket_ml += fill_ml
-            _add(self.ledger.pocket_mg, new_comp, fill_ml)
-        else:
-            self.reservoir.add(fill_ml, new_comp)
-        held = self.reservoir.concentration
-        if any(name not in held for name in new_comp):
-            self.reservoir.concentration = {
-                **held,
-                **{name: 0.0 for name in new_comp if name not in held},
-            }
-        self.fluid_changed()
-        record = RefillRecord(
+        self._put_in(fill_ml, new_comp, pocket_fill)
+        record = self._refill_record(
+            calculated, expected_withdrawable, withdrawn, fill_ml, entered_ml, pocket_fill
+        )
+        self.trace.refills.append(record)
+        self.calculated_ml = entered_ml
+        self.last_fill_ml = entered_ml
+        self.uncounted_residual_ml = min(believed_total, residual)
+        self.programmed_since_fill_ml = 0.0
+        self._after_refill()
+        self._log_refill(record, new_comp)
+        self.start_stability_clock(
+            self.time(self.t), first_fill=False, in_reservoir=not pocket_fill
+        )
+        return record
+
+    def _refill_record(
+        self,
+        calculated_ml: float,
+        expected_withdrawable_ml: float,
+        withdrawn_ml: float,
+        fill_ml: float,
+        entered_ml: float,
+        pocket_fill: bool,
+    ) -> RefillRecord:
+        """The record of a refill now, with the verdict on its discrepancy."""
+        verdict = judge_refill(
+            expected_withdrawable_ml=expected_withdrawable_ml,
+            withdrawn_ml=withdrawn_ml,
+            programmed_ml=self.programmed_since_fill_ml,
+            previous_fill_ml=self.last_fill_ml,
+            thresholds=self.thresholds,
+        )
+        return RefillRecord(
             day=self.t,
             time=self.time(self.t),
-            expected_ml=expected,
-            expected_withdrawable_ml=expected_withdrawable,
-            withdrawn_ml=withdrawn,
-            discrepancy_ml=withdrawn - expected_withdrawable,
+            calculated_ml=calculated_ml,
+            expected_withdrawable_ml=expected_withdrawable_ml,
+            withdrawn_ml=withdrawn_ml,
+            discrepancy_ml=verdict.discrepancy_ml,
             fill_ml=fill_ml,
             entered_ml=entered_ml,
             pocket_fill=pocket_fill,
             programmed_since_last_ml=self.programmed_since_fill_ml,
+            verdict=verdict,
+            previous_fill_ml=self.last_fill_ml,
         )
-        self.trace.refills.append(record)
-        self.calculated_ml = entered_ml
-        self.uncounted_residual_ml = min(believed_total, residual)
-        self.programmed_since_fill_ml = 0.0
+
+    def _put_in(self, fill_ml: float, comp: Composition, pocket_fill: bool) -> None:
+        """Book a fill of ``fill_ml`` at ``comp``: into the reservoir, or into the pocket."""
+        self.ledger.put_in_ml += fill_ml
+        _add(self.ledger.put_in_mg, comp, fill_ml)
+        if pocket_fill:
+            self.ledger.pocket_ml += fill_ml
+            _add(self.ledger.pocket_mg, comp, fill_ml)
+        else:
+            self.reservoir.add(fill_ml, comp)
+        held = self.reservoir.concentration
+        if any(name not in held for name in comp):
+            self.reservoir.concentration = {
+                **held,
+                **{name: 0.0 for name in comp if name not in held},
+            }
+        self.fluid_changed()
+
+    def _after_refill(self) -> None:
+        """Modes and alarms after the calculated volume was reset by a refill."""
         self.empty_mode = (
             self.calculated_ml <= self.spec.empty_reservoir_threshold_ml + TOLERANCE_ML
         )
@@ -503,22 +590,30 @@ class PumpModel:
             self.alarm_off("low_reservoir")
         if not self.empty_mode:
             self.alarm_off("empty_reservoir")
+
+    def _log_refill(self, record: RefillRecord, comp: Composition) -> None:
+        """The ``refill`` event (every volume named for what it is, and the verdict) and, for a
+        pocket fill, the ``pocket_fill`` event with the dose that went into the pocket."""
+        verdict = record.verdict
         self.log(
             "refill",
-            expected_ml=round(expected, 9),
-            withdrawn_ml=round(withdrawn, 9),
+            calculated_ml=round(record.calculated_ml, 9),
+            expected_withdrawable_ml=round(record.expected_withdrawable_ml, 9),
+            withdrawn_ml=round(record.withdrawn_ml, 9),
             discrepancy_ml=round(record.discrepancy_ml, 9),
-            fill_ml=fill_ml,
-            pocket_fill=pocket_fill,
+            fill_ml=record.fill_ml,
+            entered_ml=record.entered_ml,
+            pocket_fill=record.pocket_fill,
             fluid=self.infusate.label(),
+            verdict=verdict.level,
+            cause=verdict.cause,
         )
-        if pocket_fill:
+        if record.pocket_fill:
             self.log(
                 "pocket_fill",
-                volume_ml=fill_ml,
-                dose_mg={k: v * fill_ml for k, v in new_comp.items()},
+                volume_ml=record.fill_ml,
+                dose_mg={k: v * record.fill_ml for k, v in comp.items()},
             )
-        return record
 
     def reprogram(self, program: Program) -> None:
         """A clinician programs ``program`` now. A bridge bolus still running is cancelled: the

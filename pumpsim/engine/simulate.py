@@ -19,6 +19,7 @@ from pumpsim.engine.pump import PumpModel
 from pumpsim.engine.trace import Balance, Trace
 from pumpsim.models import PtmDemand, Therapy
 from pumpsim.models.timeline import PtmChange, Timeline
+from pumpsim.schedule.limits import enforce_dose_limits
 from pumpsim.schedule.presses import press_times
 
 MAX_DAYS = 366 * 15
@@ -40,7 +41,8 @@ def simulate(
     PTM presses come from ``therapy.demand`` drawn with ``seed`` (same seed → same trace).
     ``on_samples(day, calculated_ml, actual_ml)`` receives the samples instead of the trace
     storing them: NumPy arrays (days since origin, mL), a batch at a time in time order, so
-    memory does not grow with the sampled timeline.
+    memory does not grow with the sampled timeline. A dose above a drug's hard limit, now or
+    in the timeline, raises ``DoseLimitError`` unless the profile overrides it.
     """
     if not 0 < days <= MAX_DAYS:
         raise SimulationError(f"days: got {days}; allowed: more than 0 and at most {MAX_DAYS}")
@@ -52,6 +54,7 @@ def simulate(
     if not 0.5 < factor < 1.5:
         raise SimulationError(f"delivery_factor: got {factor}; allowed: between 0.5 and 1.5")
     timeline = timeline or Timeline()
+    enforce_dose_limits(therapy, timeline)
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     trace = Trace(
         patient_id=therapy.patient_id,

@@ -18,6 +18,19 @@ class AlarmLine:
 
 
 @dataclass(frozen=True)
+class RefillLine:
+    """One refill as the summary shows it (mL) with the verdict on its discrepancy."""
+
+    time: dt.datetime
+    expected_withdrawable_ml: float
+    withdrawn_ml: float
+    discrepancy_ml: float
+    level: str
+    cause: str | None
+    explanation: str
+
+
+@dataclass(frozen=True)
 class TraceSummary:
     """What a clinician wants from a run. Doses are mg/day at the catheter tip (full days only)."""
 
@@ -37,6 +50,11 @@ class TraceSummary:
     refills: int
     no_therapy_hours: float
     drug_units: dict[str, str]
+    refill_lines: tuple[RefillLine, ...] = ()
+    stability_exceeded: tuple[dt.datetime, ...] = ()
+    """When the fluid in the reservoir passed its stability limit (``drug_stability_exceeded``)."""
+    stability_limit: dt.datetime | None = None
+    """The stability limit of the fill in the reservoir at the end of the run."""
 
 
 def summarize_trace(trace: Trace) -> TraceSummary:
@@ -72,4 +90,23 @@ def summarize_trace(trace: Trace) -> TraceSummary:
         refills=len(trace.refills),
         no_therapy_hours=trace.no_therapy_days() * 24,
         drug_units=dict(trace.drug_units),
+        refill_lines=tuple(
+            RefillLine(
+                r.time,
+                r.expected_withdrawable_ml,
+                r.withdrawn_ml,
+                r.discrepancy_ml,
+                r.verdict.level,
+                r.verdict.cause,
+                r.verdict.explanation,
+            )
+            for r in trace.refills
+        ),
+        stability_exceeded=tuple(e.time for e in trace.events_of("drug_stability_exceeded")),
+        stability_limit=_limit(trace),
     )
+
+
+def _limit(trace: Trace) -> dt.datetime | None:
+    fill = trace.current_fill()
+    return None if fill is None else fill.stability_limit

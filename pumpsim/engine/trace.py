@@ -19,6 +19,8 @@ import numpy.typing as npt
 
 from pumpsim.core.atomic import write_text_atomic
 from pumpsim.core.clock import to_datetime
+from pumpsim.core.units import mass_in_unit
+from pumpsim.models.refill import RefillVerdict
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -89,12 +91,13 @@ class PtmPress(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class RefillRecord:
-    """A refill: what the programmer expected, what came out, what went in (mL)."""
+    """A refill: what the pump calculated, what the programmer expected to come out, what came
+    out, what went in (mL), and the verdict on the discrepancy (``pumpsim.models.refill``)."""
 
     day: float
     time: dt.datetime
-    expected_ml: float
-    """Calculated reservoir volume just before the refill."""
+    calculated_ml: float
+    """Calculated reservoir volume just before the refill (what the pump believes it holds)."""
     expected_withdrawable_ml: float
     """What should come out (mL): the calculated volume plus the residual left uncounted at the
     previous refill, minus the non-retrievable residual."""
@@ -106,6 +109,27 @@ class RefillRecord:
     pocket_fill: bool
     programmed_since_last_ml: float
     """Volume the pump believes it delivered since the previous fill (for calibration)."""
+    verdict: RefillVerdict
+    """Level (ok / review / investigate), likely cause and explanation of the discrepancy."""
+    previous_fill_ml: float | None = None
+    """Volume entered at the previous fill (the initial state's calculated volume for the first
+    refill of a run)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FillRecord:
+    """A fill and the stability clock it starts: its fluid may stay in the pump until
+    ``stability_limit`` (the shortest stability of its drugs, first-fill limit for a new pump).
+
+    The first record is the fill the run starts with (``state.fill_time``). A pocket fill never
+    reaches the reservoir (``in_reservoir`` false): the fluid there keeps the earlier clock."""
+
+    time: dt.datetime
+    fluid: str
+    first_fill: bool
+    stability_days: float
+    stability_limit: dt.datetime
+    in_reservoir: bool = True
 
 
 @dataclass(slots=True)
@@ -212,6 +236,7 @@ class Trace:
     alarms: list[AlarmRecord] = field(default_factory=list)
     ptm_presses: list[PtmPress] = field(default_factory=list)
     refills: list[RefillRecord] = field(default_factory=list)
+    fills: list[FillRecord] = field(default_factory=list)
     daily: list[DaySummary] = field(default_factory=list)
     samples: SampleTable = field(default_factory=lambda: SampleTable(1 / 24))
     balance: Balance | None = None
@@ -245,13 +270,54 @@ class Trace:
             and midnight + one_day <= end
         ]
 
+    def current_fill(self, day: float | None = None) -> FillRecord | None:
+        """The fill whose fluid is in the reservoir at ``day`` (default: the end of the run):
+        the latest fill up to then that reached the reservoir. Its ``stability_limit`` is the
+        stability clock a forecast or plan made from that moment must respect."""
+        until = to_datetime(self.origin, self.end_day if day is None else day)
+        held = [f for f in self.fills if f.in_reservoir and f.time <= until]
+        return held[-1] if held else None
+
     def no_therapy_days(self) -> float:
         """Total time (days) the patient received no drug while the program asked for some."""
         return sum(d.no_therapy_days for d in self.daily)
 
     # ------------------------------------------------------------ export
+    def unit_of(self, drug: str) -> str:
+        """The unit ``drug``'s masses are written in (``mg`` or ``mcg``; ``mg`` if unknown)."""
+        return self.drug_units.get(drug, "mg")
+
+    def masses(self, mass_mg: dict[str, float]) -> dict[str, float]:
+        """Drug masses held in mg, keyed ``DRUG_UNIT`` in each drug's own unit
+        (``{"ziconotide_mcg": 2.4}``): how every export writes a mass."""
+        return {
+            f"{name}_{self.unit_of(name)}": mass_in_unit(mg, self.unit_of(name))
+            for name, mg in mass_mg.items()
+        }
+
+    def exported_detail(self, detail: dict[str, Any]) -> dict[str, Any]:
+        """An event's detail as exported: a ``dose_mg`` mapping becomes ``dose`` in each drug's
+        unit; every other value keeps its (unit-named) key."""
+        out = dict(detail)
+        dose = out.pop("dose_mg", None)
+        if isinstance(dose, dict):
+            out["dose"] = self.masses(dose)
+        elif dose is not None:
+            out["dose_mg"] = dose
+        return out
+
+    def _day_export(self, day: DaySummary) -> dict[str, Any]:
+        data = asdict(day)
+        data.pop("dose_mg"), data.pop("bolus_dose_mg")
+        data["dose"] = self.masses(day.dose_mg)
+        data["bolus_dose"] = self.masses(day.bolus_dose_mg)
+        return data
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able data (datetimes as ISO-8601 strings)."""
+        """Plain JSON-able data (datetimes as ISO-8601 strings). Every field names its unit;
+        drug masses are keyed ``DRUG_UNIT`` in the drug's own unit (mg, or mcg for ziconotide,
+        clonidine, baclofen, fentanyl)."""
+        events = [{**e.as_dict(), "detail": self.exported_detail(e.detail)} for e in self.events]
         data: dict[str, Any] = _jsonable(
             {
                 "patient_id": self.patient_id,
@@ -259,11 +325,13 @@ class Trace:
                 "end_day": self.end_day,
                 "seed": self.seed,
                 "delivery_factor": self.delivery_factor,
+                "drug_units": dict(self.drug_units),
                 "alarms": [asdict(a) for a in self.alarms],
                 "refills": [asdict(r) for r in self.refills],
-                "events": [e.as_dict() for e in self.events],
+                "fills": [asdict(f) for f in self.fills],
+                "events": events,
                 "ptm_presses": [p.as_dict() for p in self.ptm_presses],
-                "daily": [asdict(d) for d in self.daily],
+                "daily": [self._day_export(d) for d in self.daily],
                 "samples": {
                     "interval_days": self.samples.interval_days,
                     "day": self.samples.day.tolist(),
@@ -284,7 +352,12 @@ class Trace:
         writer.writerow(["time", "day", "kind", "detail"])
         for e in self.events:
             writer.writerow(
-                [e.time.isoformat(), f"{e.day:.6f}", e.kind, json.dumps(_jsonable(e.detail))]
+                [
+                    e.time.isoformat(),
+                    f"{e.day:.6f}",
+                    e.kind,
+                    json.dumps(_jsonable(self.exported_detail(e.detail))),
+                ]
             )
         return buf.getvalue()
 
@@ -316,7 +389,7 @@ class Trace:
                 "delivered_ml",
                 "basal_ml",
                 "bolus_ml",
-                *[f"{n}_mg" for n in drugs],
+                *[f"{n}_{self.unit_of(n)}" for n in drugs],
                 "ptm_granted",
                 "ptm_denied",
                 "no_therapy_h",
@@ -329,7 +402,7 @@ class Trace:
                     f"{d.delivered_ml:.6f}",
                     f"{d.basal_ml:.6f}",
                     f"{d.bolus_ml:.6f}",
-                    *[f"{d.dose_mg.get(n, 0.0):.6f}" for n in drugs],
+                    *[f"{mass_in_unit(d.dose_mg.get(n, 0.0), self.unit_of(n)):.6f}" for n in drugs],
                     d.ptm_granted,
                     d.ptm_denied,
                     f"{d.no_therapy_days * 24:.3f}",

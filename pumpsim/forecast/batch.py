@@ -12,6 +12,7 @@ windows day after day); ``forecast_many`` opens one for a single roster.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 from collections.abc import Callable, Sequence
@@ -124,22 +125,27 @@ def forecast_many(
     keep_samples: bool = False,
     keys: Sequence[str] | None = None,
     timelines: Sequence[Timeline | None] | None = None,
+    as_of: dt.datetime | Sequence[dt.datetime | None] | None = None,
     **options: Any,
 ) -> list[Forecast]:
     """Forecast a roster, in order. Each patient draws from the stream of its key (default: its
     ``patient_id``; see the module docstring), so the answer is the same for any ``workers`` and
     any order. ``progress(done, total)`` is called after each patient; other options are passed
-    to ``forecast``; ``timelines`` gives each patient's profile timeline (``None``: none)."""
+    to ``forecast``; ``timelines`` gives each patient's profile timeline (``None``: none) and
+    ``as_of`` one time for all or one per patient."""
     names = [t.patient_id for t in therapies] if keys is None else list(keys)
     if len(names) != len(therapies):
         raise SimulationError(f"{len(names)} keys for {len(therapies)} therapies")
     plans = list(timelines) if timelines is not None else [None] * len(therapies)
     if len(plans) != len(therapies):
         raise SimulationError(f"{len(plans)} timelines for {len(therapies)} therapies")
+    times = list(as_of) if isinstance(as_of, Sequence) else [as_of] * len(therapies)
+    if len(times) != len(therapies):
+        raise SimulationError(f"{len(times)} as_of times for {len(therapies)} therapies")
     opts = {**options, "keep_samples": keep_samples}
     jobs = [
-        ForecastJob(t, key, {**opts, "timeline": plan})
-        for t, key, plan in zip(therapies, names, plans, strict=True)
+        ForecastJob(t, key, {**opts, "timeline": plan, "as_of": when})
+        for t, key, plan, when in zip(therapies, names, plans, times, strict=True)
     ]
     count = (os.cpu_count() or 1) if workers is None else workers
     with ForecastRunner(

@@ -14,6 +14,7 @@ boluses, a future PTM change) are named in ``not_applied``, never dropped silent
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,7 +29,7 @@ from pumpsim.models.timeline import (
     Reprogram,
     Timeline,
 )
-from pumpsim.schedule.segments import Course
+from pumpsim.schedule.segments import Course, bridge_days
 
 __all__ = ["CourseAt", "course_at"]
 
@@ -62,7 +63,8 @@ def course_at(therapy: Therapy, timeline: Timeline | None, as_of: dt.datetime) -
     future = [e for e in entries if e.at > as_of]
     refills = [i for i, e in enumerate(past) if isinstance(e, Refill)]
     split = refills[-1] + 1 if refills else 0
-    cycle = _Cycle(_cycle_start(therapy, past[:split]), [], [], [])
+    start, bridged = _cycle_start(therapy, past[:split])
+    cycle = _Cycle(start, bridged, [], [])
     for entry in past[split:]:
         _apply_past(cycle, entry)
     planned: list[dt.datetime] = []
@@ -81,24 +83,32 @@ def course_at(therapy: Therapy, timeline: Timeline | None, as_of: dt.datetime) -
     )
 
 
-def _cycle_start(therapy: Therapy, past: Sequence[Intervention]) -> Therapy:
+def _cycle_start(
+    therapy: Therapy, past: Sequence[Intervention]
+) -> tuple[Therapy, list[tuple[float, Program]]]:
     """The therapy right after the refill that ends ``past`` (with the drugs, program and PTM in
-    force then), or ``therapy`` itself when ``past`` is empty."""
+    force then), or ``therapy`` itself when ``past`` is empty; with a bridge bolus, the new
+    program as a later program of the cycle."""
     current = therapy
+    later: list[tuple[float, Program]] = []
     for entry in past:
         if isinstance(entry, Reprogram):
             current = current.model_copy(update={"program": entry.program})
         elif isinstance(entry, PtmChange):
             current = _with_ptm(current, entry)
         elif isinstance(entry, Refill):
-            current = _refilled(therapy, current, entry)
-    return current
+            current, later = _refilled(therapy, current, entry)
+    return current, later
 
 
-def _refilled(original: Therapy, current: Therapy, refill: Refill) -> Therapy:
+def _refilled(
+    original: Therapy, current: Therapy, refill: Refill
+) -> tuple[Therapy, list[tuple[float, Program]]]:
     """The therapy right after ``refill``: calculated volume = the volume keyed in, actual =
     the fill plus the non-retrievable residual left in the pump (the residual alone after a
-    pocket fill), a new stability clock, the battery as used by then."""
+    pocket fill), a new stability clock, the battery as used by then. With a bridge bolus the
+    old program runs until the dead volume is pushed out (``schedule.segments.bridge_days``),
+    then the refill's program."""
     residual = current.pump.nonretrievable_residual_ml
     state = PumpState(
         time=refill.at,
@@ -111,9 +121,13 @@ def _refilled(original: Therapy, current: Therapy, refill: Refill) -> Therapy:
     update: dict[str, object] = {"state": state}
     if refill.infusate is not None:
         update["infusate"] = refill.infusate
-    if refill.program is not None:
+    later: list[tuple[float, Program]] = []
+    if refill.program is not None and refill.bridge_bolus:
+        days = bridge_days(current.program, refill.at, current.dead_volume_ml)
+        later = [(days, refill.program)] if math.isfinite(days) else []
+    elif refill.program is not None:
         update["program"] = refill.program
-    return current.model_copy(update=update)
+    return current.model_copy(update=update), later
 
 
 def _with_ptm(therapy: Therapy, change: PtmChange) -> Therapy:

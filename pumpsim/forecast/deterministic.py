@@ -25,6 +25,7 @@ import numpy as np
 from pumpsim.core.clock import to_datetime, to_days
 from pumpsim.ensemble.montecarlo import Ensemble, Plan, presses_for, run_chunk
 from pumpsim.models import FrozenModel, PtmDemand, Therapy
+from pumpsim.models.refill import fill_stability_limit
 from pumpsim.schedule.ptm import expected_boluses_per_day, ptm_max_ml_per_day
 from pumpsim.schedule.segments import Course, CumulativeSchedule, programmed_volume_ml
 
@@ -78,8 +79,7 @@ def stability_limit(therapy: Therapy) -> dt.datetime:
     """Fill time plus the infusate's stability limit (first-fill limit for a new pump),
     to the second on the pump clock."""
     state = therapy.state
-    days = therapy.infusate.stability_days(first_fill=state.first_fill)
-    return to_datetime(state.fill_time, days)
+    return fill_stability_limit(state.fill_time, therapy.infusate, first_fill=state.first_fill)
 
 
 # ---------------------------------------------------------------- battery

@@ -37,6 +37,7 @@ from pumpsim.forecast.deterministic import (
 )
 from pumpsim.models import FactorDistribution, FrozenModel, PtmDemand, Therapy
 from pumpsim.models.timeline import Timeline
+from pumpsim.schedule.limits import enforce_dose_limits
 
 __all__ = ["Event", "EventForecast", "FanChart", "Forecast", "LimitingFactor", "forecast"]
 
@@ -104,6 +105,8 @@ class Forecast(FrozenModel):
     limiting_factor: LimitingFactor
     overdue: bool
     """The computed refill-by date was before ``as_of``; ``refill_by`` is then ``as_of``'s date."""
+    overdue_since: dt.date | None = None
+    """The computed refill-by date when it is already past (``overdue``)."""
     risk: float
     runs: int
     seed: int
@@ -145,7 +148,11 @@ class Forecast(FrozenModel):
         """One line for a nurse: the refill window and what limits it."""
         why = _WHY[self.limiting_factor]
         if self.overdue:
-            return f"Refill now: {why} is already within the {self.risk:.0%} risk limit."
+            since = f" since {self.overdue_since.isoformat()}" if self.overdue_since else ""
+            return (
+                f"Refill now: OVERDUE{since}; {why} is already within the {self.risk:.0%} "
+                "risk limit."
+            )
         return (
             f"Refill between {self.earliest_refill.isoformat()} and {self.refill_by.isoformat()} "
             f"(limited by {why}; risk {self.risk:.1%})."
@@ -177,6 +184,7 @@ class Forecast(FrozenModel):
             "earliest_refill": self.earliest_refill.isoformat(),
             "limiting_factor": self.limiting_factor,
             "overdue": self.overdue,
+            "overdue_since": None if self.overdue_since is None else self.overdue_since.isoformat(),
             "recommendation": self.recommendation(),
             "risk": self.risk,
             "runs": self.runs,
@@ -223,6 +231,7 @@ def forecast(
     chunk_size: int = DEFAULT_CHUNK,
 ) -> Forecast:
     """Forecast ``therapy`` from its state. See the module docstring for the risk definition.
+    A dose above a drug's hard limit raises ``DoseLimitError`` (``schedule.limits``).
 
     ``delivery_factor`` and ``demand`` replace the therapy's (e.g. calibrated estimates);
     ``timeline`` is the profile's: past entries establish the cycle running at ``as_of``, future
@@ -232,6 +241,7 @@ def forecast(
     curves for a fan chart; ``keep_samples`` keeps per-trajectory dates for ``quantile`` and
     ``probability_before``. The same seed gives the same answer.
     """
+    enforce_dose_limits(therapy, timeline)
     as_of = _checked_as_of(therapy, as_of, risk, min_used_share)
     cycle = course_at(therapy, timeline, as_of)
     therapy = cycle.therapy
@@ -285,6 +295,7 @@ def forecast(
         earliest_refill=_earliest(as_of, early, refill_by),
         limiting_factor=factor_name,
         overdue=refill_by < as_of.date(),
+        overdue_since=refill_by if refill_by < as_of.date() else None,
         risk=risk,
         runs=runs,
         seed=int(root.entropy) if isinstance(root.entropy, int) else 0,

@@ -14,12 +14,26 @@ piecewise-linear volume curve, not by stepping a clock.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
+
+from pydantic import (
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from pumpsim.core.clock import to_days
-from pumpsim.core.units import MassUnit, format_mass_mg
+from pumpsim.core.units import MassUnit
 from pumpsim.forecast.deterministic import elective_replacement_day, stability_limit, when
 from pumpsim.models import FrozenModel, Therapy
+from pumpsim.models.timeline import Timeline
+from pumpsim.schedule.limits import (
+    DoseWarning,
+    enforce_dose_limits,
+    mass_fields_json,
+    read_mass_fields,
+)
 from pumpsim.schedule.ptm import ptm_max_ml_per_day
 from pumpsim.schedule.segments import (
     days_to_deliver,
@@ -28,7 +42,7 @@ from pumpsim.schedule.segments import (
     volume_to_dose_mg,
 )
 
-__all__ = ["DoseWarning", "DrugDose", "TherapySummary", "summarize"]
+__all__ = ["DoseWarning", "DrugDose", "TherapySummary", "overdue_since", "summarize"]
 
 _MAX_HORIZON_DAYS = 20 * 365.0
 """Crossings further away than this (20 years) are reported as never reached."""
@@ -50,27 +64,18 @@ class DrugDose(FrozenModel):
     soft_limit_mg_per_day: float | None
     hard_limit_mg_per_day: float | None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_drug_unit(cls, data: Any) -> Any:
+        return read_mass_fields(data)
 
-class DoseWarning(FrozenModel):
-    """A daily dose above a drug's soft (caution) or hard (do-not-exceed) limit."""
-
-    drug: str
-    mass_unit: MassUnit
-    level: Literal["soft", "hard"]
-    basis: Literal["programmed", "programmed + all PTM boluses"]
-    dose_mg_per_day: float
-    limit_mg_per_day: float
-
-    @property
-    def message(self) -> str:
-        """One line for a human, doses in the drug's unit."""
-        kind = "HARD limit" if self.level == "hard" else "soft limit"
-        dose = format_mass_mg(self.dose_mg_per_day, self.mass_unit, ".4g")
-        limit = format_mass_mg(self.limit_mg_per_day, self.mass_unit, ".4g")
-        return (
-            f"{self.drug}: highest-day {self.basis} dose {dose}/day is above the {kind} of "
-            f"{limit}/day"
-        )
+    @model_serializer(mode="wrap")
+    def _in_drug_unit(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        """JSON names and values in the drug's unit (``concentration_mcg_per_ml``, …)."""
+        data: dict[str, Any] = handler(self)
+        return mass_fields_json(data, self.mass_unit) if info.mode_is_json() else data
 
 
 class TherapySummary(FrozenModel):
@@ -106,7 +111,13 @@ class TherapySummary(FrozenModel):
     low_reservoir_time: dt.datetime | None
     days_to_low_reservoir_all_ptm: float | None
     """As ``days_to_low_reservoir`` if every allowed PTM bolus is also taken, spread evenly over
-    the day (the Prometra "next refill" convention)."""
+    the day."""
+    low_reservoir_all_ptm_time: dt.datetime | None
+    controller_next_refill_ml: float | None
+    """The pump controller's own "date of next refill" level (Prometra's PTC: 3.0 mL, every
+    allotted bolus taken); ``None`` for pumps without that rule."""
+    days_to_controller_next_refill: float | None
+    controller_next_refill_time: dt.datetime | None
     empty_threshold_ml: float
     days_to_empty: float | None
     """Days until the calculated volume reaches the pump's empty-reservoir threshold."""
@@ -119,23 +130,42 @@ class TherapySummary(FrozenModel):
     elective_replacement_time: dt.datetime | None
     """When the battery reaches its elective replacement indicator if the program continues with
     timely refills; ``None`` for a pump without a battery or beyond 15 years."""
+    refill_limit_time: dt.datetime
+    """The first of: the low-reservoir alarm with every PTM bolus (the calculated-empty time on
+    a pump without the alarm), the stability limit and the battery ERI: the refill is due by
+    then (the clinic's schedule windows end ``margin_days`` before it)."""
+    refill_limit_factor: Literal[
+        "low_reservoir_alarm", "empty_reservoir", "stability", "elective_replacement"
+    ]
     warnings: tuple[DoseWarning, ...]
+    """Soft-limit doses, and hard-limit doses allowed by ``dose_limit_override``
+    (``schedule.limits``; without the override a hard-limit dose raises ``DoseLimitError``)."""
+    dose_limit_override: str | None
+    """The profile's reason for overriding the hard dose limits (teaching), shown wherever the
+    therapy is."""
 
 
-def summarize(therapy: Therapy) -> TherapySummary:
-    """Summarize ``therapy`` from its state onwards (see ``TherapySummary`` for the units)."""
+def summarize(therapy: Therapy, timeline: Timeline | None = None) -> TherapySummary:
+    """Summarize ``therapy`` from its state onwards (see ``TherapySummary`` for the units).
+
+    Raises ``schedule.limits.DoseLimitError`` when a dose of the therapy or of a later program or
+    infusate in ``timeline`` is above a hard limit and the profile has no override.
+    """
+    warnings = enforce_dose_limits(therapy, timeline)
     pump, program, state = therapy.pump, therapy.program, therapy.state
     mean_ml = mean_daily_volume_ml(program)
     ptm_ml = ptm_max_ml_per_day(therapy.ptm)
     max_ml = max_calendar_day_volume_ml(therapy)
-    drugs = _drug_doses(therapy, mean_ml, max_ml, ptm_ml)
-    lra_ml = therapy.low_reservoir_alarm_ml
-    calc = state.calculated_volume_ml
-    days_lra = None if lra_ml is None else _days_to(therapy, calc - lra_ml)
-    days_lra_ptm = None if lra_ml is None else _days_to(therapy, calc - lra_ml, ptm_ml)
-    empty_ml = pump.empty_reservoir_threshold_ml
-    days_empty = _days_to(therapy, calc - empty_ml)
+    dates = _reservoir_dates(therapy, ptm_ml)
     stability_time = stability_limit(therapy)
+    eri_time = when(therapy, elective_replacement_day(therapy))
+    limit_time, factor = _refill_limit(
+        stability_time,
+        dates["low_reservoir_all_ptm_time"],
+        dates["low_reservoir_alarm_ml"],
+        dates["empty_time"],
+        eri_time,
+    )
     return TherapySummary(
         patient_id=therapy.patient_id,
         indication=therapy.indication,
@@ -147,25 +177,80 @@ def summarize(therapy: Therapy) -> TherapySummary:
         flex_steps_per_day=program.max_steps_per_day(),
         periodic_bolus_count=len(program.periodic_boluses),
         state_time=state.time,
-        calculated_volume_ml=calc,
+        calculated_volume_ml=state.calculated_volume_ml,
         mean_daily_volume_ml=mean_ml,
         max_daily_volume_ml=max_ml,
         ptm_max_volume_ml_per_day=ptm_ml,
-        drugs=drugs,
-        low_reservoir_alarm_ml=lra_ml,
-        days_to_low_reservoir=days_lra,
-        low_reservoir_time=when(therapy, days_lra),
-        days_to_low_reservoir_all_ptm=days_lra_ptm,
-        empty_threshold_ml=empty_ml,
-        days_to_empty=days_empty,
-        empty_time=when(therapy, days_empty),
+        drugs=_drug_doses(therapy, mean_ml, max_ml, ptm_ml),
+        **dates,
         stability_days=therapy.infusate.stability_days(first_fill=state.first_fill),
         fill_time=state.fill_time,
         stability_limit_time=stability_time,
         days_to_stability_limit=to_days(state.time, stability_time),
-        elective_replacement_time=when(therapy, elective_replacement_day(therapy)),
-        warnings=_dose_warnings(drugs),
+        elective_replacement_time=eri_time,
+        refill_limit_time=limit_time,
+        refill_limit_factor=factor,
+        warnings=warnings,
+        dose_limit_override=therapy.dose_limits.override,
     )
+
+
+def _reservoir_dates(therapy: Therapy, ptm_ml: float) -> dict[str, Any]:
+    """The ``TherapySummary`` fields of the low-reservoir alarm (with and without every PTM
+    bolus), the controller's next-refill rule and the calculated-empty threshold."""
+    calc = therapy.state.calculated_volume_ml
+    lra_ml = therapy.low_reservoir_alarm_ml
+    days_lra = None if lra_ml is None else _days_to(therapy, calc - lra_ml)
+    days_lra_ptm = None if lra_ml is None else _days_to(therapy, calc - lra_ml, ptm_ml)
+    controller_ml = therapy.pump.controller_next_refill_ml
+    days_controller = (
+        None if controller_ml is None else _days_to(therapy, calc - controller_ml, ptm_ml)
+    )
+    empty_ml = therapy.pump.empty_reservoir_threshold_ml
+    days_empty = _days_to(therapy, calc - empty_ml)
+    return {
+        "low_reservoir_alarm_ml": lra_ml,
+        "days_to_low_reservoir": days_lra,
+        "low_reservoir_time": when(therapy, days_lra),
+        "days_to_low_reservoir_all_ptm": days_lra_ptm,
+        "low_reservoir_all_ptm_time": when(therapy, days_lra_ptm),
+        "controller_next_refill_ml": controller_ml,
+        "days_to_controller_next_refill": days_controller,
+        "controller_next_refill_time": when(therapy, days_controller),
+        "empty_threshold_ml": empty_ml,
+        "days_to_empty": days_empty,
+        "empty_time": when(therapy, days_empty),
+    }
+
+
+RefillFactor = Literal[
+    "low_reservoir_alarm", "empty_reservoir", "stability", "elective_replacement"
+]
+
+
+def _refill_limit(
+    stability_time: dt.datetime,
+    alarm_all_ptm_time: dt.datetime | None,
+    alarm_ml: float | None,
+    empty_time: dt.datetime | None,
+    eri_time: dt.datetime | None,
+) -> tuple[dt.datetime, RefillFactor]:
+    """The first limit a refill must beat (``TherapySummary.refill_limit_time``)."""
+    limits: list[tuple[dt.datetime, RefillFactor]] = [(stability_time, "stability")]
+    if alarm_ml is not None:
+        if alarm_all_ptm_time is not None:
+            limits.append((alarm_all_ptm_time, "low_reservoir_alarm"))
+    elif empty_time is not None:
+        limits.append((empty_time, "empty_reservoir"))
+    if eri_time is not None:
+        limits.append((eri_time, "elective_replacement"))
+    return min(limits)
+
+
+def overdue_since(summary: TherapySummary, as_of: dt.datetime) -> dt.datetime | None:
+    """``summary.refill_limit_time`` if it is already past at ``as_of`` (the refill is
+    overdue), else ``None``."""
+    return summary.refill_limit_time if summary.refill_limit_time < as_of else None
 
 
 def _drug_doses(
@@ -190,45 +275,3 @@ def _days_to(therapy: Therapy, volume_ml: float, extra_ml_per_day: float = 0.0) 
     return days_to_deliver(
         therapy, volume_ml, extra_ml_per_day=extra_ml_per_day, max_days=_MAX_HORIZON_DAYS
     )
-
-
-def _level(dose_mg: float, drug: DrugDose) -> tuple[int, float]:
-    """(0 ok | 1 above soft | 2 above hard, the limit broken in mg/day)."""
-    if drug.hard_limit_mg_per_day is not None and dose_mg > drug.hard_limit_mg_per_day:
-        return 2, drug.hard_limit_mg_per_day
-    if drug.soft_limit_mg_per_day is not None and dose_mg > drug.soft_limit_mg_per_day:
-        return 1, drug.soft_limit_mg_per_day
-    return 0, 0.0
-
-
-def _dose_warnings(drugs: tuple[DrugDose, ...]) -> tuple[DoseWarning, ...]:
-    """Limits broken by the highest-day programmed dose, and (only if worse) by that dose plus
-    every allowed PTM bolus."""
-    warnings: list[DoseWarning] = []
-    for drug in drugs:
-        programmed, limit = _level(drug.max_daily_dose_mg, drug)
-        if programmed:
-            warnings.append(
-                DoseWarning(
-                    drug=drug.name,
-                    mass_unit=drug.mass_unit,
-                    level="hard" if programmed == 2 else "soft",
-                    basis="programmed",
-                    dose_mg_per_day=drug.max_daily_dose_mg,
-                    limit_mg_per_day=limit,
-                )
-            )
-        with_ptm_mg = drug.max_daily_dose_mg + drug.ptm_max_dose_mg_per_day
-        with_ptm, limit = _level(with_ptm_mg, drug)
-        if drug.ptm_max_dose_mg_per_day > 0 and with_ptm > programmed:
-            warnings.append(
-                DoseWarning(
-                    drug=drug.name,
-                    mass_unit=drug.mass_unit,
-                    level="hard" if with_ptm == 2 else "soft",
-                    basis="programmed + all PTM boluses",
-                    dose_mg_per_day=with_ptm_mg,
-                    limit_mg_per_day=limit,
-                )
-            )
-    return tuple(warnings)

@@ -57,6 +57,8 @@ _THERAPY_KEYS = {
     "alarms",
     "state",
     "delivery_factor",
+    "dose_limits",
+    "refill_discrepancy",
 }
 """Top-level profile keys this module reads; other modules may claim more (``extra_keys``)."""
 
@@ -385,3 +387,15 @@ def profile_from_dict(
         data.get("timeline"), therapy, source, resolve_drugs=resolve, field=field
     )
     return Profile(therapy=therapy, timeline=timeline, source=source)
+
+
+def infusate_from_list(
+    raw: Any, source: str, catalog: Catalog | None = None, *, field: str = "drugs"
+) -> Infusate:
+    """The infusate a ``drugs`` list names (``[{drug: morphine, concentration: "20 mg/mL"}]``),
+    resolved through the catalog like a profile's; ``ProfileError`` naming every bad entry."""
+    problems: list[Problem] = []
+    infusate = _resolve_drugs(raw, catalog or load_catalog(), source, problems, field=field)
+    if infusate is None or problems:
+        raise ProfileError(source, problems)
+    return infusate

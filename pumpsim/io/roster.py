@@ -23,6 +23,9 @@ unit, as in profiles):
 ``location`` / ``nurse``    free text; a calendar may give each its own capacity
 ``refill_volume``           volume to fill at the next refills (default: the reservoir)
 ``next_drugs``              the prescription for the next refill when the concentration changes
+``refill_sheet``            the patient's refill sheet CSV (path relative to the roster; format:
+                            ``pumpsim.io.refill_sheet``): the delivery factor is calibrated from
+                            it (``pumpsim.forecast.visit.roster_calibration``)
 ==========================  ====================================================================
 
 The state comes from ``last_interrogation`` + ``calculated_volume`` when both are given (then
@@ -76,6 +79,7 @@ COLUMNS = (
     "nurse",
     "refill_volume",
     "next_drugs",
+    "refill_sheet",
 )
 _THERAPY_COLUMNS = (
     "pump",
@@ -109,6 +113,8 @@ class RosterEntry:
     """Volume to put in at each refill (mL); ``None`` fills the reservoir."""
     next_therapy: Therapy | None = None
     """The therapy after the next refill when ``next_drugs`` changes the infusate."""
+    refill_sheet: Path | None = None
+    """The patient's refill sheet (resolved against the roster's folder), if the row names one."""
 
     @property
     def patient_id(self) -> str:
@@ -262,6 +268,7 @@ def _entry(
     problems: list[Problem] = []
     weekdays = _weekdays_cell(row, problems)
     refill_ml = _refill_cell(row, problems)
+    sheet = _sheet_cell(row, base, problems)
     state, state_columns = row_state(row, problems)
     therapy, next_therapy = _therapies(row, base, catalog, state, state_columns, problems)
     _check_refill_fits(row, therapy, refill_ml, problems)
@@ -277,9 +284,24 @@ def _entry(
             nurse=row.get("nurse"),
             refill_volume_ml=refill_ml,
             next_therapy=next_therapy,
+            refill_sheet=sheet,
         ),
         [],
     )
+
+
+def _sheet_cell(row: Mapping[str, str], base: Path, problems: list[Problem]) -> Path | None:
+    """The row's ``refill_sheet`` resolved against the roster folder (``None`` when empty);
+    a sheet that does not exist is added to problems (its contents are read when used)."""
+    if "refill_sheet" not in row:
+        return None
+    path = Path(row["refill_sheet"])
+    if not path.is_absolute():
+        path = base / path
+    if not path.is_file():
+        problems.append(Problem("refill_sheet", row["refill_sheet"], f"an existing file ({path})"))
+        return None
+    return path
 
 
 def _weekdays_cell(row: Mapping[str, str], problems: list[Problem]) -> frozenset[int] | None:

@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from pumpsim.core.units import DURATION, FRACTION, VOLUME, VOLUME_RATE
 from pumpsim.models.base import FrozenModel, unit
+from pumpsim.models.refill import DiscrepancySettings
 
 Volume = Annotated[float, unit(VOLUME)]
 VolumeRate = Annotated[float, unit(VOLUME_RATE)]
@@ -99,6 +100,9 @@ class PumpSpec(FrozenModel):
     noncritical_alarm_repeat_days: Annotated[
         Days | None, Field(alias="noncritical_alarm_repeat", gt=0)
     ] = None
+    refill_discrepancy: DiscrepancySettings | None = None
+    """Refill-discrepancy thresholds of this pump model (``None``: the sourced defaults,
+    ``pumpsim.models.refill``)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

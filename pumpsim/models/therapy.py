@@ -19,6 +19,7 @@ from pumpsim.models.demand import PtmDemand
 from pumpsim.models.drug import Infusate
 from pumpsim.models.program import WEEKDAYS, Program, PtmSettings
 from pumpsim.models.pump import PumpSpec
+from pumpsim.models.refill import DiscrepancySettings, DiscrepancyThresholds, resolve_thresholds
 from pumpsim.models.state import AlarmSettings, PumpState
 
 _RATE_TOLERANCE = 1e-9
@@ -30,6 +31,17 @@ class CrossCheckError(ValueError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__("; ".join(str(p) for p in problems))
+
+
+class DoseLimits(FrozenModel):
+    """``dose_limits: {override: "teaching overdose scenario: <reason>"}`` in a profile.
+
+    ``override`` (a reason, required) lets a therapy above a drug's hard daily limit load and run
+    for teaching; every output that shows the therapy shows the reason. ``None``: hard limits
+    stop (``pumpsim.schedule.limits``).
+    """
+
+    override: Annotated[str | None, Field(min_length=3, max_length=300, pattern=r"\S")] = None
 
 
 class Therapy(FrozenModel):
@@ -48,6 +60,10 @@ class Therapy(FrozenModel):
     delivery_factor: Annotated[float | None, Field(gt=0.5, lt=1.5)] = None
     """The true actual/programmed delivery ratio if known; ``None`` means draw it within the
     pump's rated accuracy (forecast) or take 1.0 (single deterministic run)."""
+    refill_discrepancy: DiscrepancySettings | None = None
+    """This patient's refill-discrepancy thresholds (``None``: the pump's, else the defaults)."""
+    dose_limits: DoseLimits = DoseLimits()
+    """An explicit, visible override of the drugs' hard daily limits (teaching only)."""
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Self:
@@ -65,6 +81,17 @@ class Therapy(FrozenModel):
         if self.alarms.low_reservoir_ml is not None:
             return self.alarms.low_reservoir_ml
         return self.pump.low_reservoir_alarm.default_ml
+
+    @property
+    def discrepancy_thresholds(self) -> DiscrepancyThresholds:
+        """The refill-discrepancy thresholds in effect: the profile's settings, else the pump's,
+        else the sourced defaults (``pumpsim.models.refill``)."""
+        return resolve_thresholds(
+            self.pump.reservoir_ml,
+            self.pump.rated_accuracy,
+            self.refill_discrepancy,
+            self.pump.refill_discrepancy,
+        )
 
     @property
     def dead_volume_ml(self) -> float:

@@ -197,13 +197,26 @@ def _alarm_table(trace: Trace) -> str:
 
 def _refill_table(trace: Trace) -> str:
     return _table(
-        ["time", "expected withdrawable mL", "withdrawn mL", "discrepancy mL", "fill mL", "pocket"],
+        [
+            "time",
+            "calculated mL",
+            "expected withdrawable mL",
+            "withdrawn mL",
+            "discrepancy mL",
+            "verdict",
+            "likely cause",
+            "fill mL",
+            "pocket",
+        ],
         (
             (
                 f"{r.time:%Y-%m-%d %H:%M}",
+                f"{r.calculated_ml:.2f}",
                 f"{r.expected_withdrawable_ml:.2f}",
                 f"{r.withdrawn_ml:.2f}",
                 f"{r.discrepancy_ml:+.2f}",
+                r.verdict.level,
+                r.verdict.cause or "-",
                 f"{r.fill_ml:g}",
                 "yes" if r.pocket_fill else "no",
             )
@@ -218,7 +231,12 @@ def _event_table(trace: Trace) -> str:
     return _table(
         ["time", "day", "event", "detail"],
         (
-            (f"{e.time:%Y-%m-%d %H:%M}", f"{e.day:.3f}", e.kind, _detail(e.detail))
+            (
+                f"{e.time:%Y-%m-%d %H:%M}",
+                f"{e.day:.3f}",
+                e.kind,
+                _detail(trace.exported_detail(e.detail)),
+            )
             for e in trace.events
         ),
         "events",

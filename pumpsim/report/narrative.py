@@ -49,11 +49,18 @@ def _reservoir_sentence(e: Event, trace: Trace) -> str | None:
         )
     if kind == "refill":
         return (
-            f"{_at(e)}: refill — expected to withdraw about "
-            f"{max(0.0, float(d['expected_ml']) - _residual(trace, e)):.2f} mL, withdrew "
+            f"{_at(e)}: refill — expected to withdraw "
+            f"{float(d['expected_withdrawable_ml']):.2f} mL, withdrew "
             f"{float(d['withdrawn_ml']):.2f} mL "
             f"(discrepancy {float(d['discrepancy_ml']):+.2f} mL), "
             f"filled {float(d['fill_ml']):g} mL of {d.get('fluid', 'drug')}."
+            f"{_verdict_clause(e, trace)}"
+        )
+    if kind == "drug_stability_exceeded":
+        return (
+            f"{_at(e)}: the fluid filled {d['filled_at']:%Y-%m-%d %H:%M} passes its "
+            f"{float(d['stability_days']):g}-day stability limit with "
+            f"{float(d['reservoir_ml']):.2f} mL still in the reservoir."
         )
     if kind == "pocket_fill":
         doses = d.get("dose_mg", {})
@@ -125,11 +132,13 @@ _TELLERS: tuple[Callable[[Event, Trace], str | None], ...] = (
 """The sentence makers, each for its own event kinds (``_sentence`` asks them in turn)."""
 
 
-def _residual(trace: Trace, e: Event) -> float:
+def _verdict_clause(e: Event, trace: Trace) -> str:
+    """The verdict on the refill at ``e`` in words (empty when the discrepancy is ok)."""
     record = next((r for r in trace.refills if abs(r.day - e.day) < 1e-9), None)
-    if record is None:
-        return 0.0
-    return record.expected_ml - record.expected_withdrawable_ml
+    if record is None or record.verdict.level == "ok":
+        return ""
+    verdict = record.verdict
+    return f" Verdict: {verdict.level.upper()} ({verdict.cause}) — {verdict.explanation}."
 
 
 def narrative(result: ScenarioResult) -> list[str]:

@@ -487,3 +487,21 @@ def days_to_deliver(
     )
     days = float(schedule.time_of_volume(volume_ml))
     return days if math.isfinite(days) else None
+
+
+# ---------------------------------------------------------------- the bridge bolus
+def bridge_days(program: Program, origin: dt.datetime, volume_ml: float) -> float:
+    """How long ``program``, started at ``origin``, takes to pump ``volume_ml`` (days): the
+    bridge bolus after a concentration change keeps the old program running until the dead
+    volume of old fluid has been pushed out (as ``PumpModel.start_bridge`` does). ``inf`` if
+    the program never delivers it within three years."""
+    if volume_ml <= 0:
+        return 0.0
+    mean = mean_daily_volume_ml(program)
+    if mean <= 0:
+        return math.inf
+    span = volume_ml / mean + 2 * MAX_DAY_WINDOW_DAYS
+    schedule = CumulativeSchedule.for_program(
+        program, origin=origin, start_day=0.0, end_day=min(span, 3 * 366.0), program_start_day=0.0
+    )
+    return float(schedule.time_of_volume(volume_ml))

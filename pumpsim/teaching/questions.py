@@ -232,6 +232,28 @@ class TraceQueries:
         return None if r is None else r.withdrawn_ml
 
     @_query(1)
+    def refill_calculated(self, index: int) -> Value:
+        """Calculated reservoir volume (mL) just before refill ``index``: what the pump believed."""
+        r = self._refill(index)
+        return None if r is None else r.calculated_ml
+
+    @_query(1)
+    def refill_verdict(self, index: int) -> Value:
+        """The verdict on refill ``index``'s discrepancy: 'ok', 'review' or 'investigate'
+        (thresholds: ``pumpsim.models.refill``)."""
+        r = self._refill(index)
+        return None if r is None else r.verdict.level
+
+    @_query(1)
+    def refill_cause(self, index: int) -> Value:
+        """The likely cause of refill ``index``'s discrepancy: 'over-infusion', 'under-infusion
+        or occlusion', 'suspected pocket fill', or 'none' when the verdict is ok."""
+        r = self._refill(index)
+        if r is None:
+            return None
+        return r.verdict.cause or "none"
+
+    @_query(1)
     def refill_expected(self, index: int) -> Value:
         """Volume expected to come out (calculated minus residual, mL) at refill ``index``."""
         r = self._refill(index)

@@ -104,15 +104,15 @@ def test_check_flex_program_and_mixture() -> None:
     assert "2 of 2 profile(s) valid." in text
 
 
-def test_check_warns_above_dose_limits(write_profile: Callable[..., Path]) -> None:
+def test_check_stops_above_hard_dose_limits(write_profile: Callable[..., Path]) -> None:
+    """A hard limit is an error now (exit 3, ``tests/cli/test_exit_codes.py``), not a warning."""
     data = base_profile()
     data["program"]["rate"] = "0.9 mL/day"  # 22.5 mg/day morphine, hard limit 20
     result = runner.invoke(app, ["check", str(write_profile(data))])
     text = flat(result.output)
-    assert result.exit_code == 0, text
+    assert result.exit_code == 3, text
     assert (
-        "warning: morphine: highest-day programmed dose 22.5 mg/day is above the HARD limit "
-        "of 20 mg/day"
+        "morphine: highest-day programmed dose 22.5 mg/day is above the HARD limit of 20 mg/day"
     ) in text
 
 
@@ -142,7 +142,7 @@ def test_check_json_output() -> None:
     assert result.exit_code == 0
     data = json.loads(result.output)
     assert data["days_to_low_reservoir"] == pytest.approx(34.0, abs=1e-9)
-    assert data["drugs"][0]["mean_daily_dose_mg"] == pytest.approx(5.0, abs=1e-12)
+    assert data["drugs"][0]["mean_daily_dose_mg_per_day"] == pytest.approx(5.0, abs=1e-12)
 
 
 def test_check_needs_a_file() -> None:

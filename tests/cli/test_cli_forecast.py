@@ -40,7 +40,20 @@ def test_json_one_object_per_patient(write_profile: Callable[..., Path]) -> None
     b = write_profile(other, "b.yaml")
     result = runner.invoke(
         _app(),
-        ["forecast", str(a), str(b), "--runs", "300", "--seed", "3", "--json", "--workers", "1"],
+        [
+            "forecast",
+            str(a),
+            str(b),
+            "--runs",
+            "300",
+            "--seed",
+            "3",
+            "--json",
+            "--workers",
+            "1",
+            "--as-of",
+            "state",
+        ],  # fmt: skip
     )
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.output.splitlines() if line.strip()]
@@ -92,19 +105,29 @@ def test_errors_exit_2(write_profile: Callable[..., Path], tmp_path: Path) -> No
     assert plot.exit_code == 2
 
 
-def test_a_profile_timeline_is_named_not_silently_ignored() -> None:
-    """The forecast starts from the pump state; a profile with a timeline gets a note on stderr
-    and stdout stays one clean JSON object."""
+def test_the_forecast_applies_the_profile_timeline() -> None:
+    """Past entries set the cycle (as of 2026-05-20 the last refill, 2026-05-18 10:00, with its
+    25 mg/mL fill, starts it); from the pump state the first refill is the planned one."""
     path = PATIENTS / "morphine-with-timeline.yaml"
-    done = run_subprocess("forecast", str(path), "--runs", "200", "--json", "--workers", "1")
+    done = run_subprocess(
+        "forecast", str(path), "--runs", "200", "--json", "--workers", "1",
+        "--as-of", "2026-05-20T09:00",
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["patient_id"]
-    assert "timeline entries" in flat(done.stderr)
-    assert "does not apply them" in flat(done.stderr)
-    plain = run_subprocess(
-        "forecast", str(PATIENTS / "morphine-cancer-pain.yaml"), "--runs", "200", "--json"
-    )
-    assert plain.returncode == 0 and "timeline" not in plain.stderr
+    late = json.loads(done.stdout)
+    assert late["cycle_start"] == "2026-05-18T10:00:00"
+    assert late["drug_stability_limit"] == "2026-08-16T10:00:00"  # 90 days from that refill
+    assert late["planned_refill"] is None and late["timeline_not_applied"] == []
+    start = run_subprocess("forecast", str(path), "--runs", "200", "--json", "--as-of", "state")
+    early = json.loads(start.stdout)
+    assert early["cycle_start"] == "2026-03-02T09:00:00"
+    assert early["planned_refill"] == "2026-04-08T10:00:00"
+    assert early["timeline_not_applied"] == [
+        "mri at 2026-04-20T14:00: after the planned refill",
+        "reprogram at 2026-04-27T11:00: after the planned refill",
+        "refill at 2026-05-18T10:00: after the planned refill",
+    ]
+    assert "Traceback" not in start.stderr
 
 
 def test_ptm_log_calibrates_the_demand(write_profile: Callable[..., Path], tmp_path: Path) -> None:

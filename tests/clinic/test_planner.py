@@ -158,7 +158,7 @@ def test_unplaceable_with_reason_and_best_option(tmp_path: Path) -> None:
     source = FixedWindows(interval=6, span=2, overrides={"O": 20})
     plan = plan_clinic(roster, calendar, source)
     by_id = {u.patient_id: u for u in plan.unplaceable}
-    assert set(by_id) == {"F", "O"}
+    assert set(by_id) == {"F"}  # O, overdue, is booked urgently now (below)
     f = by_id["F"]
     assert f.window_earliest == dt.date(2026, 4, 4) and f.window_latest == dt.date(2026, 4, 6)
     assert f.reason == (
@@ -167,11 +167,13 @@ def test_unplaceable_with_reason_and_best_option(tmp_path: Path) -> None:
     )
     assert f.best_option == "an extra session on 2026-04-05 (Sunday)"
     assert f.best_date == dt.date(2026, 4, 5)
-    o = by_id["O"]
-    assert o.reason == "overdue: refill by 2026-03-21 is before the plan starts on 2026-03-30"
-    assert o.best_option == (
-        "refill urgently: first day with room 2026-03-30 (9 day(s) after the refill-by date)"
+    (o,) = [a for a in plan.appointments if a.patient_id == "O" and a.cycle == 1]
+    assert (o.date, o.urgent, o.urgent_reason) == (
+        dt.date(2026, 3, 30),
+        True,
+        "overdue since 2026-03-21",
     )
+    assert o.slack_days == -9
 
 
 def test_refill_moves_before_earliest_rather_than_be_missed(tmp_path: Path) -> None:
@@ -269,3 +271,40 @@ def test_forecast_plan_is_deterministic_for_a_seed(tmp_path: Path) -> None:
     assert plans[0].model_dump_json() == plans[1].model_dump_json() == plans[2].model_dump_json()
     _check_invariants(plans[0], calendar)
     assert len(plans[0].appointments) >= 4
+
+
+def test_a_roster_refill_sheet_calibrates_the_patients_forecast_window(tmp_path: Path) -> None:
+    """The planner forecasts a patient with a refill sheet at the factor calibrated from it:
+    the window is the one ``forecast`` gives with that estimate, not the uncalibrated one."""
+    from pumpsim.clinic import ClinicCalendar, ForecastWindowSource, WindowRequest
+    from pumpsim.clinic.planner import _uid
+    from pumpsim.forecast import forecast_many
+    from pumpsim.forecast.visit import roster_calibration
+    from pumpsim.io.roster import load_roster as load
+
+    root = Path(__file__).resolve().parents[2]
+    profile = root / "profiles" / "patients" / "morphine-refill-history.yaml"
+    sheet = root / "profiles" / "refills" / "morphine-over-infusion.csv"
+    roster_path = tmp_path / "roster.csv"
+    roster_path.write_text(f"patient_id,profile,refill_sheet\nA,{profile},{sheet}\n")
+    (entry,) = load(roster_path).entries
+    calibration = roster_calibration(entry)
+    assert calibration is not None
+    with ForecastWindowSource(runs=400, seed=2, workers=1) as source:
+        calibrated = source.windows(
+            [WindowRequest(entry.therapy, key=_uid(entry, 1), delivery_factor=calibration.estimate)]
+        )[0]
+        plain = source.windows([WindowRequest(entry.therapy, key=_uid(entry, 1))])[0]
+        calendar = ClinicCalendar(
+            start=entry.therapy.state.time.date(),
+            end=entry.therapy.state.time.date() + dt.timedelta(days=80),
+            capacity_per_day=2,
+        )
+        plan = plan_clinic(load(roster_path), calendar, source)
+    direct = forecast_many(
+        [entry.therapy], runs=400, seed=2, workers=1, keys=[_uid(entry, 1)],
+        delivery_factor=calibration.estimate,
+    )[0]  # fmt: skip
+    assert calibrated.latest == direct.refill_by
+    assert plan.appointments[0].window_latest == calibrated.latest
+    assert calibrated != plain or calibration.estimate.mean == 1.0

@@ -384,7 +384,7 @@ def test_pocket_fill() -> None:
     assert pocket.time == dt.datetime(2026, 4, 1, 8, 0)
     assert pocket.detail["dose_mg"] == {"morphine": pytest.approx(500.0, abs=1e-9)}
     assert events(trace, "actual_dry") == [dt.datetime(2026, 4, 4, 3, 12)]
-    assert second.expected_ml == pytest.approx(5.0, abs=ML)
+    assert second.calculated_ml == pytest.approx(5.0, abs=ML)
     assert second.expected_withdrawable_ml == pytest.approx(5.0, abs=ML)
     assert second.withdrawn_ml == pytest.approx(0.0, abs=ML)
     assert second.discrepancy_ml == pytest.approx(-5.0, abs=ML)
@@ -408,7 +408,7 @@ def test_occlusion_shows_as_surplus_at_next_refill(factor: float) -> None:
     )
     trace = simulate(therapy(), timeline, days=31, delivery_factor=factor)
     (record,) = trace.refills
-    assert record.expected_ml == pytest.approx(5.0, abs=ML)
+    assert record.calculated_ml == pytest.approx(5.0, abs=ML)
     assert record.programmed_since_last_ml == pytest.approx(15.0, abs=ML)
     assert record.discrepancy_ml == pytest.approx((1 - factor) * 15 + factor * 2, abs=ML)
     assert events(trace, "occlusion_start") == [dt.datetime(2026, 3, 10, 8, 0)]

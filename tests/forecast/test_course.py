@@ -25,12 +25,12 @@ MINUTE = dt.timedelta(minutes=1)
 
 
 def therapy(pump: str = "synchromed-ii-20", ptm: PtmSettings | None = None) -> Therapy:
-    """20 mL of morphine 25 mg/mL at 0.5 mL/day; the low-reservoir alarm at 2 mL."""
+    """20 mL of morphine 10 mg/mL at 0.5 mL/day; the low-reservoir alarm at 2 mL."""
     catalog = load_catalog()
     return Therapy(
         patient_id="course",
         pump=catalog.pumps[pump],
-        infusate=Infusate(drugs=(Drug.from_entry(catalog.drugs["morphine"], 25.0),)),
+        infusate=Infusate(drugs=(Drug.from_entry(catalog.drugs["morphine"], 10.0),)),
         catheter=Catheter(volume_ml_given=0.2),
         program=Program.simple(0.5),
         ptm=ptm,

@@ -105,9 +105,10 @@ def test_known_factor_the_alarm_binds() -> None:
 
 
 def test_drug_stability_binds_for_a_first_fill() -> None:
-    """Ziconotide in a new pump: refill within 14 days of the first fill."""
+    """Ziconotide (25 mcg/mL at 0.5 mL/day: 12.5 mcg/day, within its limits) in a new pump:
+    refill within 14 days of the first fill."""
     state = PumpState(time=T0, calculated_volume_ml=20.0, first_fill=True)
-    t = therapy(drug="ziconotide", concentration=0.1, rate=0.5, state=state)
+    t = therapy(drug="ziconotide", concentration=0.025, rate=0.5, state=state)
     f = forecast(t, runs=200)
     assert f.drug_stability_limit == dt.datetime(2026, 3, 16, 8, 0)
     assert f.refill_by == dt.date(2026, 3, 15)

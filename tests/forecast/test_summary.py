@@ -10,6 +10,7 @@ import pydantic
 import pytest
 from conftest import PATIENTS, base_profile
 
+from pumpsim.schedule.limits import dose_limit_check
 from pumpsim.forecast.summary import TherapySummary, summarize
 from pumpsim.io.profiles import load_profile, therapy_from_dict
 
@@ -166,7 +167,7 @@ def test_dose_limit_warnings(rate: str, max_per_day: int, expected: list[tuple[A
     data = base_profile()
     data["program"]["rate"] = rate
     data["ptm"]["max_per_day"] = max_per_day
-    warnings = _from(data).warnings
+    warnings = dose_limit_check(therapy_from_dict(data, "test.yaml"))  # summarize raises on hard
     got = [(w.level, w.basis, round(w.dose_mg_per_day, 9), w.limit_mg_per_day) for w in warnings]
     assert got == expected
     for w in warnings:
