@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/pumpsim check profiles/patients/morphine-cancer-pain.yaml
-	$(BIN)/pumpsim forecast profiles/patients/morphine-cancer-pain.yaml --runs 10000 --seed 7
+	$(BIN)/pumpsim forecast profiles/patients/morphine-cancer-pain.yaml --as-of state --runs 10000 --seed 7
 
 $(CHROMIUM):
 	@if command -v apt-get >/dev/null 2>&1; then \

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         forecast_many,
         summarize,
     )
+    from pumpsim.forecast.programming import ProgramChange, programming_session
     from pumpsim.io.profiles import Catalog, Profile, load_catalog, load_profile, load_therapy
     from pumpsim.io.roster import Roster, RosterEntry, load_roster
     from pumpsim.models import (
@@ -87,6 +88,7 @@ _LAZY: dict[str, str] = {
     ),
     "Timeline": "pumpsim.models.timeline",
     "DoseLimitError": "pumpsim.schedule.limits",
+    **dict.fromkeys(("ProgramChange", "programming_session"), "pumpsim.forecast.programming"),
     # reading files
     **dict.fromkeys(
         ("Catalog", "Profile", "load_catalog", "load_profile", "load_therapy"),
@@ -138,6 +140,7 @@ __all__ = [
     "Profile",
     "ProfileError",
     "Program",
+    "ProgramChange",
     "PtmDemand",
     "PtmSettings",
     "PumpSpec",
@@ -164,6 +167,7 @@ __all__ = [
     "load_scenario",
     "load_therapy",
     "plan_clinic",
+    "programming_session",
     "run_scenario",
     "simulate",
     "summarize",

@@ -30,6 +30,7 @@ import numpy.typing as npt
 from pumpsim.core.clock import to_datetime, to_days
 from pumpsim.core.errors import SimulationError
 from pumpsim.engine import DaySummary, Trace
+from pumpsim.forecast.programming import Session
 from pumpsim.models import Therapy
 from pumpsim.schedule.ptm import ptm_max_ml_per_day
 from pumpsim.schedule.segments import mean_daily_volume_ml
@@ -75,10 +76,17 @@ class TraceQueries:
     """The queries of one run: ``trace`` plus the ``therapy`` it started from and the optional
     cost curves."""
 
-    def __init__(self, trace: Trace, therapy: Therapy, costs: CostCurves | None = None) -> None:
+    def __init__(
+        self,
+        trace: Trace,
+        therapy: Therapy,
+        costs: CostCurves | None = None,
+        session: Session | None = None,
+    ) -> None:
         self.trace = trace
         self.therapy = therapy
         self.costs = costs
+        self.session = session
 
     # ------------------------------------------------------------ helpers
     def _complete_days(self) -> list[DaySummary]:
@@ -189,6 +197,26 @@ class TraceQueries:
     def start_rate_ml_per_day(self) -> Value:
         """Mean daily volume of the program at the start (mL/day)."""
         return mean_daily_volume_ml(self.therapy.program)
+
+    @_query(0)
+    def session_rate_ml_per_day(self) -> Value:
+        """The new program's mean daily volume from the scenario's programming session
+        (mL/day; ``None`` without a session)."""
+        return None if self.session is None else self.session.new.daily_volume_ml
+
+    @_query(0)
+    def session_bridge_ml(self) -> Value:
+        """The bridge (or priming) bolus the session worked out (mL; 0 without one)."""
+        if self.session is None:
+            return None
+        return 0.0 if self.session.bolus is None else self.session.bolus.volume_ml
+
+    @_query(0)
+    def session_bridge_hours(self) -> Value:
+        """How long that bolus runs (hours; 0 without one)."""
+        if self.session is None:
+            return None
+        return 0.0 if self.session.bolus is None else self.session.bolus.duration_days * 24
 
     @_query(0)
     def ptm_max_ml_per_day(self) -> Value:

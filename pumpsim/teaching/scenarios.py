@@ -41,7 +41,9 @@ from pumpsim.core.units import DURATION, parse_quantity
 from pumpsim.core.yamlio import read_yaml
 from pumpsim.engine import Trace, simulate
 from pumpsim.engine.simulate import MAX_DAYS
+from pumpsim.forecast.programming import ChangeText, Session, parse_change, programming_session
 from pumpsim.io.profiles import Profile, default_catalog_dir, profile_from_dict
+from pumpsim.models.timeline import Refill, ordered
 from pumpsim.teaching.costs import CostCurves, CostModel, cost_curves
 from pumpsim.teaching.questions import (
     ExpressionError,
@@ -76,6 +78,14 @@ class Question(BaseModel):
     explain: str = ""
 
 
+class _Session(ChangeText):
+    """A programming session in a scenario: the change as a clinician writes it, worked out by
+    ``pumpsim.forecast.programming`` and added to the timeline. ``bridge_bolus: false`` runs the
+    same change without the bridge bolus (to show the under-dose it prevents)."""
+
+    bridge_bolus: bool = True
+
+
 class _ScenarioFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -92,6 +102,7 @@ class _ScenarioFile(BaseModel):
     timeline: list[Any] | None = None
     questions: Annotated[list[Question], Field(min_length=1)]
     costs: CostModel | None = None
+    session: _Session | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,8 @@ class Scenario:
     profile: Profile
     questions: tuple[Question, ...]
     costs: CostModel | None
+    session: Session | None = None
+    """The programming session the scenario walks through, if it has one."""
 
 
 @dataclass(frozen=True)
@@ -170,7 +183,7 @@ def scenario_dir() -> Path:
 def list_scenarios(directory: Path | None = None) -> list[Scenario]:
     """Load every ``*.yaml`` scenario in ``directory`` (default: the shipped ones), by name."""
     directory = directory or scenario_dir()
-    return [load_scenario(p) for p in sorted(directory.glob("*.yaml"))]
+    return [load_scenario(p) for p in sorted(directory.glob("*.yaml"), key=lambda p: p.stem)]
 
 
 def resolve_scenario_path(name_or_path: str | Path) -> Path:
@@ -219,6 +232,9 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     if problems:
         raise ProfileError(source, problems)
     profile = _profile(meta, path)
+    session = None
+    if meta.session is not None:
+        profile, session = _with_session(profile, meta.session, source)
     if meta.costs is not None and days + 1e-9 < meta.costs.months * 365.25 / 12:
         raise ProfileError(
             source,
@@ -238,7 +254,30 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         profile=profile,
         questions=tuple(meta.questions),
         costs=meta.costs,
+        session=session,
     )
+
+
+def _with_session(profile: Profile, text: _Session, source: str) -> tuple[Profile, Session]:
+    """The profile with the session's change in its timeline (the bridge bolus left out when
+    the scenario says so), and the session."""
+    try:
+        change = parse_change(text, profile.therapy, source)
+        session = programming_session(
+            profile.therapy, change, timeline=profile.timeline, runs=500, seed=0
+        )
+    except ProfileError as exc:
+        raise ProfileError(
+            source, [Problem(f"session.{p.field}", p.value, p.allowed) for p in exc.problems]
+        ) from None
+    entries = [
+        e.model_copy(update={"bridge_bolus": False})
+        if isinstance(e, Refill) and not text.bridge_bolus
+        else e
+        for e in session.entries
+    ]
+    timeline = ordered([*profile.timeline.entries, *entries])
+    return Profile(therapy=profile.therapy, timeline=timeline, source=profile.source), session
 
 
 def _duration(text: str, field: str, problems: list[Problem], *, upper: float) -> float:
@@ -347,7 +386,7 @@ def run_scenario(name_or_path: str | Path | Scenario, seed: int | None = None) -
         if scenario.costs is not None
         else None
     )
-    queries = TraceQueries(trace, therapy, curves)
+    queries = TraceQueries(trace, therapy, curves, scenario.session)
     answers = []
     for i, q in enumerate(scenario.questions):
         try:

@@ -14,8 +14,8 @@ from pumpsim.clinic.export import plan_json
 from pumpsim.clinic.planner import plan_clinic
 from pumpsim.clinic.results import Plan
 from pumpsim.clinic.windows import ScheduleWindowSource
-from pumpsim.schedule.limits import DoseLimitError
 from pumpsim.io.roster import load_roster
+from pumpsim.schedule.limits import DoseLimitError
 
 ROSTER = Path(__file__).resolve().parents[2] / "profiles" / "rosters" / "clinic-12.csv"
 

@@ -12,6 +12,8 @@ import pytest
 from conftest import base_profile
 
 from pumpsim.core.errors import ProfileError, PumpsimError
+from pumpsim.forecast.summary import summarize
+from pumpsim.io.profiles import profile_from_dict, therapy_from_dict
 from pumpsim.schedule.limits import (
     DoseLimitError,
     dose_limit_check,
@@ -19,8 +21,6 @@ from pumpsim.schedule.limits import (
     mass_fields_from_json,
     mass_fields_json,
 )
-from pumpsim.forecast.summary import summarize
-from pumpsim.io.profiles import profile_from_dict, therapy_from_dict
 
 OVERRIDE = {"override": "teaching overdose scenario: mL/h typed for mL/day"}
 

@@ -10,9 +10,9 @@ import pydantic
 import pytest
 from conftest import PATIENTS, base_profile
 
-from pumpsim.schedule.limits import dose_limit_check
 from pumpsim.forecast.summary import TherapySummary, summarize
 from pumpsim.io.profiles import load_profile, therapy_from_dict
+from pumpsim.schedule.limits import dose_limit_check
 
 
 def _summary(name: str) -> TherapySummary:
