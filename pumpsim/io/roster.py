@@ -34,7 +34,8 @@ A roster holds at most ``MAX_ROSTER_PATIENTS`` rows and ``MAX_ROSTER_BYTES``; a 
 A YAML roster is a list whose items are a profile path, or a mapping with ``profile`` and any of
 the columns above. Every problem in every row is reported at once as a ``ProfileError`` whose
 fields read ``row N, column C`` (N counts lines as a spreadsheet does: the header is row 1) or
-``entry N, column C`` for YAML. CSV is read through ``pumpsim.io._csv`` (UTF-8, bounded size and cells, each column once).
+``entry N, column C`` for YAML. CSV is read through ``pumpsim.io._csv`` (UTF-8, bounded size
+and cells, each column once).
 """
 
 from __future__ import annotations

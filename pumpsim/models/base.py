@@ -166,9 +166,19 @@ def _pump_time(value: Any) -> Any:
     return value
 
 
+EARLIEST_PUMP_TIME = dt.datetime(1970, 1, 1)
+LATEST_PUMP_TIME = dt.datetime(2100, 1, 1)
+"""Pump times are plausible from 1970-01-01 (before any implantable pump) up to, not including,
+2100-01-01: the one date plausibility rule (year 0001 or 9999 are typing errors, not dates)."""
+
+
 def _naive(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is not None:
         raise ValueError(NO_ZONE_MESSAGE)
+    if not EARLIEST_PUMP_TIME <= value < LATEST_PUMP_TIME:
+        raise ValueError(
+            f"a pump time from {EARLIEST_PUMP_TIME:%Y-%m-%d} to before {LATEST_PUMP_TIME:%Y-%m-%d}"
+        )
     return value.replace(second=0, microsecond=0) if value.second or value.microsecond else value
 
 
