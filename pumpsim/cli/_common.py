@@ -22,8 +22,9 @@ class _State:
 
 
 state = _State()
-console = Console()
-err_console = Console(stderr=True)
+# emoji off: rich would turn ':x:' in a patient's name or a file's value into an emoji
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 
 def print_error(exc: BaseException) -> None:
@@ -40,7 +41,7 @@ def run_app(app: typer.Typer) -> int:
     except PumpsimError as exc:
         if state.debug:
             traceback.print_exc()
-        err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        print_error(exc)
         return EXIT_INPUT_ERROR
     return 0
 

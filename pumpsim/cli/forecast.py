@@ -20,10 +20,13 @@ from pumpsim.cli._common import console, err_console, user_errors
 from pumpsim.core.atomic import OutputError
 from pumpsim.core.clock import PumpTimeError, parse_pump_time
 from pumpsim.forecast import EventForecast, Forecast, forecast_many
+from pumpsim.forecast.batch import MAX_WORKERS
 from pumpsim.forecast.calibration import DemandEstimate
 from pumpsim.forecast.press_window import read_press_window
+from pumpsim.forecast.probabilistic import MAX_RUNS
 from pumpsim.io.profiles import Profile, load_profile
 from pumpsim.models import Therapy
+from pumpsim.models.base import plausible_pump_time
 
 
 def register(app: typer.Typer) -> None:
@@ -37,7 +40,9 @@ def forecast_command(
         str | None,
         typer.Option("--as-of", help="Forecast time, e.g. 2026-03-02T08:00 (default: the state)."),
     ] = None,
-    runs: Annotated[int, typer.Option("--runs", min=1, help="Monte Carlo trajectories.")] = 10_000,
+    runs: Annotated[
+        int, typer.Option("--runs", min=1, max=MAX_RUNS, help="Monte Carlo trajectories.")
+    ] = 10_000,
     risk: Annotated[
         float, typer.Option("--risk", min=0.0001, max=0.5, help="Accepted risk (0-1).")
     ] = 0.01,
@@ -49,7 +54,8 @@ def forecast_command(
         Path | None, typer.Option("--plot", help="Write a fan chart (.png or .svg).")
     ] = None,
     workers: Annotated[
-        int | None, typer.Option("--workers", min=1, help="Processes (default: all cores).")
+        int | None,
+        typer.Option("--workers", min=1, max=MAX_WORKERS, help="Processes (default: all cores)."),
     ] = None,
     ptm_log: Annotated[
         Path | None,
@@ -148,8 +154,8 @@ def _parse_time(text: str | None, option: str) -> dt.datetime | None:
     if text is None:
         return None
     try:
-        return parse_pump_time(text)
-    except PumpTimeError as exc:
+        return plausible_pump_time(parse_pump_time(text))
+    except (PumpTimeError, ValueError) as exc:
         raise typer.BadParameter(f"{text!r}: {exc}", param_hint=option) from None
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from pumpsim.core.clock import PumpTimeError, parse_pump_time
 from pumpsim.core.errors import Problem, ProfileError, clip
 from pumpsim.io._csv import csv_records, long_cell, repeated_columns
+from pumpsim.models.base import plausible_pump_time
 
 __all__ = ["MAX_PRESS_LOG_BYTES", "read_press_log"]
 
@@ -35,8 +36,8 @@ def read_press_log(path: Path) -> list[dt.datetime]:
             problems.append(Problem(f"row {number}, {bad.field}", bad.value, bad.allowed))
             continue
         try:
-            times.append(parse_pump_time(text))
-        except PumpTimeError as exc:
+            times.append(plausible_pump_time(parse_pump_time(text)))
+        except (PumpTimeError, ValueError) as exc:
             problems.append(Problem(f"row {number}, column time", text, str(exc)))
     if problems:
         raise ProfileError(source, problems)
