@@ -274,8 +274,11 @@ def mutate_table(raw: bytes, c: Chooser, extra_cells: Sequence[str] = ()) -> byt
     """A CSV mutated as a table (a cell, a column, the header) or as bytes."""
     if not c.integer(0, 3):
         return mutate_bytes(raw, c)
-    rows = _table(raw)
-    if not rows[0]:
+    try:
+        rows = _table(raw)
+    except csv.Error:  # an earlier mutation made a cell over csv's limit: mutate the bytes
+        return mutate_bytes(raw, c)
+    if not rows[0] or not all(rows):
         return mutate_bytes(raw, c)
     r = c.integer(0, len(rows) - 1)
     col = c.integer(0, max(len(rows[r]) - 1, 0))
