@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench clean system-deps
+.PHONY: demo test lint bench clean system-deps fuzz
 
 # The teaching and plan reports are tested in a real headless Chromium (Debian's package; the
 # tests drive it with Playwright). Installed here so that `make test` needs nothing beforehand.
@@ -43,3 +43,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
+
+# The full fuzz campaign (docs/fuzzing.md): >= 10,000 mutated profiles, >= 1,000 rosters and
+# press logs through the library and the CLI; prints the counts of each outcome.
+FUZZ_ARGS ?= --profiles 10000 --rosters 1000 --press-logs 500 --workers 2
+fuzz: $(STAMP)
+	$(BIN)/python tests/fuzz/campaign.py $(FUZZ_ARGS)

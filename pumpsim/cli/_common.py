@@ -40,8 +40,9 @@ class _State:
 
 
 state = _State()
-console = Console()
-err_console = Console(stderr=True)
+# emoji off: rich would turn ':x:' in a patient's name or a file's value into an emoji
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 
 def print_error(exc: BaseException) -> None:

@@ -20,11 +20,14 @@ from pumpsim.cli._common import console, err_console, user_errors
 from pumpsim.core.atomic import OutputError
 from pumpsim.core.clock import PumpTimeError, parse_pump_time
 from pumpsim.forecast import EventForecast, Forecast, forecast_many
+from pumpsim.forecast.batch import MAX_WORKERS
 from pumpsim.forecast.calibration import DemandEstimate
 from pumpsim.forecast.press_window import read_press_window
+from pumpsim.forecast.probabilistic import MAX_RUNS
 from pumpsim.forecast.visit import SheetCalibration, read_sheet_calibration
 from pumpsim.io.profiles import load_profile
 from pumpsim.models import Therapy
+from pumpsim.models.base import plausible_pump_time
 from pumpsim.schedule.limits import enforce_dose_limits
 
 
@@ -44,7 +47,9 @@ def forecast_command(
             "state; entries after it change the forecast.",
         ),
     ] = None,
-    runs: Annotated[int, typer.Option("--runs", min=1, help="Monte Carlo trajectories.")] = 10_000,
+    runs: Annotated[
+        int, typer.Option("--runs", min=1, max=MAX_RUNS, help="Monte Carlo trajectories.")
+    ] = 10_000,
     risk: Annotated[
         float, typer.Option("--risk", min=0.0001, max=0.5, help="Accepted risk (0-1).")
     ] = 0.01,
@@ -56,7 +61,8 @@ def forecast_command(
         Path | None, typer.Option("--plot", help="Write a fan chart (.png or .svg).")
     ] = None,
     workers: Annotated[
-        int | None, typer.Option("--workers", min=1, help="Processes (default: all cores).")
+        int | None,
+        typer.Option("--workers", min=1, max=MAX_WORKERS, help="Processes (default: all cores)."),
     ] = None,
     ptm_log: Annotated[
         Path | None,
@@ -194,8 +200,8 @@ def _parse_time(text: str | None, option: str) -> dt.datetime | None:
     if text is None:
         return None
     try:
-        return parse_pump_time(text)
-    except PumpTimeError as exc:
+        return plausible_pump_time(parse_pump_time(text))
+    except (PumpTimeError, ValueError) as exc:
         raise typer.BadParameter(f"{text!r}: {exc}", param_hint=option) from None
 
 

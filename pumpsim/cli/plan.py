@@ -25,7 +25,11 @@ from pumpsim.clinic.results import Plan
 from pumpsim.clinic.windows import ForecastWindowSource, ScheduleWindowSource, WindowSource
 from pumpsim.core.about import DISCLAIMER
 from pumpsim.core.errors import Problem, ProfileError
+from pumpsim.forecast.batch import MAX_WORKERS
 from pumpsim.io.roster import Roster, load_roster
+
+MAX_PLAN_RUNS = 100_000
+"""The most Monte Carlo runs per patient a plan's forecasts use (a roster may hold 10,000)."""
 
 
 def register(app: typer.Typer) -> None:
@@ -37,7 +41,9 @@ def plan(
     roster: Annotated[Path, typer.Argument(help="Roster CSV or YAML (see docs/planning.md).")],
     start: Annotated[dt.datetime, typer.Option("--start", formats=["%Y-%m-%d"], help="First day.")],
     weeks: Annotated[int, typer.Option("--weeks", min=1, max=156, help="Horizon in weeks.")] = 13,
-    capacity: Annotated[int, typer.Option("--capacity", min=0, help="Refills per open day.")] = 8,
+    capacity: Annotated[
+        int, typer.Option("--capacity", min=0, max=1000, help="Refills per open day.")
+    ] = 8,
     country: Annotated[
         str | None, typer.Option("--country", help="Public holidays of this country (e.g. DE).")
     ] = None,
@@ -47,7 +53,7 @@ def plan(
     open_days: Annotated[str, typer.Option("--open-days", help="Clinic weekdays.")] = "mon-fri",
     opens: Annotated[str, typer.Option("--opens", help="Opening time HH:MM.")] = "08:00",
     closes: Annotated[str, typer.Option("--closes", help="Closing time HH:MM.")] = "16:00",
-    slot: Annotated[int, typer.Option("--slot-minutes", min=5, help="Slot minutes.")] = 30,
+    slot: Annotated[int, typer.Option("--slot-minutes", min=5, max=480, help="Slot minutes.")] = 30,
     closed: Annotated[
         list[dt.datetime] | None,
         typer.Option("--closed", formats=["%Y-%m-%d"], help="A closure date (repeatable)."),
@@ -57,11 +63,15 @@ def plan(
         float, typer.Option("--risk", min=1e-6, max=0.5, help="Accepted risk of a late refill.")
     ] = 0.01,
     runs: Annotated[
-        int, typer.Option("--runs", min=10, help="Monte Carlo runs/forecast.")
+        int,
+        typer.Option("--runs", min=10, max=MAX_PLAN_RUNS, help="Monte Carlo runs/forecast."),
     ] = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same plan).")] = 0,
     workers: Annotated[
-        int | None, typer.Option("--workers", min=1, help="Forecast processes (default: cores).")
+        int | None,
+        typer.Option(
+            "--workers", min=1, max=MAX_WORKERS, help="Forecast processes (default: cores)."
+        ),
     ] = None,
     windows: Annotated[
         str, typer.Option("--windows", help="forecast, or schedule (deterministic, quick).")
@@ -170,15 +180,15 @@ def _write_exports(
     worklist: Path | None,
     names: bool,
 ) -> None:
-    """Each export file that was asked for."""
-    if save:
-        export.write_json(result, save, include_names=names)
-    if csv_path:
-        export.write_csv(result, csv_path, include_names=names)
-    if ics:
-        export.write_ics(result, ics, include_names=names)
-    if worklist:
-        export.write_worklist(result, worklist, include_names=names)
+    """Each export file that was asked for, written as one set."""
+    export.write_plan_files(
+        result,
+        json_path=save,
+        csv_path=csv_path,
+        ics_path=ics,
+        worklist_path=worklist,
+        include_names=names,
+    )
 
 
 def _read_previous(path: Path) -> Plan:

@@ -1,5 +1,10 @@
 """Writing a plan: JSON, CSV, a per-day worklist, and iCalendar (RFC 5545) via ``icalendar``.
 
+CSV cells pass through ``core.csvsafe.safe_cell``: a name, location or nurse starting with ``=``,
+``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'`` (CSV injection). The files
+of one plan are written as a set (``write_plan_files``): all temporary files first, then all
+renamed, so a killed run leaves the old set or the new one.
+
 Privacy: exports name patients by ``patient_id`` only; ``include_names=True`` adds the roster's
 display names (calendars end up on phones, so think before you do). Every file is written to a
 temporary file and renamed into place.
@@ -14,14 +19,15 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event
 
 from pumpsim.clinic.results import Appointment, Plan
-from pumpsim.core.atomic import write_bytes_atomic, write_text_atomic
+from pumpsim.core.atomic import write_bytes_atomic, write_set_atomic, write_text_atomic
+from pumpsim.core.csvsafe import safe_record
 from pumpsim.core.units import format_mass_mg
 
 __all__ = [
@@ -33,6 +39,7 @@ __all__ = [
     "write_csv",
     "write_ics",
     "write_json",
+    "write_plan_files",
     "write_worklist",
 ]
 
@@ -93,46 +100,50 @@ def plan_csv(plan: Plan, *, include_names: bool = False) -> str:
     writer.writeheader()
     for a in plan.appointments:
         writer.writerow(
-            {
-                "status": "planned",
-                "uid": a.uid,
-                "patient_id": a.patient_id,
-                "name": (a.name or "") if include_names else "",
-                "cycle": a.cycle,
-                "date": a.date.isoformat(),
-                "start": a.start.isoformat(timespec="minutes"),
-                "end": a.end.isoformat(timespec="minutes"),
-                "pool": a.pool,
-                "location": a.location or "",
-                "nurse": a.nurse or "",
-                "pump": a.pump_key,
-                "drugs": a.drugs_label,
-                "fill_ml": f"{a.fill_ml:g}",
-                "expected_remaining_ml": f"{a.expected_remaining_ml:.2f}",
-                "bridge_bolus": "yes" if a.bridge_bolus else "no",
-                "window_earliest": a.window_earliest.isoformat(),
-                "window_latest": a.window_latest.isoformat(),
-                "limiting_factor": a.limiting_factor,
-                "slack_days": a.slack_days,
-                "kept": "yes" if a.kept else "no",
-                "change": a.change_reason or "",
-                "urgent": a.urgent_reason or ("yes" if a.urgent else ""),
-            }
+            safe_record(
+                {
+                    "status": "planned",
+                    "uid": a.uid,
+                    "patient_id": a.patient_id,
+                    "name": (a.name or "") if include_names else "",
+                    "cycle": a.cycle,
+                    "date": a.date.isoformat(),
+                    "start": a.start.isoformat(timespec="minutes"),
+                    "end": a.end.isoformat(timespec="minutes"),
+                    "pool": a.pool,
+                    "location": a.location or "",
+                    "nurse": a.nurse or "",
+                    "pump": a.pump_key,
+                    "drugs": a.drugs_label,
+                    "fill_ml": f"{a.fill_ml:g}",
+                    "expected_remaining_ml": f"{a.expected_remaining_ml:.2f}",
+                    "bridge_bolus": "yes" if a.bridge_bolus else "no",
+                    "window_earliest": a.window_earliest.isoformat(),
+                    "window_latest": a.window_latest.isoformat(),
+                    "limiting_factor": a.limiting_factor,
+                    "slack_days": a.slack_days,
+                    "kept": "yes" if a.kept else "no",
+                    "change": a.change_reason or "",
+                    "urgent": a.urgent_reason or ("yes" if a.urgent else ""),
+                }
+            )
         )
     for u in plan.unplaceable:
         writer.writerow(
-            {
-                "status": "unplaceable",
-                "uid": u.uid,
-                "patient_id": u.patient_id,
-                "cycle": u.cycle,
-                "date": u.best_date.isoformat() if u.best_date else "",
-                "pool": u.pool,
-                "window_earliest": u.window_earliest.isoformat(),
-                "window_latest": u.window_latest.isoformat(),
-                "limiting_factor": u.limiting_factor,
-                "change": f"{u.reason}; best option: {u.best_option}",
-            }
+            safe_record(
+                {
+                    "status": "unplaceable",
+                    "uid": u.uid,
+                    "patient_id": u.patient_id,
+                    "cycle": u.cycle,
+                    "date": u.best_date.isoformat() if u.best_date else "",
+                    "pool": u.pool,
+                    "window_earliest": u.window_earliest.isoformat(),
+                    "window_latest": u.window_latest.isoformat(),
+                    "limiting_factor": u.limiting_factor,
+                    "change": f"{u.reason}; best option: {u.best_option}",
+                }
+            )
         )
     return out.getvalue()
 
@@ -288,3 +299,23 @@ def write_ics(
         path,
         plan_ics(plan, reminder_minutes=reminder_minutes, include_names=include_names, stamp=stamp),
     )
+
+
+def write_plan_files(
+    plan: Plan,
+    *,
+    json_path: Path | None = None,
+    csv_path: Path | None = None,
+    ics_path: Path | None = None,
+    worklist_path: Path | None = None,
+    include_names: bool = False,
+) -> None:
+    """Write the asked-for exports of one plan as a set: every file is rendered and written to a
+    temporary file first, then all are renamed, so a killed run never mixes old and new."""
+    render: list[tuple[Path | None, Callable[[], bytes]]] = [
+        (json_path, lambda: plan_json(plan, include_names=include_names).encode()),
+        (csv_path, lambda: plan_csv(plan, include_names=include_names).encode()),
+        (ics_path, lambda: plan_ics(plan, include_names=include_names)),
+        (worklist_path, lambda: worklist_text(plan, include_names=include_names).encode()),
+    ]
+    write_set_atomic([(Path(path), make()) for path, make in render if path is not None])

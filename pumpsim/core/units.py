@@ -4,18 +4,25 @@ Profiles speak clinical units; inside pumpsim every quantity is a float in a fix
 the field (``rate_ml_per_day``). This module is the only place where units are converted, and it
 never guesses: a bare number, a mass where a volume is due, or an unknown unit is an error.
 
-The parsing itself is done by pint (a maintained units library), with ``mcg`` added as the
-clinical spelling of microgram.
+The text must first match the grammar a clinician writes: a decimal number (optionally with an
+exponent, ``1e-3``), then a unit made of letters joined by ``/`` (``mL/day``, ``mcg/mL``,
+``%``), at most ``MAX_QUANTITY_CHARS`` characters in all. Only the unit is handed to pint (a
+maintained units library, with ``mcg`` added as the clinical spelling of microgram); the number
+is read by Python's ``float`` and must be finite. pint never evaluates arithmetic from a file, so
+``"9**9**9 mL"`` or ``"(-1)**0.5 mL"`` are plain errors, not a hang or a complex number.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
 import pint
+
+from pumpsim.core.errors import clip
 
 __all__ = [
     "UnitParseError",
@@ -29,6 +36,7 @@ __all__ = [
     "LENGTH",
     "VOLUME_PER_LENGTH",
     "FRACTION",
+    "MAX_QUANTITY_CHARS",
     "parse_quantity",
     "parse_rate",
     "MassUnit",
@@ -68,6 +76,16 @@ FRACTION = Kind("fraction", "dimensionless", "dimensionless", "14.5 %")
 
 _UNIT_TOKEN = re.compile(r"[A-Za-zµμ]")
 
+MAX_QUANTITY_CHARS = 40
+"""The longest quantity text read (``"0.0026 mL/cm"`` is 12); longer text is an error."""
+
+_NUMBER = r"[+-]?(?:[0-9]{1,20}(?:\.[0-9]{0,20})?|\.[0-9]{1,20})(?:[eE][+-]?[0-9]{1,3})?"
+_WORD = r"[A-Za-zµμ]{1,12}"
+_QUANTITY = re.compile(
+    rf"^\s*(?P<number>{_NUMBER})\s*(?P<unit>%|{_WORD}(?:\s*/\s*{_WORD}){{0,2}})\s*$"
+)
+"""A number, an optional exponent and a unit (letters, up to two ``/``): nothing else."""
+
 
 @lru_cache(maxsize=1)
 def _registry() -> Any:
@@ -97,26 +115,49 @@ def parse_quantity(text: Any, kind: Kind) -> float:
 def _parse_text(text: str, kind: Kind) -> float:
     """``parse_quantity`` for a string; cached because rosters repeat the same few quantities
     and pint's parser is slow (about 1 ms a call)."""
+    if len(text) > MAX_QUANTITY_CHARS:
+        raise UnitParseError(
+            f"too long for a quantity ({len(text)} characters, at most {MAX_QUANTITY_CHARS}); "
+            f"write a number and a unit, e.g. {kind.example!r}"
+        )
     cleaned = _normalise(text)
     if not _UNIT_TOKEN.search(cleaned) and not (kind is FRACTION and "%" in cleaned):
         raise UnitParseError(
             f"a bare number has no unit; write a {kind.name} with its unit, e.g. {kind.example!r}"
         )
+    quantity = _quantity(text, cleaned, kind)
     ureg = _registry()
-    try:
-        quantity: Any = ureg.Quantity(cleaned)
-    except Exception as exc:  # pint raises several unrelated exception types
-        raise UnitParseError(
-            f"cannot read {text!r} as a {kind.name} ({exc.__class__.__name__}); "
-            f"e.g. {kind.example!r}"
-        ) from None
     expected = ureg.Quantity(1.0, kind.internal_unit).dimensionality
     if not isinstance(quantity, pint.Quantity) or quantity.dimensionality != expected:
         dim = getattr(quantity, "dimensionality", "a plain number")
         raise UnitParseError(
-            f"{text!r} is {_describe(dim)}, not a {kind.name}; e.g. {kind.example!r}"
+            f"{clip(repr(text))} is {_describe(dim)}, not a {kind.name}; e.g. {kind.example!r}"
         )
-    return float(quantity.to(kind.internal_unit).magnitude)
+    value = float(quantity.to(kind.internal_unit).magnitude)
+    if not math.isfinite(value):
+        raise UnitParseError(f"{clip(repr(text))} is out of range for a {kind.name}")
+    return value
+
+
+def _quantity(text: str, cleaned: str, kind: Kind) -> Any:
+    """The pint quantity of a text that matches the clinical grammar (number, then unit)."""
+    match = _QUANTITY.match(cleaned)
+    cannot = f"cannot read {clip(repr(text))} as a {kind.name}"
+    if match is None:
+        raise UnitParseError(f"{cannot}: write a number and a unit, e.g. {kind.example!r}")
+    magnitude = float(match["number"])
+    if not math.isfinite(magnitude):
+        raise UnitParseError(f"{cannot}: the number is out of range; e.g. {kind.example!r}")
+    unit_text = match["unit"].replace(" ", "")
+    ureg = _registry()
+    try:
+        if unit_text == "%":
+            return ureg.Quantity(magnitude, "percent")
+        return ureg.Quantity(magnitude, unit_text)
+    except Exception as exc:  # pint raises several unrelated exception types
+        raise UnitParseError(
+            f"{cannot} ({exc.__class__.__name__}); e.g. {kind.example!r}"
+        ) from None
 
 
 def parse_rate(text: Any) -> tuple[str, float]:
@@ -133,7 +174,7 @@ def parse_rate(text: Any) -> tuple[str, float]:
     except UnitParseError:
         raise UnitParseError(
             f"expected a volume rate (e.g. '0.5 mL/day', '20 uL/h') or a dose rate "
-            f"(e.g. '500 mcg/day'), got {text!r}"
+            f"(e.g. '500 mcg/day'), got {clip(repr(text))}"
         ) from None
 
 

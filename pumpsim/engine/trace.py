@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from pumpsim.core.atomic import write_text_atomic
 from pumpsim.core.clock import to_datetime
+from pumpsim.core.csvsafe import safe_row
 from pumpsim.core.units import mass_in_unit
 from pumpsim.models.refill import RefillVerdict
 
@@ -352,12 +353,14 @@ class Trace:
         writer.writerow(["time", "day", "kind", "detail"])
         for e in self.events:
             writer.writerow(
-                [
-                    e.time.isoformat(),
-                    f"{e.day:.6f}",
-                    e.kind,
-                    json.dumps(_jsonable(self.exported_detail(e.detail))),
-                ]
+                safe_row(
+                    [
+                        e.time.isoformat(),
+                        f"{e.day:.6f}",
+                        e.kind,
+                        json.dumps(_jsonable(self.exported_detail(e.detail))),
+                    ]
+                )
             )
         return buf.getvalue()
 
@@ -366,7 +369,7 @@ class Trace:
         writer = csv.writer(buf)
         writer.writerow(["time", "day", "decision"])
         for p in self.ptm_presses:
-            writer.writerow([p.time.isoformat(), f"{p.day:.6f}", p.decision])
+            writer.writerow(safe_row([p.time.isoformat(), f"{p.day:.6f}", p.decision]))
         return buf.getvalue()
 
     def timeline_csv(self) -> str:
@@ -384,16 +387,18 @@ class Trace:
         buf = io.StringIO()
         writer = csv.writer(buf)
         writer.writerow(
-            [
-                "date",
-                "delivered_ml",
-                "basal_ml",
-                "bolus_ml",
-                *[f"{n}_{self.unit_of(n)}" for n in drugs],
-                "ptm_granted",
-                "ptm_denied",
-                "no_therapy_h",
-            ]
+            safe_row(
+                [
+                    "date",
+                    "delivered_ml",
+                    "basal_ml",
+                    "bolus_ml",
+                    *[f"{n}_{self.unit_of(n)}" for n in drugs],
+                    "ptm_granted",
+                    "ptm_denied",
+                    "no_therapy_h",
+                ]
+            )
         )
         for d in self.daily:
             writer.writerow(

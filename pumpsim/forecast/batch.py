@@ -38,6 +38,9 @@ __all__ = [
 ProgressCallback = Callable[[int, int], None]
 T = TypeVar("T")
 
+MAX_WORKERS = 64
+"""The most forecast processes a batch starts."""
+
 
 def patient_stream(seed: int, key: str) -> np.random.SeedSequence:
     """The random stream of the forecast named ``key`` under ``seed`` (stateless)."""
@@ -77,9 +80,9 @@ class ForecastRunner:
 
     def __init__(self, *, seed: int = 0, workers: int | None = None) -> None:
         self.seed = seed
-        self.workers = (os.cpu_count() or 1) if workers is None else workers
-        if self.workers < 1:
-            raise SimulationError(f"workers must be at least 1, got {workers}")
+        self.workers = min((os.cpu_count() or 1), MAX_WORKERS) if workers is None else workers
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise SimulationError(f"workers must be 1 to {MAX_WORKERS}, got {workers}")
         self._pool: Executor | None = None
 
     def __enter__(self) -> ForecastRunner:

@@ -213,6 +213,10 @@ def _iso(value: dt.datetime | None) -> str | None:
     return None if value is None else value.isoformat(timespec="seconds")
 
 
+MAX_RUNS = 1_000_000
+"""The most Monte Carlo trajectories one forecast runs (10,000 give dates to the minute)."""
+
+
 # ---------------------------------------------------------------- probabilistic forecast
 def forecast(
     therapy: Therapy,
@@ -241,6 +245,8 @@ def forecast(
     curves for a fan chart; ``keep_samples`` keeps per-trajectory dates for ``quantile`` and
     ``probability_before``. The same seed gives the same answer.
     """
+    if not 1 <= runs <= MAX_RUNS:
+        raise SimulationError(f"runs must be 1 to {MAX_RUNS:,}, got {runs:,}")
     enforce_dose_limits(therapy, timeline)
     as_of = _checked_as_of(therapy, as_of, risk, min_used_share)
     cycle = course_at(therapy, timeline, as_of)

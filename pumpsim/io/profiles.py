@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from pumpsim.core.errors import Problem, ProfileError
+from pumpsim.core.errors import Problem, ProfileError, clip
 from pumpsim.core.units import format_concentration
 from pumpsim.core.yamlio import read_yaml
 from pumpsim.io.timeline import timeline_from_list
@@ -61,6 +61,10 @@ _THERAPY_KEYS = {
     "refill_discrepancy",
 }
 """Top-level profile keys this module reads; other modules may claim more (``extra_keys``)."""
+
+
+_PROFILE_MARKERS = ("pump", "drugs", "program", "state")
+"""A mapping with none of these keys is not a patient profile."""
 
 
 @dataclass(frozen=True)
@@ -127,11 +131,28 @@ def _join(a: str, b: str) -> str:
 
 
 def _short(value: Any) -> Any:
+    """A value for a message: a mapping by its first keys, a list by its length, text clipped."""
     if isinstance(value, dict):
-        return "{" + ", ".join(str(k) for k in value) + "}"
+        return clip("{" + ", ".join(str(k) for k in list(value)[:10]) + "}")
+    if isinstance(value, list | tuple):
+        return f"[list of {len(value)}]"
+    if isinstance(value, str):
+        return clip(value)
+    return value
+
+
+def describe_keys(data: Mapping[Any, Any]) -> str:
+    """A mapping that is not a profile, by its size only."""
+    return f"(a mapping of {len(data)} keys, none of them a profile's)"
+
+
+def describe(value: Any) -> str:
+    """What a whole file's content is, without quoting it (a file may hold anything)."""
+    if isinstance(value, str):
+        return f"(a text of {len(value)} characters)"
     if isinstance(value, list):
         return f"[list of {len(value)}]"
-    return value
+    return f"(a {type(value).__name__})" if value is not None else "(an empty file)"
 
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -165,7 +186,7 @@ def load_catalog(directory: Path | None = None) -> Catalog:
 
 def _mapping(data: Any, source: str, field: str = "(top level)") -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise ProfileError(source, [Problem(field, _short(data), "a mapping of keys to values")])
+        raise ProfileError(source, [Problem(field, describe(data), "a mapping of keys to values")])
     return data
 
 
@@ -191,12 +212,20 @@ def therapy_from_dict(
 ) -> Therapy:
     """Build a ``Therapy`` from a profile mapping; ``source`` names it in error messages."""
     catalog = catalog or load_catalog()
+    if not any(key in data for key in _PROFILE_MARKERS):
+        # not a profile at all (a config file, a list of secrets...): say so, quote nothing
+        raise ProfileError(
+            source,
+            [Problem("(top level)", describe_keys(data), "a patient profile: pump, drugs, state")],
+        )
     problems: list[Problem] = []
-    unknown = sorted(set(data) - _THERAPY_KEYS - extra_keys)
+    unknown = sorted(set(data) - _THERAPY_KEYS - extra_keys, key=str)
     for key in unknown:
         problems.append(
             Problem(
-                key, _short(data[key]), f"one of {', '.join(sorted(_THERAPY_KEYS | extra_keys))}"
+                str(key),
+                _short(data[key]),
+                f"one of {', '.join(sorted(_THERAPY_KEYS | extra_keys))}",
             )
         )
     pump = _resolve_pump(data.get("pump"), catalog, source, problems)

@@ -31,15 +31,18 @@ unit, as in profiles):
 The state comes from ``last_interrogation`` + ``calculated_volume`` when both are given (then
 ``last_refill`` dates the fill for stability limits), else from ``last_refill`` + ``fill_volume``.
 
+A roster holds at most ``MAX_ROSTER_PATIENTS`` rows and ``MAX_ROSTER_BYTES``; a cell is at most
+``MAX_CELL_CHARS`` characters; a column may appear once in the header; the file must be UTF-8.
+
 A YAML roster is a list whose items are a profile path, or a mapping with ``profile`` and any of
 the columns above. Every problem in every row is reported at once as a ``ProfileError`` whose
 fields read ``row N, column C`` (N counts lines as a spreadsheet does: the header is row 1) or
-``entry N, column C`` for YAML.
+``entry N, column C`` for YAML. CSV is read through ``pumpsim.io._csv`` (UTF-8, bounded size
+and cells, each column once).
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -47,11 +50,18 @@ from pathlib import Path
 from typing import Any
 
 from pumpsim.core.clock import parse_weekdays
-from pumpsim.core.errors import Problem, ProfileError
+from pumpsim.core.errors import Problem, ProfileError, clip, shown
 from pumpsim.core.units import VOLUME, UnitParseError, parse_quantity
 from pumpsim.core.yamlio import read_yaml
 from pumpsim.io._cells import column_of, parse_drugs, precheck, profile_dict, row_state
-from pumpsim.io.profiles import Catalog, load_catalog, load_therapy, therapy_from_dict
+from pumpsim.io._csv import MAX_CELL_CHARS, csv_records, repeated_columns
+from pumpsim.io.profiles import (
+    Catalog,
+    describe,
+    load_catalog,
+    load_therapy,
+    therapy_from_dict,
+)
 from pumpsim.models import PumpState, Therapy
 
 __all__ = ["COLUMNS", "Roster", "RosterEntry", "load_roster", "parse_drugs"]
@@ -95,6 +105,10 @@ _THERAPY_COLUMNS = (
     "next_drugs",
 )
 
+MAX_ROSTER_BYTES = 20_000_000
+"""The largest roster file read (``clinic-1000.csv`` is about 150 kB)."""
+MAX_ROSTER_PATIENTS = 10_000
+"""The most patient rows a roster may hold."""
 DEFAULT_POOL = "clinic"
 """The location pool of a roster without a pool column."""
 
@@ -161,11 +175,17 @@ def load_roster(path: Path | str, catalog: Catalog | None = None) -> Roster:
     else:
         rows = _csv_rows(path)
         label = "row"
+    if len(rows) > MAX_ROSTER_PATIENTS:
+        raise ProfileError(
+            str(path),
+            [Problem("roster", f"{len(rows)} rows", f"at most {MAX_ROSTER_PATIENTS:,} patients")],
+        )
     problems: list[Problem] = []
     entries: list[RosterEntry] = []
     seen: dict[str, int] = {}
-    for number, row in rows:
+    for number, raw in rows:
         where = f"{label} {number}"
+        row = _bounded(raw)
         if isinstance(row, Problem):
             problems.append(Problem(f"{where}, {row.field}", row.value, row.allowed))
             continue
@@ -195,38 +215,55 @@ def load_roster(path: Path | str, catalog: Catalog | None = None) -> Roster:
 
 
 def _csv_rows(path: Path) -> list[tuple[int, dict[str, str] | Problem]]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise ProfileError(
-                str(path), [Problem("row 1", "(empty file)", "a header row")]
-            ) from None
-        header = [h.strip().lower() for h in header]
-        problems = [
-            Problem(f"row 1, column {h or '(blank)'}", h, f"one of {', '.join(COLUMNS)}")
-            for h in header
-            if h not in COLUMNS
-        ]
-        if "patient_id" not in header:
-            problems.append(Problem("row 1, column patient_id", "(missing)", "a patient_id column"))
-        if problems:
-            raise ProfileError(str(path), problems)
-        rows: list[tuple[int, dict[str, str] | Problem]] = []
-        for cells in reader:
-            number = reader.line_num
-            if not any(c.strip() for c in cells) or cells[0].lstrip().startswith("#"):
-                continue
-            if len(cells) > len(header):
-                rows.append(
-                    (number, Problem("(row)", f"{len(cells)} cells", f"{len(header)} cells"))
-                )
-                continue
-            rows.append(
-                (number, {h: c.strip() for h, c in zip(header, cells, strict=False) if c.strip()})
+    """The CSV's rows as ``{column: cell}`` (or a ``Problem`` for a malformed row)."""
+    records = csv_records(path, MAX_ROSTER_BYTES, "CSV roster")
+    first = next(records, None)
+    header = _csv_header(None if first is None else first[1], str(path))
+    rows: list[tuple[int, dict[str, str] | Problem]] = []
+    for number, cells in records:
+        row = _csv_row(cells, header)
+        if row is not None:
+            rows.append((number, row))
+    return rows
+
+
+def _csv_header(cells: list[str] | None, source: str) -> list[str]:
+    """The header's column names; unknown, repeated or missing columns are a ``ProfileError``."""
+    if cells is None:
+        raise ProfileError(source, [Problem("row 1", "(empty file)", "a header row")])
+    header = [h.strip().lower() for h in cells]
+    problems = [
+        Problem(f"row 1, column {clip(h, 30) or '(blank)'}", h, f"one of {', '.join(COLUMNS)}")
+        for h in header
+        if h not in COLUMNS
+    ]
+    problems.extend(repeated_columns(header))
+    if "patient_id" not in header:
+        problems.append(Problem("row 1, column patient_id", "(missing)", "a patient_id column"))
+    if problems:
+        raise ProfileError(source, problems)
+    return header
+
+
+def _csv_row(cells: list[str], header: list[str]) -> dict[str, str] | Problem | None:
+    """One data row: ``None`` for a blank or ``#`` comment row."""
+    if not any(c.strip() for c in cells) or cells[0].lstrip().startswith("#"):
+        return None
+    if len(cells) > len(header):
+        return Problem("(row)", f"{len(cells)} cells", f"{len(header)} cells")
+    return {h: c.strip() for h, c in zip(header, cells, strict=False) if c.strip()}
+
+
+def _bounded(row: dict[str, str] | Problem) -> dict[str, str] | Problem:
+    """The row, or a ``Problem`` for its first cell longer than ``MAX_CELL_CHARS``."""
+    if isinstance(row, Problem):
+        return row
+    for column, cell in row.items():
+        if len(cell) > MAX_CELL_CHARS:
+            return Problem(
+                f"column {column}", f"{len(cell):,} characters", f"at most {MAX_CELL_CHARS}"
             )
-        return rows
+    return row
 
 
 def _yaml_rows(path: Path) -> list[tuple[int, dict[str, str] | Problem]]:
@@ -240,14 +277,16 @@ def _yaml_rows(path: Path) -> list[tuple[int, dict[str, str] | Problem]]:
         if isinstance(item, str):
             item = {"profile": item}
         if not isinstance(item, dict):
-            rows.append((number, Problem("(entry)", item, "a profile path or a mapping")))
+            rows.append((number, Problem("(entry)", describe(item), "a profile path or a mapping")))
             continue
         unknown = [k for k in item if k not in COLUMNS]
         if unknown:
             rows.append(
                 (
                     number,
-                    Problem(f"column {unknown[0]}", unknown[0], f"one of {', '.join(COLUMNS)}"),
+                    Problem(
+                        f"column {clip(unknown[0], 30)}", unknown[0], f"one of {', '.join(COLUMNS)}"
+                    ),
                 )
             )
             continue
@@ -446,7 +485,7 @@ def _from_profile(
         therapy = load_therapy(path, catalog)
     except ProfileError as exc:
         problems.extend(
-            Problem("profile", f"{path}: {p.field}", f"{p.allowed} (value {p.value!r})")
+            Problem("profile", f"{path}: {p.field}", f"{p.allowed} (value {shown(p.value)})")
             for p in exc.problems
         )
         return None

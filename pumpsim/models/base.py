@@ -166,9 +166,29 @@ def _pump_time(value: Any) -> Any:
     return value
 
 
+EARLIEST_PUMP_TIME = dt.datetime(1970, 1, 1)
+LATEST_PUMP_TIME = dt.datetime(2100, 1, 1)
+"""Pump times are plausible from 1970-01-01 (before any implantable pump) up to, not including,
+2100-01-01: the one date plausibility rule (year 0001 or 9999 are typing errors, not dates)."""
+
+
+PLAUSIBLE_PUMP_TIMES = (
+    f"a pump time from {EARLIEST_PUMP_TIME:%Y-%m-%d} to before {LATEST_PUMP_TIME:%Y-%m-%d}"
+)
+
+
+def plausible_pump_time(value: dt.datetime) -> dt.datetime:
+    """``value`` if it is a plausible pump time (see ``EARLIEST_PUMP_TIME``), else ``ValueError``
+    saying what is allowed: the one date plausibility rule, for profiles, rosters, press logs."""
+    if not EARLIEST_PUMP_TIME <= value.replace(tzinfo=None) < LATEST_PUMP_TIME:
+        raise ValueError(PLAUSIBLE_PUMP_TIMES)
+    return value
+
+
 def _naive(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is not None:
         raise ValueError(NO_ZONE_MESSAGE)
+    plausible_pump_time(value)
     return value.replace(second=0, microsecond=0) if value.second or value.microsecond else value
 
 

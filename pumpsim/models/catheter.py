@@ -17,11 +17,11 @@ class Catheter(FrozenModel):
         Annotated[float, unit(VOLUME)] | None, Field(alias="volume", ge=0, le=5)
     ] = None
     length_cm: Annotated[
-        Annotated[float, unit(LENGTH)] | None, Field(alias="length", gt=0, le=300)
+        Annotated[float, unit(LENGTH)] | None, Field(alias="length", ge=1, le=300)
     ] = None
     volume_per_cm_ml: Annotated[
         Annotated[float, unit(VOLUME_PER_LENGTH)] | None,
-        Field(alias="volume_per_length", gt=0, le=0.05),
+        Field(alias="volume_per_length", ge=1e-5, le=0.05),
     ] = None
 
     @model_validator(mode="after")

@@ -28,7 +28,7 @@ class PtmDemand(FrozenModel):
     presses_per_day: Annotated[float | None, Field(ge=0, le=200)] = None
     profile: tuple[DemandWindow, ...] = ()
     daily_cv: Annotated[float, Field(ge=0, le=3)] = 0.0
-    presses: tuple[PumpTime, ...] = ()
+    presses: tuple[PumpTime, ...] = Field(default=(), max_length=100_000)
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:

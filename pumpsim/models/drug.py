@@ -13,6 +13,12 @@ Concentration = Annotated[float, unit(CONCENTRATION)]
 DoseRate = Annotated[float, unit(MASS_RATE)]
 Days = Annotated[float, unit(DURATION)]
 
+MAX_STABILITY_DAYS = 366
+"""No intrathecal drug is labelled or known to be stable in a pump for over a year."""
+MIN_CONCENTRATION_MG_PER_ML = 1e-4
+"""0.1 mcg/mL: below any intrathecal preparation (ziconotide, the most dilute, is 25 mcg/mL)."""
+MAX_DOSE_RATE_MG_PER_DAY = 1000.0
+
 
 class DrugEntry(FrozenModel):
     """What the drug library knows about a drug (concentrations in mg/mL, doses in mg/day)."""
@@ -27,8 +33,10 @@ class DrugEntry(FrozenModel):
     max_concentration_mg_per_ml: Annotated[
         Concentration | None, Field(alias="max_concentration", gt=0)
     ] = None
-    stability_days: Annotated[Days, Field(alias="stability", gt=0)]
-    diluted_stability_days: Annotated[Days | None, Field(alias="diluted_stability", gt=0)] = None
+    stability_days: Annotated[Days, Field(alias="stability", gt=0, le=MAX_STABILITY_DAYS)]
+    diluted_stability_days: Annotated[
+        Days | None, Field(alias="diluted_stability", gt=0, le=MAX_STABILITY_DAYS)
+    ] = None
     stock_concentration_mg_per_ml: Annotated[
         Concentration | None, Field(alias="stock_concentration", gt=0)
     ] = None
@@ -62,15 +70,21 @@ class DrugEntry(FrozenModel):
 class Drug(FrozenModel):
     """One drug in the reservoir at a concentration (mg/mL), with its limits (mg/day, days)."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=100)
     mass_unit: MassUnit = "mg"
-    concentration_mg_per_ml: Annotated[Concentration, Field(alias="concentration", gt=0, le=1000)]
-    stability_days: Annotated[Days, Field(alias="stability", gt=0)]
-    first_fill_stability_days: Annotated[Days | None, Field(alias="first_fill_stability", gt=0)] = (
-        None
-    )
-    soft_limit_mg_per_day: Annotated[DoseRate | None, Field(alias="soft_daily_limit", gt=0)] = None
-    hard_limit_mg_per_day: Annotated[DoseRate | None, Field(alias="hard_daily_limit", gt=0)] = None
+    concentration_mg_per_ml: Annotated[
+        Concentration, Field(alias="concentration", ge=MIN_CONCENTRATION_MG_PER_ML, le=1000)
+    ]
+    stability_days: Annotated[Days, Field(alias="stability", gt=0, le=MAX_STABILITY_DAYS)]
+    first_fill_stability_days: Annotated[
+        Days | None, Field(alias="first_fill_stability", gt=0, le=MAX_STABILITY_DAYS)
+    ] = None
+    soft_limit_mg_per_day: Annotated[
+        DoseRate | None, Field(alias="soft_daily_limit", gt=0, le=MAX_DOSE_RATE_MG_PER_DAY)
+    ] = None
+    hard_limit_mg_per_day: Annotated[
+        DoseRate | None, Field(alias="hard_daily_limit", gt=0, le=MAX_DOSE_RATE_MG_PER_DAY)
+    ] = None
 
     @classmethod
     def from_entry(cls, entry: DrugEntry, concentration_mg_per_ml: float) -> Drug:

@@ -18,9 +18,9 @@ Days = Annotated[float, unit(DURATION)]
 class AlarmRange(FrozenModel):
     """Allowed and default low-reservoir-alarm thresholds, in mL of calculated volume."""
 
-    default_ml: Annotated[Volume, Field(alias="default", gt=0)]
-    min_ml: Annotated[Volume, Field(alias="min", gt=0)]
-    max_ml: Annotated[Volume, Field(alias="max", gt=0)]
+    default_ml: Annotated[Volume, Field(alias="default", gt=0, le=100)]
+    min_ml: Annotated[Volume, Field(alias="min", gt=0, le=100)]
+    max_ml: Annotated[Volume, Field(alias="max", gt=0, le=100)]
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -41,10 +41,10 @@ class BatterySpec(FrozenModel):
     ``eri_to_eos_days`` later.
     """
 
-    life_at_min_rate_days: Annotated[Days, Field(alias="life_at_min_rate", gt=0)]
-    life_at_reference_days: Annotated[Days, Field(alias="life_at_reference_rate", gt=0)]
-    reference_rate_ml_per_day: Annotated[VolumeRate, Field(alias="reference_rate", gt=0)]
-    eri_to_eos_days: Annotated[Days, Field(alias="eri_to_eos", gt=0)]
+    life_at_min_rate_days: Annotated[Days, Field(alias="life_at_min_rate", ge=30, le=7305)]
+    life_at_reference_days: Annotated[Days, Field(alias="life_at_reference_rate", ge=30, le=7305)]
+    reference_rate_ml_per_day: Annotated[VolumeRate, Field(alias="reference_rate", gt=0, le=100)]
+    eri_to_eos_days: Annotated[Days, Field(alias="eri_to_eos", gt=0, le=366)]
 
     def drain_coefficients(self, min_rate_ml_per_day: float) -> tuple[float, float]:
         """Return ``(housekeeping per day, per mL pumped)`` as shares of the battery capacity."""
@@ -59,33 +59,39 @@ class MriBehaviour(FrozenModel):
     """What the pump does in an MRI field: motor stall, and how long it takes to restart."""
 
     stalls: bool = True
-    restart_delay_days: Annotated[Days, Field(alias="restart_delay", ge=0)] = 0.0
+    restart_delay_days: Annotated[Days, Field(alias="restart_delay", ge=0, le=7)] = 0.0
     must_be_emptied: bool = False
 
 
 class PumpSpec(FrozenModel):
     """A pump model's hardware parameters (all volumes in mL, rates in mL/day)."""
 
-    key: str = Field(min_length=1)
-    name: str = Field(min_length=1)
+    key: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100)
     kind: Literal["programmable", "constant-flow"]
     reservoir_ml: Annotated[Volume, Field(alias="reservoir", gt=0, le=100)]
-    min_rate_ml_per_day: Annotated[VolumeRate, Field(alias="min_rate", ge=0)]
-    max_rate_ml_per_day: Annotated[VolumeRate, Field(alias="max_rate", gt=0)]
-    rate_resolution_ml_per_day: Annotated[VolumeRate, Field(alias="rate_resolution", ge=0)] = 0.0
+    min_rate_ml_per_day: Annotated[VolumeRate, Field(alias="min_rate", ge=0, le=100)]
+    max_rate_ml_per_day: Annotated[VolumeRate, Field(alias="max_rate", gt=0, le=100)]
+    rate_resolution_ml_per_day: Annotated[
+        VolumeRate, Field(alias="rate_resolution", ge=0, le=1)
+    ] = 0.0
     rated_accuracy: Annotated[float, unit(FRACTION), Field(ge=0, lt=0.5)]
     """Half-width of the delivery factor: actual/programmed lies in 1 ± this."""
-    internal_dead_volume_ml: Annotated[Volume, Field(alias="internal_dead_volume", ge=0)]
-    nonretrievable_residual_ml: Annotated[Volume, Field(alias="nonretrievable_residual", ge=0)]
+    internal_dead_volume_ml: Annotated[Volume, Field(alias="internal_dead_volume", ge=0, le=5)]
+    nonretrievable_residual_ml: Annotated[
+        Volume, Field(alias="nonretrievable_residual", ge=0, le=100)
+    ]
     low_reservoir_alarm: AlarmRange | None = None
     empty_reservoir_threshold_ml: Annotated[
-        Volume, Field(alias="empty_reservoir_threshold", ge=0)
+        Volume, Field(alias="empty_reservoir_threshold", ge=0, le=100)
     ] = 0.0
-    rate_after_empty_ml_per_day: Annotated[VolumeRate, Field(alias="rate_after_empty", ge=0)] = 0.0
+    rate_after_empty_ml_per_day: Annotated[
+        VolumeRate, Field(alias="rate_after_empty", ge=0, le=100)
+    ] = 0.0
     max_flex_steps: Annotated[int, Field(ge=1, le=100)] = 1
-    max_bolus_rate_ml_per_day: Annotated[VolumeRate | None, Field(alias="max_bolus_rate", gt=0)] = (
-        None
-    )
+    max_bolus_rate_ml_per_day: Annotated[
+        VolumeRate | None, Field(alias="max_bolus_rate", gt=0, le=1000)
+    ] = None
     battery: BatterySpec | None = None
     mri: MriBehaviour = MriBehaviour()
     controller_next_refill_ml: Annotated[
@@ -95,10 +101,10 @@ class PumpSpec(FrozenModel):
     it dates the next refill assuming every allotted patient bolus is taken (Prometra's PTC:
     3.0 mL). ``None`` for a pump whose programmer has no such rule."""
     critical_alarm_repeat_days: Annotated[
-        Days | None, Field(alias="critical_alarm_repeat", gt=0)
+        Days | None, Field(alias="critical_alarm_repeat", gt=0, le=7)
     ] = None
     noncritical_alarm_repeat_days: Annotated[
-        Days | None, Field(alias="noncritical_alarm_repeat", gt=0)
+        Days | None, Field(alias="noncritical_alarm_repeat", gt=0, le=7)
     ] = None
     refill_discrepancy: DiscrepancySettings | None = None
     """Refill-discrepancy thresholds of this pump model (``None``: the sourced defaults,

@@ -11,11 +11,15 @@ from pumpsim.models.base import FrozenModel, PumpTime, unit
 
 Volume = Annotated[float, unit(VOLUME)]
 
+MAX_FILL_AGE_DAYS = 366
+"""A fill at most this long before the state: no drug in a pump is stable for over a year, so an
+older ``filled_at`` is a typing error (``2016`` for ``2026``), not a pump to forecast."""
+
 
 class AlarmSettings(FrozenModel):
     """Programmable alarm settings. ``None`` means the pump model's default."""
 
-    low_reservoir_ml: Annotated[Volume | None, Field(alias="low_reservoir", gt=0)] = None
+    low_reservoir_ml: Annotated[Volume | None, Field(alias="low_reservoir", gt=0, le=100)] = None
 
 
 class PumpState(FrozenModel):
@@ -27,8 +31,8 @@ class PumpState(FrozenModel):
     """
 
     time: PumpTime
-    calculated_volume_ml: Annotated[Volume, Field(alias="calculated_volume", ge=0)]
-    actual_volume_ml: Annotated[Volume | None, Field(alias="actual_volume", ge=0)] = None
+    calculated_volume_ml: Annotated[Volume, Field(alias="calculated_volume", ge=0, le=100)]
+    actual_volume_ml: Annotated[Volume | None, Field(alias="actual_volume", ge=0, le=105)] = None
     filled_at: PumpTime | None = None
     battery_used: Annotated[float, Field(ge=0, le=1)] = 0.0
     first_fill: bool = False

@@ -7,6 +7,7 @@ with its field path.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Self
 
 from pydantic import Field, model_validator
@@ -20,9 +21,13 @@ from pumpsim.models.drug import Infusate
 from pumpsim.models.program import WEEKDAYS, Program, PtmSettings
 from pumpsim.models.pump import PumpSpec
 from pumpsim.models.refill import DiscrepancySettings, DiscrepancyThresholds, resolve_thresholds
-from pumpsim.models.state import AlarmSettings, PumpState
+from pumpsim.models.state import MAX_FILL_AGE_DAYS, AlarmSettings, PumpState
 
 _RATE_TOLERANCE = 1e-9
+_MAX_FILL_AGE = dt.timedelta(days=MAX_FILL_AGE_DAYS)
+MIN_RATE_ML_PER_DAY = 0.001
+"""The smallest non-zero programmed rate (1 uL/day), whatever a pump override says: below it the
+reservoir would last centuries."""
 
 
 class CrossCheckError(ValueError):
@@ -48,7 +53,7 @@ class Therapy(FrozenModel):
     """Everything needed to simulate one patient's pump from ``state`` onwards."""
 
     patient_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
-    indication: str = ""
+    indication: str = Field(default="", max_length=500)
     pump: PumpSpec
     infusate: Infusate
     catheter: Catheter
@@ -148,7 +153,7 @@ def _rate_problems(t: Therapy) -> list[Problem]:
         rates.extend(
             (f"program.weekly.{day_name}[{i}].rate", s.rate_ml_per_day) for i, s in enumerate(steps)
         )
-    lo, hi = pump.min_rate_ml_per_day, pump.max_rate_ml_per_day
+    lo, hi = max(pump.min_rate_ml_per_day, MIN_RATE_ML_PER_DAY), pump.max_rate_ml_per_day
     allowed = f"0 (off) or {lo:g} to {hi:g} mL/day for {pump.name}"
     return [
         Problem(path, f"{rate:g} mL/day", allowed)
@@ -222,6 +227,14 @@ def _state_problems(t: Therapy) -> list[Problem]:
     if state.filled_at is not None and state.filled_at > state.time:
         problems.append(
             Problem("state.filled_at", state.filled_at.isoformat(), "not after state.time")
+        )
+    elif state.filled_at is not None and state.time - state.filled_at > _MAX_FILL_AGE:
+        problems.append(
+            Problem(
+                "state.filled_at",
+                state.filled_at.isoformat(),
+                f"at most {MAX_FILL_AGE_DAYS} days before state.time ({state.time.isoformat()})",
+            )
         )
     return problems
 

@@ -92,14 +92,14 @@ class CatheterOcclusion(_Entry):
     """The catheter is blocked: the pump runs (and counts) but nothing leaves the reservoir."""
 
     action: Literal["occlusion"] = "occlusion"
-    duration_days: Annotated[Days | None, Field(alias="duration", gt=0)] = None
+    duration_days: Annotated[Days | None, Field(alias="duration", gt=0, le=3660)] = None
 
 
 class CatheterDisconnection(_Entry):
     """The catheter is disconnected: drug leaves the reservoir but not into the spinal fluid."""
 
     action: Literal["disconnection"] = "disconnection"
-    duration_days: Annotated[Days | None, Field(alias="duration", gt=0)] = None
+    duration_days: Annotated[Days | None, Field(alias="duration", gt=0, le=3660)] = None
 
 
 class PrimingBolus(_Entry):
