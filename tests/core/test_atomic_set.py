@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pumpsim.core.atomic import OutputError, write_set_atomic
+from pumpsim.core.atomic import OutputError, recover_sets, write_set_atomic
 from pumpsim.core.csvsafe import safe_cell
 
 _WRITER = """
@@ -33,14 +33,17 @@ while True:
 
 
 def test_a_killed_writer_leaves_a_consistent_set(tmp_path: Path) -> None:
-    """Kill a process that rewrites four files over and over at ten moments: each time the four
-    files hold the same generation (all a, or all b), whole."""
+    """Kill a process that rewrites four files over and over at ten moments: once the folder is
+    recovered (every set write does this first), the four files hold the same generation (all a,
+    or all b), whole, and no journal is left."""
     write_set_atomic([(tmp_path / f"f{i}.txt", ("a" * 50_000).encode()) for i in range(4)])
     for attempt in range(10):
         proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path), "b"])
         time.sleep(0.3 + 0.037 * attempt)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+        recover_sets(tmp_path)
+        assert not list(tmp_path.glob("*.journal"))
         contents = {(tmp_path / f"f{i}.txt").read_text() for i in range(4)}
         assert len(contents) == 1, f"mixed set after kill {attempt}"
         assert contents.pop() in ("a" * 50_000, "b" * 50_000)
@@ -77,3 +80,22 @@ def test_a_read_only_folder_is_an_output_error(
 )
 def test_formula_leading_cells_are_neutralised(value: object, cell: str) -> None:
     assert safe_cell(value) == cell
+
+
+def test_an_interrupted_set_is_finished_by_the_next_write(tmp_path: Path) -> None:
+    """A journal left by a kill between two renames: the next set write in the folder first
+    finishes it, so the interrupted set is whole before the new one is written."""
+    import json as _json
+
+    old = [tmp_path / f"g{i}.txt" for i in range(3)]
+    for path in old:
+        path.write_text("old")
+    pending = [tmp_path / f".g{i}.txt.new" for i in range(3)]
+    for tmp in pending[1:]:
+        tmp.write_text("new")  # the first rename happened before the kill
+    old[0].write_text("new")
+    journal = tmp_path / ".pumpsim-set.test.journal"
+    journal.write_text(_json.dumps([[str(t), str(p)] for t, p in zip(pending, old, strict=True)]))
+    write_set_atomic([(tmp_path / "other.txt", b"x"), (tmp_path / "other2.txt", b"y")])
+    assert [p.read_text() for p in old] == ["new", "new", "new"]
+    assert not journal.exists()
