@@ -80,6 +80,14 @@ def program_command(
     prime: Annotated[
         bool, typer.Option("--prime", help="A new system: priming bolus, first fill.")
     ] = False,
+    program_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--program-file",
+            help="YAML file with a new program shape (profile syntax), used as given or scaled "
+            "to --dose/--titrate.",
+        ),
+    ] = None,
     runs: Annotated[
         int, typer.Option("--runs", min=1, max=MAX_RUNS, help="Forecast trajectories.")
     ] = 2000,
@@ -94,6 +102,7 @@ def program_command(
     text = ChangeText(
         at=at, dose=dose, titrate=titrate, drugs=drugs, fill=fill, ptm_bolus=ptm_bolus,
         ptm_lockout=ptm_lockout, ptm_max=ptm_max, no_ptm=no_ptm, prime=prime,
+        program_file=None if program_file is None else str(program_file),
     )  # fmt: skip
     with user_errors():
         loaded = load_profile(profile)

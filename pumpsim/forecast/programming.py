@@ -53,7 +53,7 @@ from pumpsim.forecast.deterministic import (
 )
 from pumpsim.forecast.probabilistic import Forecast, forecast
 from pumpsim.io._cells import parse_drugs
-from pumpsim.io.profiles import infusate_from_list
+from pumpsim.io.profiles import infusate_from_list, load_program
 from pumpsim.io.writer import entry_to_file, program_to_file
 from pumpsim.models import (
     FlexStep,
@@ -218,6 +218,9 @@ class ChangeText(FrozenModel):
     ptm_max: int | None = None
     no_ptm: bool = False
     prime: bool = False
+    program_file: str | None = None
+    """A YAML file with the new program's shape (profile syntax; dose rates at the new
+    concentration): used as given, or scaled to ``dose``/``titrate`` when one is asked for."""
 
 
 _PERCENT = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*%\s*$")
@@ -253,9 +256,14 @@ def parse_change(
         lambda v: _infusate(v, source),
         "drugs like 'morphine 20 mg/mL'",
     )
+    concentration = (infusate or therapy.infusate).primary.concentration_mg_per_ml
+    program = _parsed(
+        problems, "program_file", text.program_file,
+        lambda v: load_program(v, concentration), "a YAML file with a program",
+    )  # fmt: skip
     change = ProgramChange(
         at=at, daily_dose_mg=dose, titrate=titrate, infusate=infusate, fill_ml=fill,
-        prime=text.prime, ptm_off=text.no_ptm,
+        prime=text.prime, ptm_off=text.no_ptm, program=program,
     )  # fmt: skip
     ptm = _ptm_change(text, therapy, infusate or therapy.infusate, problems)
     if problems:

@@ -26,7 +26,7 @@ from pumpsim.core.errors import Problem, ProfileError, clip
 from pumpsim.core.units import format_concentration
 from pumpsim.core.yamlio import read_yaml
 from pumpsim.io.timeline import timeline_from_list
-from pumpsim.models import Drug, DrugEntry, Infusate, PumpSpec, Therapy
+from pumpsim.models import Drug, DrugEntry, Infusate, Program, PumpSpec, Therapy
 from pumpsim.models.base import FROM_FILE, mark_internal
 from pumpsim.models.therapy import CrossCheckError
 from pumpsim.models.timeline import Timeline
@@ -428,3 +428,12 @@ def infusate_from_list(
     if infusate is None or problems:
         raise ProfileError(source, problems)
     return infusate
+
+
+def load_program(path: Path | str, concentration_mg_per_ml: float) -> Program:
+    """A program mapping from a YAML file, in profile syntax (``mode``, ``rate`` or ``steps``,
+    ``weekly``, ``periodic_boluses``); dose rates are converted through
+    ``concentration_mg_per_ml`` (the primary drug's). ``ProfileError`` naming each bad field."""
+    path = Path(path)
+    data = _mapping(read_yaml(path), str(path))
+    return _validate(Program, data, str(path), concentration_mg_per_ml=concentration_mg_per_ml)

@@ -105,3 +105,28 @@ def test_the_written_profile_is_what_forecast_and_simulate_use(
     alarms = [a for a in trace.alarms if a.name == "low_reservoir"]
     assert abs(alarms[-1].on_time - NEW_ALARM) < dt.timedelta(minutes=1)
     assert out.read_text(encoding="utf-8").startswith("# written by pumpsim program")
+
+
+def test_a_new_program_shape_from_a_file_scaled_to_the_dose(profile: Path, tmp_path: Path) -> None:
+    """A day/night shape (night half the day rate) scaled to 6 mg/day at 10 mg/mL: 0.6 mL/day
+    on average, 8 h at r/2 and 16 h at r, so r = 0.72 mL/day."""
+    shape = tmp_path / "shape.yaml"
+    shape.write_text(
+        'mode: flex\nsteps:\n  - {start: "00:00", rate: "0.25 mL/day"}\n'
+        '  - {start: "08:00", rate: "0.5 mL/day"}\n',
+        encoding="utf-8",
+    )
+    result = runner.invoke(
+        app,
+        ["program", str(profile), "--dose", "6 mg/day", "--program-file", str(shape),
+         "--runs", "100", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    new = json.loads(result.stdout.splitlines()[-1])["new"]
+    assert new["program"]["steps"] == [
+        {"start": "00:00", "rate": "0.36 mL/day"},
+        {"start": "08:00", "rate": "0.72 mL/day"},
+    ]
+    assert new["drugs"][0]["daily_dose_mg_per_day"] == pytest.approx(6.0, abs=1e-9)
+    bad = runner.invoke(app, ["program", str(profile), "--program-file", str(tmp_path / "no.yaml")])
+    assert bad.exit_code == 2 and "--program-file" in flat(bad.output)
