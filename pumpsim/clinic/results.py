@@ -8,27 +8,15 @@ JSON (``Plan.model_validate_json``), which is how a re-plan learns what was book
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    SerializationInfo,
-    SerializerFunctionWrapHandler,
-    model_serializer,
-    model_validator,
-)
-
-from pumpsim.schedule.limits import mass_fields_json, read_mass_fields
+from pumpsim.models import FrozenModel
+from pumpsim.schedule.limits import InDrugUnit
 
 __all__ = ["Appointment", "DrugFill", "NextDue", "Plan", "Unplaceable"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class DrugFill(_Frozen):
+class DrugFill(InDrugUnit):
     """One drug to draw up for a refill: concentration (mg/mL) and amount in the fill (mg).
 
     In JSON both are in the drug's unit, named for it (``concentration_mcg_per_ml``,
@@ -40,20 +28,8 @@ class DrugFill(_Frozen):
     concentration_mg_per_ml: float
     amount_mg: float
 
-    @model_validator(mode="before")
-    @classmethod
-    def _from_drug_unit(cls, data: Any) -> Any:
-        return read_mass_fields(data)
 
-    @model_serializer(mode="wrap")
-    def _in_drug_unit(
-        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
-    ) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        return mass_fields_json(data, self.mass_unit) if info.mode_is_json() else data
-
-
-class Appointment(_Frozen):
+class Appointment(FrozenModel):
     """One planned refill.
 
     ``uid`` is stable across re-plans: it names the patient, the fill the roster knows and the
@@ -101,7 +77,7 @@ class Appointment(_Frozen):
     previous_drugs_label: str | None = None
 
 
-class Unplaceable(_Frozen):
+class Unplaceable(FrozenModel):
     """A refill no plan could fit, with why and the best way out."""
 
     uid: str
@@ -116,7 +92,7 @@ class Unplaceable(_Frozen):
     best_date: dt.date | None
 
 
-class NextDue(_Frozen):
+class NextDue(FrozenModel):
     """The window of a patient's next refill once it lies (partly) after the horizon."""
 
     patient_id: str
@@ -126,7 +102,7 @@ class NextDue(_Frozen):
     limiting_factor: str
 
 
-class Plan(_Frozen):
+class Plan(FrozenModel):
     """The refill plan of a clinic over ``start`` … ``end`` (inclusive dates)."""
 
     start: dt.date

@@ -16,13 +16,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import (
-    SerializationInfo,
-    SerializerFunctionWrapHandler,
-    model_serializer,
-    model_validator,
-)
-
 from pumpsim.core.clock import to_days
 from pumpsim.core.units import MassUnit
 from pumpsim.forecast.deterministic import elective_replacement_day, stability_limit, when
@@ -30,9 +23,8 @@ from pumpsim.models import FrozenModel, Therapy
 from pumpsim.models.timeline import Timeline
 from pumpsim.schedule.limits import (
     DoseWarning,
+    InDrugUnit,
     enforce_dose_limits,
-    mass_fields_json,
-    read_mass_fields,
 )
 from pumpsim.schedule.ptm import ptm_max_ml_per_day
 from pumpsim.schedule.segments import (
@@ -48,7 +40,7 @@ _MAX_HORIZON_DAYS = 20 * 365.0
 """Crossings further away than this (20 years) are reported as never reached."""
 
 
-class DrugDose(FrozenModel):
+class DrugDose(InDrugUnit):
     """One drug of the infusate: concentration and daily doses, all in mg (``mass_unit`` is how
     clinicians write this drug's doses: ``mg`` or ``mcg``; values here stay in mg)."""
 
@@ -63,19 +55,6 @@ class DrugDose(FrozenModel):
     """Extra dose if every allowed patient bolus is taken (mg/day; 0 without PTM)."""
     soft_limit_mg_per_day: float | None
     hard_limit_mg_per_day: float | None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_drug_unit(cls, data: Any) -> Any:
-        return read_mass_fields(data)
-
-    @model_serializer(mode="wrap")
-    def _in_drug_unit(
-        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
-    ) -> dict[str, Any]:
-        """JSON names and values in the drug's unit (``concentration_mcg_per_ml``, …)."""
-        data: dict[str, Any] = handler(self)
-        return mass_fields_json(data, self.mass_unit) if info.mode_is_json() else data
 
 
 class TherapySummary(FrozenModel):

@@ -40,6 +40,7 @@ from pumpsim.schedule.segments import max_calendar_day_volume_ml, volume_to_dose
 __all__ = [
     "DoseLimitError",
     "DoseWarning",
+    "InDrugUnit",
     "dose_limit_check",
     "enforce_dose_limits",
     "mass_fields_from_json",
@@ -268,3 +269,23 @@ def read_mass_fields(data: Any, drop: tuple[str, ...] = ()) -> Any:
     return {
         k: v for k, v in mass_fields_from_json(data, data["mass_unit"]).items() if k not in drop
     }
+
+
+class InDrugUnit(FrozenModel):
+    """A model whose mass fields (``*_mg``, ``*_mg_per_ml``, ``*_mg_per_day``, in mg: the internal
+    unit) are written to JSON in its ``mass_unit`` (``*_mcg_per_ml`` …) and read back from either.
+    The one home of that renaming for every model that carries drug amounts."""
+
+    mass_unit: MassUnit
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_drug_unit(cls, data: Any) -> Any:
+        return read_mass_fields(data)
+
+    @model_serializer(mode="wrap")
+    def _in_drug_unit(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return mass_fields_json(data, self.mass_unit) if info.mode_is_json() else data

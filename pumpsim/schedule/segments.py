@@ -241,6 +241,13 @@ def _basal_rows(times: FloatArray, rates: FloatArray, end_day: float) -> Sequenc
     )
 
 
+def _with_extra(segments: Sequence[Segment], extra_ml_per_day: float) -> list[Segment]:
+    """``segments`` with an even ``extra_ml_per_day`` added, counted as bolus."""
+    if not extra_ml_per_day:
+        return list(segments)
+    return [s._replace(bolus_ml_per_day=s.bolus_ml_per_day + extra_ml_per_day) for s in segments]
+
+
 # ---------------------------------------------------------------- a course of programs
 @dataclass(frozen=True)
 class Course:
@@ -326,17 +333,7 @@ class CumulativeSchedule:
             end_day=end_day,
             program_start_day=program_start_day,
         )
-        if extra_ml_per_day:
-            segments = [
-                Segment(
-                    s.start_day,
-                    s.end_day,
-                    s.basal_ml_per_day,
-                    s.bolus_ml_per_day + extra_ml_per_day,
-                )
-                for s in segments
-            ]
-        return cls.from_segments(segments)
+        return cls.from_segments(_with_extra(segments, extra_ml_per_day))
 
     @classmethod
     def for_therapy(
@@ -361,17 +358,7 @@ class CumulativeSchedule:
                 extra_ml_per_day=extra_ml_per_day,
             )
         segments = course.segments(therapy.program, therapy.state.time, days)
-        if extra_ml_per_day:
-            segments = [
-                Segment(
-                    s.start_day,
-                    s.end_day,
-                    s.basal_ml_per_day,
-                    s.bolus_ml_per_day + extra_ml_per_day,
-                )
-                for s in segments
-            ]
-        return cls.from_segments(course.stalled(segments))
+        return cls.from_segments(course.stalled(_with_extra(segments, extra_ml_per_day)))
 
     @property
     def end_day(self) -> float:

@@ -22,10 +22,11 @@ import math
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from pumpsim.core.errors import SimulationError
 from pumpsim.engine import Trace
+from pumpsim.models import FrozenModel
 
 DAYS_PER_MONTH = 365.25 / 12
 
@@ -34,11 +35,9 @@ __all__ = ["DAYS_PER_MONTH", "CostCurves", "CostModel", "cost_curves"]
 Money = Annotated[float, Field(ge=0, le=1e7)]
 
 
-class CostModel(BaseModel):
+class CostModel(FrozenModel):
     """Cost parameters in ``currency`` (money per event or per month); see the module docstring
     for which defaults are cited (only ``it_systemic_fraction``) and which are assumptions."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     currency: str = Field(default="USD", min_length=1, max_length=8)
     months: Annotated[int, Field(ge=1, le=120)] = 24

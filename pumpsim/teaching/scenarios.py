@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from pumpsim.core.errors import Problem, ProfileError, PumpsimError
 from pumpsim.core.units import DURATION, parse_quantity
@@ -43,6 +43,7 @@ from pumpsim.engine import Trace, simulate
 from pumpsim.engine.simulate import MAX_DAYS
 from pumpsim.forecast.programming import ChangeText, Session, parse_change, programming_session
 from pumpsim.io.profiles import Profile, default_catalog_dir, profile_from_dict
+from pumpsim.models import FrozenModel
 from pumpsim.models.timeline import Refill, ordered
 from pumpsim.teaching.costs import CostCurves, CostModel, cost_curves
 from pumpsim.teaching.questions import (
@@ -66,10 +67,8 @@ __all__ = [
 ]
 
 
-class Question(BaseModel):
+class Question(FrozenModel):
     """A question and the expression that answers it from the run."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     ask: str = Field(min_length=1)
     answer: str = Field(min_length=1)
@@ -86,9 +85,7 @@ class _Session(ChangeText):
     bridge_bolus: bool = True
 
 
-class _ScenarioFile(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class _ScenarioFile(FrozenModel):
     title: str = Field(min_length=1, max_length=120)
     summary: str = Field(min_length=1)
     objectives: Annotated[list[str], Field(min_length=1)]
