@@ -44,8 +44,8 @@ bench: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
 
-# The full fuzz campaign (docs/fuzzing.md): >= 10,000 mutated profiles, >= 1,000 rosters and
-# press logs through the library and the CLI; prints the counts of each outcome.
-FUZZ_ARGS ?= --profiles 10000 --rosters 1000 --press-logs 500 --workers 2
+# The full fuzz campaign (docs/fuzzing.md): >= 10,000 mutated profiles, >= 1,000 rosters, press
+# logs and refill sheets through the library and the CLI; prints the counts of each outcome.
+FUZZ_ARGS ?= --profiles 10000 --rosters 1000 --press-logs 500 --refill-sheets 500 --workers 2
 fuzz: $(STAMP)
 	$(BIN)/python tests/fuzz/campaign.py $(FUZZ_ARGS)

@@ -20,13 +20,15 @@ CSV with a header row (order free, names case-insensitive; empty lines and lines
 
 Every bad cell is reported at once in a ``ProfileError`` naming the file and ``row N, column C``
 (N counts the file's lines as a spreadsheet does: a header on the first line is row 1) and the
-value, truncated. What the visits mean (the verdict on each discrepancy, the delivery factor) is
-worked out in ``pumpsim.forecast.visit``.
+value, truncated. The CSV is read through ``pumpsim.io._csv``: UTF-8, at most
+``MAX_REFILL_SHEET_BYTES``, cells of at most ``MAX_CELL_CHARS`` characters (a cell over csv's own
+limit, or a NUL byte, is a problem of its row), each column named once. What the visits mean
+(the verdict on each discrepancy, the delivery factor) is worked out in
+``pumpsim.forecast.visit``.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -36,13 +38,26 @@ from typing import TypeVar
 from pumpsim.core.clock import PumpTimeError, parse_pump_time
 from pumpsim.core.errors import Problem, ProfileError
 from pumpsim.core.units import CONCENTRATION, VOLUME, UnitParseError, parse_quantity, parse_rate
+from pumpsim.io._csv import csv_records, long_cell, repeated_columns
+from pumpsim.models.base import plausible_pump_time
 
-__all__ = ["REQUIRED", "OPTIONAL", "RefillSheet", "SheetVisit", "read_refill_sheet"]
+__all__ = [
+    "MAX_REFILL_SHEET_BYTES",
+    "OPTIONAL",
+    "REQUIRED",
+    "RefillSheet",
+    "SheetVisit",
+    "read_refill_sheet",
+]
 
 REQUIRED = ("time", "withdrawn", "filled")
 OPTIONAL = ("concentration", "program")
 MAX_VALUE_CHARS = 40
 """A bad value is quoted in the message up to this many characters."""
+MAX_REFILL_SHEET_BYTES = 5_000_000
+"""The largest refill sheet read (a visit a month for a century is about 60 kB)."""
+MAX_VOLUME_ML = 100.0
+"""The largest volume a sheet may give (no implantable pump's reservoir holds more)."""
 
 T = TypeVar("T")
 
@@ -74,21 +89,14 @@ def read_refill_sheet(path: Path | str) -> RefillSheet:
     time, and a sheet without visits."""
     path = Path(path)
     source = str(path)
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            header = _header(_first_row(reader), reader.line_num, source)
-            problems: list[Problem] = []
-            visits = [
-                visit
-                for cells in reader
-                if (visit := _row(header, cells, reader.line_num, problems)) is not None
-            ]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(
-            source,
-            [Problem("file", source, f"a readable UTF-8 CSV file ({exc.__class__.__name__})")],
-        ) from None
+    records = csv_records(path, MAX_REFILL_SHEET_BYTES, "CSV refill sheet")
+    _, header = _header(_first_row(records), source)
+    problems: list[Problem] = []
+    visits = [
+        visit
+        for number, cells in records
+        if (visit := _row(header, cells, number, problems)) is not None
+    ]
     problems.extend(_duplicates(visits))
     if problems:
         raise ProfileError(source, problems)
@@ -97,17 +105,18 @@ def read_refill_sheet(path: Path | str) -> RefillSheet:
     return RefillSheet(visits=tuple(sorted(visits, key=lambda v: v.time)), source=source)
 
 
-def _first_row(reader: Iterator[list[str]]) -> list[str] | None:
-    """The header: the first row that is neither blank nor a ``#`` comment."""
-    for cells in reader:
+def _first_row(records: Iterator[tuple[int, list[str]]]) -> tuple[int, list[str]] | None:
+    """The header and its line: the first row that is neither blank nor a ``#`` comment."""
+    for number, cells in records:
         if any(c.strip() for c in cells) and not cells[0].lstrip().startswith("#"):
-            return cells
+            return number, cells
     return None
 
 
-def _header(cells: list[str] | None, number: int, source: str) -> list[str]:
-    if cells is None:
+def _header(first: tuple[int, list[str]] | None, source: str) -> tuple[int, list[str]]:
+    if first is None:
         raise ProfileError(source, [Problem("row 1", "(empty file)", "a header row")])
+    number, cells = first
     header = [c.strip().lower() for c in cells]
     allowed = f"one of {', '.join(REQUIRED + OPTIONAL)}"
     problems = [
@@ -120,9 +129,14 @@ def _header(cells: list[str] | None, number: int, source: str) -> list[str]:
         for name in REQUIRED
         if name not in header
     )
+    # repeated_columns names row 1; the header of a sheet may follow comment lines
+    problems.extend(
+        Problem(p.field.replace("row 1,", f"row {number},", 1), p.value, p.allowed)
+        for p in repeated_columns([h for h in header if h in REQUIRED + OPTIONAL])
+    )
     if problems:
         raise ProfileError(source, problems)
-    return header
+    return number, header
 
 
 def _row(
@@ -134,10 +148,18 @@ def _row(
     if len(cells) > len(header):
         problems.append(Problem(f"row {number}", f"{len(cells)} cells", f"{len(header)} cells"))
         return None
+    long = [
+        Problem(f"row {number}, column {h}", bad.value, bad.allowed)
+        for h, c in zip(header, cells, strict=False)
+        if (bad := long_cell([c])) is not None
+    ]
+    if long:
+        problems.extend(long)
+        return None
     row = {h: c.strip() for h, c in zip(header, cells, strict=False) if c.strip()}
     found: list[Problem] = []
     cell = _Cells(row, number, found)
-    time = cell.get("time", parse_pump_time, required=True)
+    time = cell.get("time", _time, required=True)
     withdrawn = cell.get("withdrawn", _volume, required=True)
     filled = cell.get("filled", _volume, required=True)
     concentration = cell.get("concentration", _concentration)
@@ -172,10 +194,16 @@ class _Cells:
             return None
 
 
+def _time(text: str) -> dt.datetime:
+    return plausible_pump_time(parse_pump_time(text))
+
+
 def _volume(text: str) -> float:
     value = parse_quantity(text, VOLUME)
     if value < 0:
         raise ValueError("a volume of 0 mL or more")
+    if value > MAX_VOLUME_ML:
+        raise ValueError(f"a volume of at most {MAX_VOLUME_ML:g} mL (a pump reservoir)")
     return value
 
 

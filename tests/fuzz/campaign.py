@@ -1,5 +1,5 @@
-"""The full fuzz campaign (``make fuzz``): mutated profiles, rosters and press logs through the
-library and the CLI, each case in a child process killed after ``--timeout`` seconds.
+"""The full fuzz campaign (``make fuzz``): mutated profiles, rosters, press logs and refill sheets
+through the library and the CLI, each case in a child process killed after ``--timeout`` seconds.
 
 Prints, per reader, the number of cases and of each outcome (see ``fuzz_harness``), then the
 first few failures with the seed that reproduces each (``--only READER --seed N --cases 1``).
@@ -95,13 +95,13 @@ def run(jobs: list[tuple[str, int]], workers: int, timeout: float) -> list[tuple
 
 def report(results: list[tuple[int, Case]], elapsed: float) -> bool:
     """Print the counts and the first failures; ``True`` when there is no failure."""
-    print(f"{'reader':<10} {'cases':>6} " + " ".join(f"{o:>12}" for o in OUTCOMES))
+    print(f"{'reader':<12} {'cases':>6} " + " ".join(f"{o:>12}" for o in OUTCOMES))
     ok = True
     for name in READERS:
         counts = Counter(case.outcome for _, case in results if case.reader == name)
         total = sum(counts.values())
         if total:
-            print(f"{name:<10} {total:>6} " + " ".join(f"{counts[o]:>12}" for o in OUTCOMES))
+            print(f"{name:<12} {total:>6} " + " ".join(f"{counts[o]:>12}" for o in OUTCOMES))
     failures = [(s, c) for s, c in results if c.outcome not in ("accepted", "clean error")]
     for seed, case in failures[:15]:
         print(f"  {case.outcome} {case.reader} seed {seed}: {case.detail}")
@@ -115,12 +115,18 @@ def main() -> int:
     parser.add_argument("--profiles", type=int, default=10_000)
     parser.add_argument("--rosters", type=int, default=1_000)
     parser.add_argument("--press-logs", type=int, default=500)
+    parser.add_argument("--refill-sheets", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0, help="first seed of each reader")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds before a hang")
     parser.add_argument("--only", choices=list(READERS), help="fuzz one reader")
     args = parser.parse_args()
-    counts = {"profile": args.profiles, "roster": args.rosters, "press_log": args.press_logs}
+    counts = {
+        "profile": args.profiles,
+        "roster": args.rosters,
+        "press_log": args.press_logs,
+        "refill_sheet": args.refill_sheets,
+    }
     jobs = [
         (name, args.seed + i)
         for name in READERS

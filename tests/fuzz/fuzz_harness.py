@@ -16,13 +16,13 @@ typer's runner). Its outcome is one of
 with it next raises (e.g. ``summarize``, ``deterministic``, a 3-day ``simulate``, a 2-week
 schedule plan, a demand estimate), or (b) any number in those results is NaN or infinite, or
 (c) any date in them is before 1900 or after 2200, or (d) any volume in them (a field whose
-name ends in ``_ml``) is negative, or (e) a CSV export has a cell starting with ``=``, ``+``,
-``-``, ``@``, a tab or a carriage return that is not a plain number. Any message (library or CLI)
-that contains the decoy file's contents (``CANARY``) or an emoji rich made from ``:x:`` is also
-counted as absurd.
+name ends in ``_ml``, except the signed differences in ``SIGNED_ML``) is negative, or (e) a CSV
+export has a cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return that is
+not a plain number. Any message (library or CLI) that contains the decoy file's contents
+(``CANARY``) or an emoji rich made from ``:x:`` is also counted as absurd.
 
-Adding a reader (a refill sheet, say) is one line in ``READERS``: its name, the seed files, a
-mutator, the library call and the CLI arguments.
+Adding a reader is one line in ``READERS``: its name, the seed files, a mutator, the library
+call and the CLI arguments (``refill_sheet`` was added that way).
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ from pydantic import BaseModel
 REPO = Path(__file__).resolve().parents[2]
 PATIENTS = sorted((REPO / "profiles" / "patients").glob("*.yaml"))
 ROSTER = REPO / "profiles" / "rosters" / "clinic-12.csv"
+REFILL_SHEETS = sorted((REPO / "profiles" / "refills").glob("*.csv"))
+REFILL_PROFILE = REPO / "profiles" / "patients" / "morphine-refill-history.yaml"
 EMOJI = ("❌", "👍", "😄")
 OUTCOMES = ("accepted", "clean error", "traceback", "absurd", "hang")
 
@@ -130,6 +132,25 @@ def _use_press_log(path: Path) -> list[Any]:
     return [demand_from_press_log(therapy, times, source=str(path))]
 
 
+def _refill_seeds(_: Path) -> list[bytes]:
+    """Each example sheet whole and without its leading comment lines (so that the mutator's
+    header operations, which act on the first row, reach the header)."""
+    seeds = []
+    for sheet in REFILL_SHEETS:
+        lines = sheet.read_bytes().splitlines(keepends=True)
+        body = [line for line in lines if not line.startswith(b"#")]
+        seeds += [b"".join(lines), b"".join(body)]
+    return seeds
+
+
+def _use_refill_sheet(path: Path) -> list[Any]:
+    from pumpsim.forecast.visit import read_sheet_calibration
+    from pumpsim.io.profiles import load_profile
+
+    therapy = load_profile(REFILL_PROFILE).therapy
+    return [read_sheet_calibration(therapy, path)]
+
+
 def _check_args(p: Path) -> list[str]:
     return ["check", str(p)]
 
@@ -148,6 +169,13 @@ def _forecast_args(p: Path) -> list[str]:
     ]
 
 
+def _refills_args(p: Path) -> list[str]:
+    return [
+        *("forecast", str(REFILL_PROFILE), "--refills", str(p)),
+        *("--runs", "20", "--workers", "1", "--json", "--as-of", "state"),
+    ]
+
+
 def _mutate_roster(raw: bytes, c: Chooser) -> bytes:
     return mutate_table(raw, c, _ROSTER_CELLS)
 
@@ -158,6 +186,9 @@ READERS: dict[str, Reader] = {
         Reader("profile", ".yaml", _profile_seeds, mutate_yaml, _use_profile, _check_args),
         Reader("roster", ".csv", _roster_seeds, _mutate_roster, _use_roster, _plan_args),
         Reader("press_log", ".csv", _press_seeds, mutate_table, _use_press_log, _forecast_args),
+        Reader(
+            "refill_sheet", ".csv", _refill_seeds, mutate_table, _use_refill_sheet, _refills_args
+        ),
     )
 }
 """The fuzzed readers; a new reader is one more line here."""
@@ -216,9 +247,19 @@ def _implausible(where: str, value: Any) -> list[str]:
         return [f"{where} = {value}"]
     if isinstance(value, dt.datetime | dt.date) and not 1900 <= value.year <= 2200:
         return [f"{where} = {value.isoformat()}"]
-    if isinstance(value, int | float) and where.endswith("_ml") and value < -1e-9:
+    if isinstance(value, int | float) and _is_volume(where) and value < -1e-9:
         return [f"{where} = {value} mL"]
     return []
+
+
+SIGNED_ML = ("discrepancy_ml",)
+"""Fields ending in ``_ml`` that are signed differences, not volumes: a refill's discrepancy is
+withdrawn minus expected, negative when less came out (over-infusion)."""
+
+
+def _is_volume(where: str) -> bool:
+    name = where.rsplit(".", 1)[-1]
+    return name.endswith("_ml") and name not in SIGNED_ML
 
 
 def _walk(node: Any, where: str, depth: int = 0) -> Iterator[tuple[str, Any]]:

@@ -286,7 +286,7 @@ def mutate_table(raw: bytes, c: Chooser, extra_cells: Sequence[str] = ()) -> byt
         lambda: _replace(rows, r, col, c.choice((*HOSTILE_TEXT, *extra_cells))),
         lambda: _replace(rows, r, col, c.choice(extra_cells or HOSTILE_TEXT)),
         lambda: [row.pop(col) for row in rows if col < len(row)] and None,
-        lambda: rows[0].append(rows[0][col] if rows[0] else "patient_id"),
+        lambda: rows[0].append(rows[0][min(col, len(rows[0]) - 1)]),  # col is of row r
         lambda: rows[0].append(c.choice(("Unknown", "", " PATIENT_ID ", "time"))),
         lambda: rows[r].extend(["extra"] * c.integer(1, 3)),
         lambda: rows.insert(r, list(rows[r])),

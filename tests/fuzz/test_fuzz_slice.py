@@ -1,6 +1,6 @@
 """A fast, seeded slice of the fuzz campaign (the full one is ``make fuzz``): mutated profiles,
-rosters and press logs through the library and the CLI give an accepted file or a clean error,
-never a traceback or an absurd acceptance (definitions in ``fuzz_harness``)."""
+rosters, press logs and refill sheets through the library and the CLI give an accepted file or a
+clean error, never a traceback or an absurd acceptance (definitions in ``fuzz_harness``)."""
 
 from __future__ import annotations
 
