@@ -11,7 +11,7 @@ from pumpsim.teaching.scenarios import run_scenario
 
 def test_templates_ship_inside_the_package() -> None:
     names = environment().list_templates()
-    assert {"_base.html.j2", "_macros.html.j2", "scenario.html.j2"} <= set(names)
+    assert {"_base.html.j2", "_macros.html.j2", "scenario.html.j2", "plan.html.j2"} <= set(names)
 
 
 def test_every_value_is_escaped() -> None:
