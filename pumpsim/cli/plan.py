@@ -85,6 +85,10 @@ def plan(
     worklist: Annotated[
         Path | None, typer.Option("--worklist", help="Write a per-day worklist.")
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Write the plan as one self-contained HTML page."),
+    ] = None,
     names: Annotated[bool, typer.Option("--names", help="Patient names in exports.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
@@ -111,6 +115,10 @@ def plan(
         _write_exports(
             result, save=save, csv_path=csv_path, ics=ics, worklist=worklist, names=names
         )
+        if report is not None:
+            from pumpsim.report.plan_report import write_plan_report  # loads jinja2 only now
+
+            write_plan_report(result, calendar, report)
     if as_json:
         typer.echo(export.plan_json(result, include_names=names), nl=False)
         return

@@ -84,6 +84,9 @@ class Ensemble:
     ptm_granted: IntArray
     level_days: dict[float, FloatArray] = field(default_factory=dict)
     """For each requested calculated-volume level (mL), the first time the volume is <= it."""
+    actual_level_days: dict[float, FloatArray] = field(default_factory=dict)
+    """For each requested actual-volume level (mL), the first time the true volume is <= it
+    (``inf`` when that comes only after the calculated volume reached empty)."""
 
     @property
     def runs(self) -> int:
@@ -177,6 +180,7 @@ def run_chunk(
     factors: FloatArray,
     presses: FloatArray,
     levels: Sequence[float] = (),
+    actual_levels: Sequence[float] = (),
 ) -> Ensemble:
     """Gate the presses and solve every crossing for one chunk of trajectories."""
     n = factors.size
@@ -225,6 +229,10 @@ def run_chunk(
         else:
             dry[after] = np.inf
     level_days = {float(level): crossing(level) for level in levels}
+    # actual volume <= L  <=>  calculated volume <= v0 - (true - L) / factor
+    actual_days = {
+        float(a): crossing(v0 - (plan.true_volume_ml - a) / factors) for a in actual_levels
+    }
     return Ensemble(
         horizon_day=plan.horizon_day,
         delivery_factor=factors,
@@ -234,6 +242,7 @@ def run_chunk(
         ptm_presses=np.asarray(n_presses, dtype=np.int64),
         ptm_granted=np.asarray(n_granted, dtype=np.int64),
         level_days=level_days,
+        actual_level_days=actual_days,
     )
 
 
@@ -253,6 +262,7 @@ def simulate_ensemble(
     demand: PtmDemand | None = None,
     demand_rate_shape: float | None = None,
     levels: Sequence[float] = (),
+    actual_levels: Sequence[float] = (),
     chunk_size: int = DEFAULT_CHUNK,
     plan: Plan | None = None,
 ) -> Ensemble:
@@ -261,7 +271,8 @@ def simulate_ensemble(
     ``factor`` defaults to ``FactorDistribution.for_therapy``; ``demand`` replaces the therapy's
     demand (e.g. a calibrated one); ``demand_rate_shape`` draws a per-trajectory multiplier of the
     press rate from gamma(shape, 1/shape) (rate uncertainty); ``levels`` are extra calculated
-    volumes (mL) whose crossing days are returned in ``level_days``.
+    volumes (mL) whose crossing days are returned in ``level_days``, ``actual_levels`` actual
+    (true) volumes for ``actual_level_days``.
     """
     if runs < 1:
         raise SimulationError(f"runs must be at least 1, got {runs}")
@@ -275,7 +286,7 @@ def simulate_ensemble(
         rng = np.random.Generator(np.random.PCG64(chunk_seed(seed, c)))
         factors = factor.draw(rng, n)
         presses = presses_for(plan, rng, n, demand_rate_shape)
-        parts.append(run_chunk(plan, factors, presses, levels))
+        parts.append(run_chunk(plan, factors, presses, levels, actual_levels))
     return _concat(parts)
 
 
@@ -297,4 +308,8 @@ def _concat(parts: list[Ensemble]) -> Ensemble:
         ptm_presses=np.concatenate([p.ptm_presses for p in parts]),
         ptm_granted=np.concatenate([p.ptm_granted for p in parts]),
         level_days={k: np.concatenate([p.level_days[k] for p in parts]) for k in first.level_days},
+        actual_level_days={
+            k: np.concatenate([p.actual_level_days[k] for p in parts])
+            for k in first.actual_level_days
+        },
     )

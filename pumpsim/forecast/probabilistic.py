@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from pumpsim.core.clock import to_datetime, to_days
 from pumpsim.core.errors import SimulationError
@@ -71,14 +71,25 @@ class FanChart(FrozenModel):
     start_ml: float
     levels_ml: tuple[float, ...]
     quantile_days: dict[str, tuple[float, ...]]
+    actual_start_ml: float | None = None
+    """The actual (true) volume at ``origin``; ``None`` in a fan made without the actual band."""
+    actual_levels_ml: tuple[float, ...] = ()
+    actual_quantile_days: dict[str, tuple[float, ...]] = Field(default_factory=dict)
+    """As ``quantile_days``, for the actual volume (the delivery-accuracy uncertainty)."""
 
-    def band(self, lo: str, hi: str) -> list[tuple[float, dt.datetime, dt.datetime]]:
+    def band(
+        self, lo: str, hi: str, *, actual: bool = False
+    ) -> list[tuple[float, dt.datetime, dt.datetime]]:
         """``(level mL, time of quantile lo, time of quantile hi)`` from the start, for every
-        level both quantiles reach within the horizon."""
-        out = [(self.start_ml, self.origin, self.origin)]
-        for level, a, b in zip(
-            self.levels_ml, self.quantile_days[lo], self.quantile_days[hi], strict=True
-        ):
+        level both quantiles reach within the horizon; of the actual volume with ``actual``
+        (empty for a fan without it)."""
+        if actual and self.actual_start_ml is None:
+            return []
+        start = self.actual_start_ml if actual else self.start_ml
+        levels = self.actual_levels_ml if actual else self.levels_ml
+        days = self.actual_quantile_days if actual else self.quantile_days
+        out = [(float(start or 0.0), self.origin, self.origin)]
+        for level, a, b in zip(levels, days[lo], days[hi], strict=True):
             if math.isfinite(a) and math.isfinite(b):
                 out.append((level, to_datetime(self.origin, a), to_datetime(self.origin, b)))
         return out
@@ -262,6 +273,7 @@ def forecast(
         factor=factor,
         demand_rate_shape=rate_shape,
         levels=(early_level, *fan_levels),
+        actual_levels=tuple(np.linspace(plan.true_volume_ml, 0.0, 41)[1:]) if fan else (),
         chunk_size=chunk_size,
         plan=plan,
     )
@@ -457,16 +469,23 @@ def _refill_by(
 
 
 def _fan(therapy: Therapy, ens: Ensemble, levels: Sequence[float]) -> FanChart:
-    quantiles = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
-    days = {
-        key: tuple(
-            float(np.quantile(ens.level_days[level], q, method="inverted_cdf")) for level in levels
-        )
-        for key, q in quantiles.items()
-    }
+    actual = ens.actual_level_days
     return FanChart(
         origin=therapy.state.time,
         start_ml=therapy.state.calculated_volume_ml,
         levels_ml=tuple(float(v) for v in levels),
-        quantile_days=days,
+        quantile_days=_fan_quantiles(ens.level_days, levels),
+        actual_start_ml=therapy.state.true_volume_ml if actual else None,
+        actual_levels_ml=tuple(actual),
+        actual_quantile_days=_fan_quantiles(actual, tuple(actual)),
     )
+
+
+def _fan_quantiles(
+    days: dict[float, np.ndarray], levels: Sequence[float]
+) -> dict[str, tuple[float, ...]]:
+    quantiles = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
+    return {
+        key: tuple(float(np.quantile(days[level], q, method="inverted_cdf")) for level in levels)
+        for key, q in quantiles.items()
+    }

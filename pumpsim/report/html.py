@@ -1,6 +1,9 @@
 """One self-contained HTML page for a scenario run: the case, plots (inline PNG), questions
 with answers hidden until clicked, the narrative, and the alarm, refill and event tables.
 
+This module gathers the values; the page itself is the Jinja2 template
+``pumpsim/report/templates/scenario.html.j2`` (autoescaped, editable by educators).
+
 The page loads nothing from outside (a Content-Security-Policy forbids it), so it can be mailed
 or opened from a USB stick. Written atomically.
 """
@@ -8,7 +11,6 @@ or opened from a USB stick. Written atomically.
 from __future__ import annotations
 
 import base64
-import html
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from pumpsim.core.atomic import write_text_atomic
 from pumpsim.engine import Trace
 from pumpsim.report.narrative import narrative
 from pumpsim.report.plots import figure_bytes, scenario_figures
+from pumpsim.report.templating import render
 from pumpsim.teaching.scenarios import ScenarioResult
 
 __all__ = ["render_html", "write_html"]
@@ -29,47 +32,14 @@ _PLOT_CAPTIONS = {
     "costs": "Cumulative cost by month, intrathecal therapy versus medical management.",
 }
 
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:980px;margin:0 auto;
-padding:1rem 1.2rem 3rem;color:#1c2833;line-height:1.45}
-h1{font-size:1.55rem;margin-bottom:.2rem}h2{border-bottom:2px solid #d6dbdf;padding-bottom:.2rem;
-margin-top:2rem}.disclaimer{background:#fdedec;border-left:4px solid #c0392b;padding:.5rem .8rem}
-.meta{color:#566573;font-size:.92rem}figure{margin:1rem 0}figure img{max-width:100%;
-border:1px solid #d6dbdf}figcaption{font-size:.9rem;color:#566573}
-table{border-collapse:collapse;width:100%;font-size:.86rem}th,td{border:1px solid #d6dbdf;
-padding:.25rem .45rem;text-align:left;vertical-align:top}th{background:#f4f6f7}
-ol.questions>li{margin-bottom:.9rem}details.answer{background:#f4f6f7;border-radius:4px;
-padding:.35rem .6rem;margin-top:.3rem}details.answer summary{cursor:pointer;color:#1f618d;
-font-weight:600}.value{font-size:1.1rem;font-weight:700;margin:.3rem 0}code{font-size:.85rem}
-button{font:inherit;padding:.2rem .7rem;cursor:pointer}
-"""
-
-_JS = """
-document.getElementById('toggle-answers').addEventListener('click', function () {
-  var all = document.querySelectorAll('details.answer');
-  var open = Array.prototype.some.call(all, function (d) { return !d.open; });
-  all.forEach(function (d) { d.open = open; });
-  this.textContent = open ? 'Hide all answers' : 'Show all answers';
-});
-"""
-
-
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _list(items: Iterable[str]) -> str:
-    return "<ul>" + "".join(f"<li>{_e(i)}</li>" for i in items) + "</ul>"
+Row = Sequence[object]
 
 
 def _table(
-    headers: Sequence[str], rows: Iterable[Sequence[object]], table_id: str, empty: str
-) -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
-    if not body:
-        body = f'<tr class="empty"><td colspan="{len(headers)}">{_e(empty)}</td></tr>'
-    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    title: str, headers: Sequence[str], rows: Iterable[Row], table_id: str, empty: str
+) -> dict[str, object]:
+    """One table of the page, as the template's ``table`` macro takes it."""
+    return {"title": title, "headers": headers, "rows": list(rows), "id": table_id, "empty": empty}
 
 
 def _detail(detail: dict[str, object]) -> str:
@@ -86,100 +56,42 @@ def _detail(detail: dict[str, object]) -> str:
 
 
 def render_html(result: ScenarioResult) -> str:
-    """The report page as one HTML string (plots embedded as base64 PNG)."""
-    sc = result.scenario
-    csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="{csp}">
-<title>{_e(sc.title)} — pumpsim teaching scenario</title>
-<style>{_CSS}</style>
-</head>
-<body>
-{_header(result)}
-{_case_section(result)}
-{_plots_section(result)}
-{_questions_section(result)}
-{_narrative_section(result)}
-{_tables_section(result)}
-<script>{_JS}</script>
-</body>
-</html>
-"""
-
-
-def _header(result: ScenarioResult) -> str:
-    """Title, run metadata and the disclaimer."""
-    sc, trace = result.scenario, result.trace
-    return f"""<header>
-<h1 id="title">{_e(sc.title)}</h1>
-<p class="meta">Scenario <code>{_e(sc.name)}</code> · {trace.end_day:g} simulated days from
-{trace.origin:%Y-%m-%d %H:%M} · seed {result.seed} · pumpsim {_e(VERSION)}</p>
-<p class="disclaimer">{_e(DISCLAIMER)} The patient is fictional.</p>
-</header>"""
-
-
-def _case_section(result: ScenarioResult) -> str:
-    """The case summary, learning objectives, what to watch and the clinical source."""
-    sc = result.scenario
-    return f"""<section id="case"><h2>The case</h2><p>{_e(sc.summary)}</p>
-<h3>Learning objectives</h3>{_list(sc.objectives)}
-<h3>What to watch</h3>{_list(sc.watch)}
-<p class="meta"><strong>Clinical source:</strong> {_e(sc.source)}</p></section>"""
-
-
-def _plots_section(result: ScenarioResult) -> str:
-    """Every plot of the run as an inline PNG with its caption."""
-    plots = []
-    for key, fig in scenario_figures(result).items():
-        data = base64.b64encode(figure_bytes(fig, "png", dpi=100)).decode("ascii")
-        plots.append(
-            f'<figure><img id="plot-{key}" class="plot" alt="{_e(_PLOT_CAPTIONS[key])}" '
-            f'src="data:image/png;base64,{data}"><figcaption>{_e(_PLOT_CAPTIONS[key])}'
-            "</figcaption></figure>"
-        )
-    return f'<section id="plots"><h2>Plots</h2>{"".join(plots)}</section>'
-
-
-def _questions_section(result: ScenarioResult) -> str:
-    """The questions, each answer hidden in a ``<details>`` until clicked."""
-    questions = []
-    for i, a in enumerate(result.answers):
-        explain = f'<p class="explain">{_e(a.explain)}</p>' if a.explain else ""
-        questions.append(
-            f'<li id="q{i}"><p class="ask">{_e(a.ask)}</p>'
-            f'<details class="answer"><summary>Show answer</summary>'
-            f'<p class="value">{_e(a.text)}</p>{explain}'
-            f'<p class="expr">computed from the run as <code>{_e(a.expression)}</code></p>'
-            "</details></li>"
-        )
-    return f"""<section id="questions"><h2>Questions</h2>
-<p>Every answer is computed from this simulated run. Think first, then click.
-<button type="button" id="toggle-answers">Show all answers</button></p>
-<ol class="questions">{"".join(questions)}</ol></section>"""
-
-
-def _narrative_section(result: ScenarioResult) -> str:
-    """What happened, step by step."""
-    story = "".join(f"<li>{_e(s)}</li>" for s in narrative(result))
-    return f'<section id="narrative"><h2>What happened</h2><ol>{story}</ol></section>'
-
-
-def _tables_section(result: ScenarioResult) -> str:
-    """The alarm, refill and event tables."""
+    """The report page as one HTML string (plots embedded as base64 PNG), rendered from the
+    package template ``templates/scenario.html.j2`` with every value HTML-escaped."""
     trace = result.trace
-    return (
-        f'<section id="tables"><h2>Alarms</h2>{_alarm_table(trace)}'
-        f"<h2>Refills</h2>{_refill_table(trace)}\n"
-        f"<h2>Event log</h2>{_event_table(trace)}</section>"
+    run = {
+        "days": f"{trace.end_day:g}",
+        "origin": f"{trace.origin:%Y-%m-%d %H:%M}",
+        "seed": result.seed,
+        "version": VERSION,
+        "disclaimer": DISCLAIMER,
+    }
+    return render(
+        "scenario.html.j2",
+        sc=result.scenario,
+        run=run,
+        plots=_plots(result),
+        answers=result.answers,
+        story=narrative(result),
+        tables=[_alarm_table(trace), _refill_table(trace), _event_table(trace)],
     )
 
 
-def _alarm_table(trace: Trace) -> str:
+def _plots(result: ScenarioResult) -> list[dict[str, str]]:
+    """Every plot of the run as base64 PNG with its caption."""
+    return [
+        {
+            "key": key,
+            "caption": _PLOT_CAPTIONS[key],
+            "data": base64.b64encode(figure_bytes(fig, "png", dpi=100)).decode("ascii"),
+        }
+        for key, fig in scenario_figures(result).items()
+    ]
+
+
+def _alarm_table(trace: Trace) -> dict[str, object]:
     return _table(
+        "Alarms",
         ["alarm", "severity", "on", "off"],
         (
             (
@@ -195,8 +107,9 @@ def _alarm_table(trace: Trace) -> str:
     )
 
 
-def _refill_table(trace: Trace) -> str:
+def _refill_table(trace: Trace) -> dict[str, object]:
     return _table(
+        "Refills",
         [
             "time",
             "calculated mL",
@@ -227,8 +140,9 @@ def _refill_table(trace: Trace) -> str:
     )
 
 
-def _event_table(trace: Trace) -> str:
+def _event_table(trace: Trace) -> dict[str, object]:
     return _table(
+        "Event log",
         ["time", "day", "event", "detail"],
         (
             (

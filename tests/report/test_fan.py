@@ -42,3 +42,27 @@ def test_an_unknown_suffix_is_an_output_error(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match=r"\.png or \.svg"):
         write_fan_chart([_forecast()], tmp_path / "fan.gif")
     assert not list(tmp_path.iterdir())
+
+
+def test_one_panel_per_patient_with_every_line_labelled(tmp_path: Path) -> None:
+    f = _forecast()
+    assert f.fan is not None and f.fan.actual_start_ml is not None
+    actual = f.fan.band("p05", "p95", actual=True)
+    assert len(actual) > 10 and actual[0][0] == f.fan.actual_start_ml
+    fig = fan_figure([f, f.model_copy(update={"patient_id": "second"})])
+    assert len(fig.axes) == 2
+    for ax, pid in zip(fig.axes, ("fan-test", "second"), strict=True):
+        assert ax.get_title().startswith(pid)
+        labels = set(ax.get_legend_handles_labels()[1])
+        assert {
+            "5-95 %",
+            "25-75 %",
+            "median",
+            "actual volume 5-95 %",
+            "low-reservoir alarm",
+            "earliest refill",
+            "refill by",
+        } <= labels, labels
+    svg = tmp_path / "fan.svg"
+    write_fan_chart([f], svg)
+    assert "refill by" in svg.read_text(encoding="utf-8")
