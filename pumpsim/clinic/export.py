@@ -21,16 +21,19 @@ import datetime as dt
 import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event
 
-from pumpsim.clinic.calendar import ClinicCalendar
 from pumpsim.clinic.results import Appointment, Plan
 from pumpsim.core.atomic import write_bytes_atomic, write_set_atomic, write_text_atomic
 from pumpsim.core.csvsafe import safe_record
 from pumpsim.core.units import format_mass_mg
-from pumpsim.io.roster import Roster
+
+if TYPE_CHECKING:
+    from pumpsim.clinic.calendar import ClinicCalendar
+    from pumpsim.io.roster import Roster
 
 __all__ = [
     "plan_csv",
