@@ -81,6 +81,10 @@ def forecast_command(
             "it ends at the pump state.",
         ),
     ] = None,
+    fhir: Annotated[
+        Path | None,
+        typer.Option("--fhir", help="Write the forecasts as a FHIR R4 Bundle (docs/fhir.md)."),
+    ] = None,
     refills: Annotated[
         Path | None,
         typer.Option(
@@ -114,6 +118,10 @@ def forecast_command(
             workers=workers,
             fan=plot is not None,
         )
+        if fhir is not None:
+            from pumpsim.clinic.fhir import write_forecast_bundle
+
+            write_forecast_bundle(fhir, therapies, results)
     _render(results, as_json, calibration)
     if plot is not None:
         _write_plot(results, plot, quiet=as_json)

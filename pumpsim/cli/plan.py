@@ -38,7 +38,10 @@ def register(app: typer.Typer) -> None:
 
 
 def plan(
-    roster: Annotated[Path, typer.Argument(help="Roster CSV or YAML (see docs/planning.md).")],
+    roster: Annotated[
+        Path,
+        typer.Argument(help="Roster CSV, YAML or FHIR Bundle .json (docs/planning.md, fhir.md)."),
+    ],
     start: Annotated[dt.datetime, typer.Option("--start", formats=["%Y-%m-%d"], help="First day.")],
     weeks: Annotated[int, typer.Option("--weeks", min=1, max=156, help="Horizon in weeks.")] = 13,
     capacity: Annotated[
@@ -89,6 +92,9 @@ def plan(
         Path | None,
         typer.Option("--report", help="Write the plan as one self-contained HTML page."),
     ] = None,
+    fhir: Annotated[
+        Path | None, typer.Option("--fhir", help="Write a FHIR R4 Bundle (docs/fhir.md).")
+    ] = None,
     names: Annotated[bool, typer.Option("--names", help="Patient names in exports.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
@@ -109,11 +115,18 @@ def plan(
             closed=closed,
             timezone=timezone,
         )
+        patients = load_roster(roster)
         result = _make_plan(
-            roster, calendar, windows, previous, risk, runs, seed, workers, quiet=as_json
+            patients, calendar, windows, previous, risk, runs, seed, workers, quiet=as_json
         )
-        _write_exports(
-            result, save=save, csv_path=csv_path, ics=ics, worklist=worklist, names=names
+        export.write_plan_files(
+            result,
+            json_path=save,
+            csv_path=csv_path,
+            ics_path=ics,
+            worklist_path=worklist,
+            fhir=None if fhir is None else (fhir, patients, calendar),
+            include_names=names,
         )
         if report is not None:
             from pumpsim.report.plan_report import write_plan_report  # loads jinja2 only now
@@ -159,7 +172,7 @@ def _calendar(
 
 
 def _make_plan(
-    roster: Path,
+    patients: Roster,
     calendar: ClinicCalendar,
     windows: str,
     previous: Path | None,
@@ -170,33 +183,12 @@ def _make_plan(
     *,
     quiet: bool,
 ) -> Plan:
-    """Load the roster (and an earlier plan) and plan it with the chosen window source."""
-    patients = load_roster(roster)
+    """Plan the roster (keeping an earlier plan's bookings) with the chosen window source."""
     before = _read_previous(previous) if previous else None
     if windows == "schedule":
         return _run(patients, calendar, ScheduleWindowSource(), before, quiet)
     with ForecastWindowSource(risk=risk, runs=runs, seed=seed, workers=workers) as fws:
         return _run(patients, calendar, fws, before, quiet)
-
-
-def _write_exports(
-    result: Plan,
-    *,
-    save: Path | None,
-    csv_path: Path | None,
-    ics: Path | None,
-    worklist: Path | None,
-    names: bool,
-) -> None:
-    """Each export file that was asked for, written as one set."""
-    export.write_plan_files(
-        result,
-        json_path=save,
-        csv_path=csv_path,
-        ics_path=ics,
-        worklist_path=worklist,
-        include_names=names,
-    )
 
 
 def _read_previous(path: Path) -> Plan:

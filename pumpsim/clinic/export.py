@@ -21,6 +21,7 @@ import datetime as dt
 import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event
@@ -29,6 +30,10 @@ from pumpsim.clinic.results import Appointment, Plan
 from pumpsim.core.atomic import write_bytes_atomic, write_set_atomic, write_text_atomic
 from pumpsim.core.csvsafe import safe_record
 from pumpsim.core.units import format_mass_mg
+
+if TYPE_CHECKING:
+    from pumpsim.clinic.calendar import ClinicCalendar
+    from pumpsim.io.roster import Roster
 
 __all__ = [
     "plan_csv",
@@ -308,14 +313,26 @@ def write_plan_files(
     csv_path: Path | None = None,
     ics_path: Path | None = None,
     worklist_path: Path | None = None,
+    fhir: tuple[Path, Roster, ClinicCalendar] | None = None,
     include_names: bool = False,
 ) -> None:
     """Write the asked-for exports of one plan as a set: every file is rendered and written to a
-    temporary file first, then all are renamed, so a killed run never mixes old and new."""
+    temporary file first, then all are renamed, so a killed run never mixes old and new.
+    ``fhir`` is the path of a FHIR Bundle with the roster and calendar it needs."""
     render: list[tuple[Path | None, Callable[[], bytes]]] = [
         (json_path, lambda: plan_json(plan, include_names=include_names).encode()),
         (csv_path, lambda: plan_csv(plan, include_names=include_names).encode()),
         (ics_path, lambda: plan_ics(plan, include_names=include_names)),
         (worklist_path, lambda: worklist_text(plan, include_names=include_names).encode()),
     ]
+    if fhir is not None:
+        from pumpsim.clinic.fhir import plan_bundle  # the FHIR models load only when asked
+
+        path, roster, calendar = fhir
+        render.append(
+            (
+                path,
+                lambda: plan_bundle(plan, roster, calendar, include_names=include_names).encode(),
+            )
+        )
     write_set_atomic([(Path(path), make()) for path, make in render if path is not None])

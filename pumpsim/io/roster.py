@@ -44,7 +44,7 @@ and cells, each column once).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,7 @@ from pumpsim.io.profiles import (
 )
 from pumpsim.models import PumpState, Therapy
 
-__all__ = ["COLUMNS", "Roster", "RosterEntry", "load_roster", "parse_drugs"]
+__all__ = ["COLUMNS", "Roster", "RosterEntry", "load_roster", "parse_drugs", "roster_from_rows"]
 
 COLUMNS = (
     "patient_id",
@@ -162,56 +162,82 @@ class Roster:
 
 
 def load_roster(path: Path | str, catalog: Catalog | None = None) -> Roster:
-    """Read a CSV or YAML roster; raise one ``ProfileError`` listing every bad row and column."""
+    """Read a CSV, YAML or FHIR Bundle (``.json``) roster; raise one ``ProfileError`` listing
+    every bad row and column (for a Bundle: every bad element, by its FHIR path)."""
     path = Path(path)
     catalog = catalog or load_catalog()
     if not path.is_file():
         raise ProfileError(
-            str(path), [Problem("roster", str(path), "an existing CSV or YAML file")]
+            str(path), [Problem("roster", str(path), "an existing CSV, YAML or JSON file")]
         )
-    if path.suffix.lower() in (".yaml", ".yml"):
-        rows = _yaml_rows(path)
-        label = "entry"
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        from pumpsim.io.fhir import bundle_rows  # the FHIR models load only for a Bundle
+
+        bundle, fhir_path = bundle_rows(path)
+        return roster_from_rows(bundle, str(path), path.parent, catalog, fhir_path)
+    if suffix in (".yaml", ".yml"):
+        rows, label = _yaml_rows(path), "entry"
     else:
-        rows = _csv_rows(path)
-        label = "row"
+        rows, label = _csv_rows(path), "row"
+
+    def where(number: int, column: str | None) -> str:
+        return f"{label} {number}" if column is None else f"{label} {number}, column {column}"
+
+    return roster_from_rows(rows, str(path), path.parent, catalog, where)
+
+
+def roster_from_rows(
+    rows: list[tuple[int, dict[str, str] | Problem]],
+    source: str,
+    base: Path,
+    catalog: Catalog,
+    where: Callable[[int, str | None], str],
+) -> Roster:
+    """Validate roster rows (``{column: cell}``) into a ``Roster``: the one path every roster
+    format takes. ``where(number, column)`` names a cell in messages (``row 3, column pump``,
+    or a FHIR path); ``where(number, None)`` names the row."""
     if len(rows) > MAX_ROSTER_PATIENTS:
         raise ProfileError(
-            str(path),
+            source,
             [Problem("roster", f"{len(rows)} rows", f"at most {MAX_ROSTER_PATIENTS:,} patients")],
         )
     problems: list[Problem] = []
     entries: list[RosterEntry] = []
     seen: dict[str, int] = {}
     for number, raw in rows:
-        where = f"{label} {number}"
         row = _bounded(raw)
         if isinstance(row, Problem):
-            problems.append(Problem(f"{where}, {row.field}", row.value, row.allowed))
+            problems.append(Problem(_place(where, number, row.field), row.value, row.allowed))
             continue
-        entry, row_problems = _entry(row, number, path.parent, catalog)
-        problems.extend(
-            Problem(f"{where}, column {p.field}", p.value, p.allowed) for p in row_problems
-        )
+        entry, row_problems = _entry(row, number, base, catalog)
+        problems.extend(Problem(where(number, p.field), p.value, p.allowed) for p in row_problems)
         patient_id = row.get("patient_id")
         if patient_id is not None:
             first = seen.setdefault(patient_id, number)
             if first != number:
                 problems.append(
                     Problem(
-                        f"{where}, column patient_id",
+                        where(number, "patient_id"),
                         patient_id,
-                        f"a patient id not used before (already in {label} {first})",
+                        f"a patient id not used before (already in {where(first, None)})",
                     )
                 )
                 continue
         if entry is not None:
             entries.append(entry)
     if problems:
-        raise ProfileError(str(path), problems)
+        raise ProfileError(source, problems)
     if not entries:
-        raise ProfileError(str(path), [Problem("roster", "(no patients)", "at least one row")])
-    return Roster(entries=tuple(entries), source=str(path))
+        raise ProfileError(source, [Problem("roster", "(no patients)", "at least one row")])
+    return Roster(entries=tuple(entries), source=source)
+
+
+def _place(where: Callable[[int, str | None], str], number: int, field: str) -> str:
+    """Where a row-level problem is: a ``column C`` field names the cell, others the row."""
+    if field.startswith("column "):
+        return where(number, field.removeprefix("column "))
+    return f"{where(number, None)}, {field}"
 
 
 def _csv_rows(path: Path) -> list[tuple[int, dict[str, str] | Problem]]:
