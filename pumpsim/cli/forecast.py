@@ -7,7 +7,6 @@ from ``pumpsim.report.fan`` (imported only when a plot is asked for, so matplotl
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +18,7 @@ from rich.table import Table
 from pumpsim.cli._common import console, err_console, user_errors
 from pumpsim.core.atomic import OutputError
 from pumpsim.core.clock import PumpTimeError, parse_pump_time
+from pumpsim.core.jsonout import dumps
 from pumpsim.forecast import EventForecast, Forecast, forecast_many
 from pumpsim.forecast.batch import MAX_WORKERS
 from pumpsim.forecast.calibration import DemandEstimate
@@ -142,7 +142,7 @@ def _render(
     extra = {} if calibration is None else calibration.to_json_dict()
     if as_json:
         for result in results:
-            typer.echo(json.dumps({**result.to_json_dict(), **extra}))
+            typer.echo(dumps({**result.to_json_dict(), **extra}))
     else:
         for result in results:
             _print_table(result)
