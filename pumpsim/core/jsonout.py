@@ -20,11 +20,11 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 __all__ = ["DIGITS", "SCHEMA_VERSION", "document", "dumps", "rounded"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 DIGITS = 6
 
 
