@@ -1,7 +1,9 @@
 """Shared CLI plumbing: error rendering, exit codes, the console.
 
-Exit codes: 0 ok; 2 bad input (a ``PumpsimError``, or a usage error); 3 valid but unsafe (a
-``DoseLimitError``: a dose above a drug's hard daily limit without an override).
+Exit codes: 0 ok; 2 bad input (a ``PumpsimError``: a file or value pumpsim read); 3 valid but
+unsafe (a ``DoseLimitError``: a dose above a drug's hard daily limit without an override); 64 a
+usage error (click's own: an unknown option, a missing argument, an option value click refuses;
+64 is ``EX_USAGE`` of sysexits.h). ``PumpsimGroup`` gives click's usage errors that code.
 """
 
 from __future__ import annotations
@@ -10,23 +12,49 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from pumpsim.core.errors import PumpsimError
 from pumpsim.schedule.limits import DoseLimitError
 
+# typer (0.2x) ships its own click; its UsageError is BadParameter's base class
+UsageError: type[Exception] = typer.BadParameter.__mro__[1]
+
 EXIT_OK = 0
 EXIT_INPUT_ERROR = 2
 EXIT_UNSAFE = 3
+EXIT_USAGE = 64
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 2 bad input (an invalid file, option or value); 3 valid but unsafe (a "
     "dose above a drug's hard daily limit; override for teaching with dose_limits: {override: "
-    "REASON} in the profile)."
+    "REASON} in the profile); 64 usage error (an unknown option, a missing argument, an option "
+    "value out of its range)."
 )
+
+
+class PumpsimGroup(TyperGroup):
+    """The root command group: click's usage errors exit with ``EXIT_USAGE``, not click's 2, so
+    a script can tell a mistyped command from bad input."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except UsageError as exc:
+            exc.exit_code = EXIT_USAGE  # type: ignore[attr-defined]
+            raise
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            exc.exit_code = EXIT_USAGE  # type: ignore[attr-defined]
+            raise
 
 
 def exit_code(exc: PumpsimError) -> int:
