@@ -8,8 +8,9 @@ usage error (click's own: an unknown option, a missing argument, an option value
 
 from __future__ import annotations
 
+import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from typer.core import TyperGroup
 
 from pumpsim.core.errors import PumpsimError
@@ -68,9 +70,23 @@ class _State:
 
 
 state = _State()
-# emoji off: rich would turn ':x:' in a patient's name or a file's value into an emoji
-console = Console(emoji=False)
-err_console = Console(stderr=True, emoji=False)
+# Wider than any line pumpsim prints: off a terminal, rich would otherwise assume 80 columns,
+# hard-wrap an error line and squeeze or drop table columns.
+PIPE_WIDTH = 1000
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console for stdout or stderr: on a terminal rich fits the window; piped to a file or a
+    program nothing is hard-wrapped (``soft_wrap``) and tables get their natural width. Emoji
+    are off: rich would turn ':x:' in a patient's name or a file's value into an emoji."""
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr, emoji=False)
+    return Console(stderr=stderr, emoji=False, soft_wrap=True, width=PIPE_WIDTH)
+
+
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 def print_error(exc: BaseException) -> None:
@@ -103,3 +119,26 @@ def user_errors() -> Iterator[None]:
             traceback.print_exc()
         print_error(exc)
         raise typer.Exit(exit_code(exc)) from None
+
+
+@contextmanager
+def progress_bar(
+    description: str, total: int, *, show: bool
+) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr for a long run (``show``), only on a terminal; yields the
+    ``progress(done, total)`` callback the library takes."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not (show and err_console.is_terminal),
+    ) as bar:
+        task = bar.add_task(description, total=total)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update

@@ -15,7 +15,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from pumpsim.cli._common import console, err_console, user_errors
+from pumpsim.cli._common import console, err_console, progress_bar, user_errors
 from pumpsim.core.atomic import OutputError
 from pumpsim.core.clock import PumpTimeError, parse_pump_time
 from pumpsim.core.jsonout import dumps
@@ -29,6 +29,9 @@ from pumpsim.io.profiles import load_profile
 from pumpsim.models import Therapy
 from pumpsim.models.base import plausible_pump_time
 from pumpsim.schedule.limits import enforce_dose_limits
+
+# about 2 s of trajectories: a forecast this big shows a progress bar (on a terminal)
+LONG_RUN_TRAJECTORIES = 200_000
 
 
 def register(app: typer.Typer) -> None:
@@ -102,18 +105,21 @@ def forecast_command(
         when = _as_of(as_of, therapies)
         estimate = None if ptm_log is None else _demand_from_log(ptm_log, log_from, therapies[0])
         calibration = None if refills is None else _calibration(refills, therapies[0], as_json)
-        results = forecast_many(
-            therapies,
-            demand=estimate,
-            delivery_factor=None if calibration is None else calibration.estimate,
-            as_of=when,
-            timelines=[p.timeline for p in loaded],
-            runs=runs,
-            risk=risk,
-            seed=seed,
-            workers=workers,
-            fan=plot is not None,
-        )
+        long_run = len(therapies) >= 10 or len(therapies) * runs >= LONG_RUN_TRAJECTORIES
+        with progress_bar("forecasting", len(therapies), show=long_run) as progress:
+            results = forecast_many(
+                therapies,
+                progress=progress,
+                demand=estimate,
+                delivery_factor=None if calibration is None else calibration.estimate,
+                as_of=when,
+                timelines=[p.timeline for p in loaded],
+                runs=runs,
+                risk=risk,
+                seed=seed,
+                workers=workers,
+                fan=plot is not None,
+            )
     _render(results, as_json, calibration)
     if plot is not None:
         _write_plot(results, plot, quiet=as_json)
