@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench clean system-deps fuzz
+.PHONY: demo test lint bench clean system-deps fuzz schemas
 
 # The teaching and plan reports are tested in a real headless Chromium (Debian's package; the
 # tests drive it with Playwright). Installed here so that `make test` needs nothing beforehand.
@@ -37,6 +37,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check pumpsim tests benchmarks
 	$(BIN)/ruff check pumpsim tests benchmarks
 	$(BIN)/mypy pumpsim
+
+# The JSON Schemas of every document pumpsim writes (docs/schemas/*.json), from the models;
+# tests/cli/test_schemas.py fails when the published ones are stale.
+schemas: $(STAMP)
+	$(BIN)/python -m pumpsim.cli.schemas docs/schemas
 
 bench: $(STAMP)
 	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done

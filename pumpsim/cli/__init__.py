@@ -3,7 +3,8 @@
 Each command group lives in its own module here and registers itself in ``_register()``. Commands
 parse arguments, call the library and render; they hold no domain arithmetic. Every
 ``PumpsimError`` becomes one message on stderr and exit code 2, a dose above a hard limit
-(``DoseLimitError``) exit code 3 (``--debug`` shows the traceback).
+(``DoseLimitError``) exit code 3 (``--debug`` shows the traceback), a usage error exit code 64.
+Shell completion: ``pumpsim --install-completion`` / ``--show-completion``.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ import sys
 
 import typer
 
-from pumpsim.cli._common import EXIT_CODES_HELP, state
+from pumpsim.cli._common import EXIT_CODES_HELP, PumpsimGroup, state
 from pumpsim.core.about import DISCLAIMER, VERSION
 
 app = typer.Typer(
     name="pumpsim",
     help=f"Simulate implantable intrathecal drug pumps.\n\n{EXIT_CODES_HELP}\n\n{DISCLAIMER}",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    cls=PumpsimGroup,
     pretty_exceptions_enable=False,
 )
 

@@ -1,32 +1,62 @@
 """Shared CLI plumbing: error rendering, exit codes, the console.
 
-Exit codes: 0 ok; 2 bad input (a ``PumpsimError``, or a usage error); 3 valid but unsafe (a
-``DoseLimitError``: a dose above a drug's hard daily limit without an override).
+Exit codes: 0 ok; 2 bad input (a ``PumpsimError``: a file or value pumpsim read); 3 valid but
+unsafe (a ``DoseLimitError``: a dose above a drug's hard daily limit without an override); 64 a
+usage error (click's own: an unknown option, a missing argument, an option value click refuses;
+64 is ``EX_USAGE`` of sysexits.h). ``PumpsimGroup`` gives click's usage errors that code.
 """
 
 from __future__ import annotations
 
+import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typer.core import TyperGroup
 
 from pumpsim.core.errors import PumpsimError
 from pumpsim.schedule.limits import DoseLimitError
 
+# typer (0.2x) ships its own click; its UsageError is BadParameter's base class
+UsageError: type[Exception] = typer.BadParameter.__mro__[1]
+
 EXIT_OK = 0
 EXIT_INPUT_ERROR = 2
 EXIT_UNSAFE = 3
+EXIT_USAGE = 64
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 2 bad input (an invalid file, option or value); 3 valid but unsafe (a "
     "dose above a drug's hard daily limit; override for teaching with dose_limits: {override: "
-    "REASON} in the profile)."
+    "REASON} in the profile); 64 usage error (an unknown option, a missing argument, an option "
+    "value out of its range)."
 )
+
+
+class PumpsimGroup(TyperGroup):
+    """The root command group: click's usage errors exit with ``EXIT_USAGE``, not click's 2, so
+    a script can tell a mistyped command from bad input."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except UsageError as exc:
+            exc.exit_code = EXIT_USAGE  # type: ignore[attr-defined]
+            raise
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            exc.exit_code = EXIT_USAGE  # type: ignore[attr-defined]
+            raise
 
 
 def exit_code(exc: PumpsimError) -> int:
@@ -40,9 +70,23 @@ class _State:
 
 
 state = _State()
-# emoji off: rich would turn ':x:' in a patient's name or a file's value into an emoji
-console = Console(emoji=False)
-err_console = Console(stderr=True, emoji=False)
+# Wider than any line pumpsim prints: off a terminal, rich would otherwise assume 80 columns,
+# hard-wrap an error line and squeeze or drop table columns.
+PIPE_WIDTH = 1000
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console for stdout or stderr: on a terminal rich fits the window; piped to a file or a
+    program nothing is hard-wrapped (``soft_wrap``) and tables get their natural width. Emoji
+    are off: rich would turn ':x:' in a patient's name or a file's value into an emoji."""
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr, emoji=False)
+    return Console(stderr=stderr, emoji=False, soft_wrap=True, width=PIPE_WIDTH)
+
+
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 def print_error(exc: BaseException) -> None:
@@ -75,3 +119,26 @@ def user_errors() -> Iterator[None]:
             traceback.print_exc()
         print_error(exc)
         raise typer.Exit(exit_code(exc)) from None
+
+
+@contextmanager
+def progress_bar(
+    description: str, total: int, *, show: bool
+) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr for a long run (``show``), only on a terminal; yields the
+    ``progress(done, total)`` callback the library takes."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not (show and err_console.is_terminal),
+    ) as bar:
+        task = bar.add_task(description, total=total)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update

@@ -9,7 +9,6 @@ serializers). Dose-limit warnings go to stderr; a hard-limit dose exits 3
 from __future__ import annotations
 
 import datetime as dt
-import json
 import traceback
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from pumpsim.cli._common import (
 )
 from pumpsim.core.about import DISCLAIMER
 from pumpsim.core.errors import PumpsimError
+from pumpsim.core.jsonout import dumps
 from pumpsim.core.units import format_concentration, format_mass_mg
 from pumpsim.forecast.summary import TherapySummary, overdue_since, summarize
 from pumpsim.io.profiles import load_catalog, load_profile
@@ -170,7 +170,7 @@ def check(
             print_error(exc)
             continue
         if as_json:
-            typer.echo(json.dumps(_json(summary, now)))
+            typer.echo(dumps(_json(summary, now)))
         else:
             _render(path, summary, now)
         _print_warnings(summary)

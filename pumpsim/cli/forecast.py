@@ -7,7 +7,6 @@ from ``pumpsim.report.fan`` (imported only when a plot is asked for, so matplotl
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -16,9 +15,10 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from pumpsim.cli._common import console, err_console, user_errors
+from pumpsim.cli._common import console, err_console, progress_bar, user_errors
 from pumpsim.core.atomic import OutputError
 from pumpsim.core.clock import PumpTimeError, parse_pump_time
+from pumpsim.core.jsonout import dumps
 from pumpsim.forecast import EventForecast, Forecast, forecast_many
 from pumpsim.forecast.batch import MAX_WORKERS
 from pumpsim.forecast.calibration import DemandEstimate
@@ -29,6 +29,9 @@ from pumpsim.io.profiles import load_profile
 from pumpsim.models import Therapy
 from pumpsim.models.base import plausible_pump_time
 from pumpsim.schedule.limits import enforce_dose_limits
+
+# about 2 s of trajectories: a forecast this big shows a progress bar (on a terminal)
+LONG_RUN_TRAJECTORIES = 200_000
 
 
 def register(app: typer.Typer) -> None:
@@ -106,18 +109,21 @@ def forecast_command(
         when = _as_of(as_of, therapies)
         estimate = None if ptm_log is None else _demand_from_log(ptm_log, log_from, therapies[0])
         calibration = None if refills is None else _calibration(refills, therapies[0], as_json)
-        results = forecast_many(
-            therapies,
-            demand=estimate,
-            delivery_factor=None if calibration is None else calibration.estimate,
-            as_of=when,
-            timelines=[p.timeline for p in loaded],
-            runs=runs,
-            risk=risk,
-            seed=seed,
-            workers=workers,
-            fan=plot is not None,
-        )
+        long_run = len(therapies) >= 10 or len(therapies) * runs >= LONG_RUN_TRAJECTORIES
+        with progress_bar("forecasting", len(therapies), show=long_run) as progress:
+            results = forecast_many(
+                therapies,
+                progress=progress,
+                demand=estimate,
+                delivery_factor=None if calibration is None else calibration.estimate,
+                as_of=when,
+                timelines=[p.timeline for p in loaded],
+                runs=runs,
+                risk=risk,
+                seed=seed,
+                workers=workers,
+                fan=plot is not None,
+            )
         if fhir is not None:
             from pumpsim.clinic.fhir import write_forecast_bundle
 
@@ -150,7 +156,7 @@ def _render(
     extra = {} if calibration is None else calibration.to_json_dict()
     if as_json:
         for result in results:
-            typer.echo(json.dumps({**result.to_json_dict(), **extra}))
+            typer.echo(dumps({**result.to_json_dict(), **extra}))
     else:
         for result in results:
             _print_table(result)

@@ -214,7 +214,7 @@ def _run(
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
-        disable=quiet or len(patients) < 20,
+        disable=quiet or len(patients) < 20 or not err_console.is_terminal,
     ) as bar:
         tasks = {
             "forecast": bar.add_task("forecasting", total=len(patients)),

@@ -6,7 +6,6 @@ is ``pumpsim.io.writer``.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +17,7 @@ from rich.table import Table
 
 from pumpsim.cli._common import console, err_console, user_errors
 from pumpsim.core.about import DISCLAIMER
+from pumpsim.core.jsonout import dumps
 from pumpsim.core.units import (
     format_concentration,
     format_mass_mg,
@@ -118,7 +118,7 @@ def program_command(
     for w in session.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(w.message)}", highlight=False)
     if as_json:
-        typer.echo(json.dumps(session.to_json_dict()))
+        typer.echo(dumps(session.to_json_dict()))
         return
     _render(session)
     if written is not None:

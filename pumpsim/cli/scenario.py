@@ -5,7 +5,6 @@ Rendering only: every number comes from ``pumpsim.teaching.scenarios`` (the run 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -15,6 +14,7 @@ from rich.table import Table
 
 from pumpsim.cli._common import console, user_errors
 from pumpsim.core.about import DISCLAIMER
+from pumpsim.core.jsonout import dumps
 from pumpsim.teaching.scenarios import list_scenarios, load_scenario, run_scenario
 
 scenario_app = typer.Typer(
@@ -89,7 +89,7 @@ def scenario_run(
             if plot is not None:
                 save_figure(combined_figure(result), plot)
     if as_json:
-        typer.echo(json.dumps(result.to_dict(), indent=1))
+        typer.echo(dumps(result.to_dict(), indent=1))
         return
     console.print(f"[bold]{escape(result.scenario.title)}[/]  (seed {result.seed})")
     table = Table(box=box.SIMPLE_HEAD)

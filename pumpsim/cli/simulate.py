@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -12,6 +11,7 @@ from rich.table import Table
 from pumpsim.cli._common import console, user_errors
 from pumpsim.core.about import DISCLAIMER
 from pumpsim.core.clock import MINUTES_PER_DAY
+from pumpsim.core.jsonout import dumps
 from pumpsim.core.units import format_mass_mg
 from pumpsim.engine import simulate
 from pumpsim.engine.summary import TraceSummary, summarize_trace
@@ -62,7 +62,7 @@ def simulate_command(
         if daily:
             trace.to_csv(daily, "daily")
     if as_json:
-        typer.echo(json.dumps(trace.to_dict()))
+        typer.echo(dumps(trace.to_dict()))
         return
     _render(summarize_trace(trace))
 

@@ -29,6 +29,7 @@ from icalendar import Alarm, Calendar, Event
 from pumpsim.clinic.results import Appointment, Plan
 from pumpsim.core.atomic import write_bytes_atomic, write_set_atomic, write_text_atomic
 from pumpsim.core.csvsafe import safe_record
+from pumpsim.core.jsonout import dumps
 from pumpsim.core.units import format_mass_mg
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ def _public(plan: Plan, include_names: bool) -> Plan:
 def plan_json(plan: Plan, *, include_names: bool = False) -> str:
     """The plan as JSON (ISO dates and times, volumes in mL, drug amounts and concentrations in
     the drug's unit, named for it: ``amount_mcg``, ``concentration_mcg_per_ml``)."""
-    return _public(plan, include_names).model_dump_json(indent=2) + "\n"
+    return dumps(_public(plan, include_names).model_dump(mode="json"), indent=2) + "\n"
 
 
 def write_json(plan: Plan, path: Path, *, include_names: bool = False) -> None:

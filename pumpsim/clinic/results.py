@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
+from pumpsim.core.jsonout import SCHEMA_VERSION
 from pumpsim.models import FrozenModel
 from pumpsim.schedule.limits import InDrugUnit
 
@@ -114,6 +115,8 @@ class Plan(FrozenModel):
     next_due: tuple[NextDue, ...]
     closed_days: dict[dt.date, str]
     """Holidays and closures inside the horizon (regular closed weekdays are not listed)."""
+    schema_version: Literal[1] = SCHEMA_VERSION
+    """The version of the plan JSON (``core.jsonout``); a plan of another version is refused."""
 
     def per_day(self) -> dict[dt.date, list[Appointment]]:
         """Appointments grouped by date, in time order."""

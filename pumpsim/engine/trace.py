@@ -20,6 +20,7 @@ import numpy.typing as npt
 from pumpsim.core.atomic import write_text_atomic
 from pumpsim.core.clock import to_datetime
 from pumpsim.core.csvsafe import safe_row
+from pumpsim.core.jsonout import dumps
 from pumpsim.core.units import mass_in_unit
 from pumpsim.models.refill import RefillVerdict
 
@@ -345,7 +346,7 @@ class Trace:
 
     def to_json(self, path: Path | str) -> None:
         """Write the whole trace as JSON (atomically)."""
-        write_text_atomic(Path(path), json.dumps(self.to_dict(), indent=1))
+        write_text_atomic(Path(path), dumps(self.to_dict(), indent=1))
 
     def events_csv(self) -> str:
         buf = io.StringIO()

@@ -41,7 +41,7 @@ def test_forecast_with_a_refill_sheet_reports_the_calibrated_factor() -> None:
 
 def test_a_refill_sheet_belongs_to_one_profile_and_a_bad_sheet_exits_2(tmp_path: Path) -> None:
     two = runner.invoke(app, ["forecast", str(PROFILE), str(PROFILE), "--refills", str(SHEET)])
-    assert two.exit_code == 2
+    assert two.exit_code == 64  # a usage error (was 2 before usage errors got their code)
     bad = tmp_path / "bad.csv"
     bad.write_text("time,withdrawn,filled\n2026-01-01T09:00,3.5,20 mL\n")
     result = runner.invoke(app, ["forecast", str(PROFILE), "--refills", str(bad)])

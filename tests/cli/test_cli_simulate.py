@@ -86,15 +86,15 @@ def test_exports_are_written(tmp_path: Path) -> None:
 
 
 def test_missing_file_and_bad_days_exit_2_without_traceback(tmp_path: Path) -> None:
-    for args in (
-        ["simulate", str(tmp_path / "missing.yaml")],
-        ["simulate", str(PROFILE), "--days", "0"],
-        ["simulate", str(PROFILE), "--events", str(tmp_path / "no" / "dir.csv")],
+    for args, code in (
+        (["simulate", str(tmp_path / "missing.yaml")], 2),
+        (["simulate", str(PROFILE), "--days", "0"], 64),  # a usage error (was 2)
+        (["simulate", str(PROFILE), "--events", str(tmp_path / "no" / "dir.csv")], 2),
     ):
         proc = subprocess.run(
             [sys.executable, "-m", "pumpsim", *args], capture_output=True, text=True, cwd=ROOT
         )
-        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        assert proc.returncode == code, (args, proc.stdout, proc.stderr)
         assert "Traceback" not in proc.stderr + proc.stdout
     assert not (tmp_path / "no").exists()
 

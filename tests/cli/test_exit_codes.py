@@ -170,3 +170,24 @@ def test_plan_books_every_overdue_patient_urgently(tmp_path: Path) -> None:
     assert dates[:2] == ["2026-12-01", "2026-12-01"] and dates[-1] <= "2026-12-08"
     assert "URGENT: overdue since 2026-05-14; refill today" in worklist.read_text()
     assert "SUMMARY:URGENT Pump refill ITP-001" in ics.read_text()
+
+
+def test_usage_errors_exit_64_in_a_real_process(tmp_path: Path) -> None:
+    """click's usage errors (unknown option or command, missing argument, a value click
+    refuses) exit 64, bad input read by pumpsim 2: a script can tell them apart."""
+    for args in (
+        ["check", "--bogus"],
+        ["nosuch"],
+        ["check"],
+        ["forecast", "x.yaml", "--runs", "0"],
+    ):
+        proc = run_subprocess(*args)
+        assert proc.returncode == 64, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr
+    assert run_subprocess("check", str(tmp_path / "missing.yaml")).returncode == 2
+    assert "64 usage error" in flat(runner.invoke(app, ["--help"]).output)
+
+
+def test_shell_completion_is_available() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert "--install-completion" in result.output and "--show-completion" in result.output
