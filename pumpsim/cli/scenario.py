@@ -15,7 +15,7 @@ from rich.table import Table
 from pumpsim.cli._common import console, user_errors
 from pumpsim.core.about import DISCLAIMER
 from pumpsim.core.jsonout import dumps
-from pumpsim.teaching.scenarios import list_scenarios, load_scenario, run_scenario
+from pumpsim.teaching.scenarios import list_scenarios, load_scenario, run_scenario, scenario_dir
 
 scenario_app = typer.Typer(
     help="Teaching scenarios: clinical cases that run, plot and explain themselves."
@@ -34,7 +34,7 @@ def scenario_list() -> None:
     """List the shipped scenarios: name, title, pump, simulated days."""
     with user_errors():
         scenarios = list_scenarios()
-    table = Table(title="Teaching scenarios (profiles/scenarios)", box=box.SIMPLE_HEAD)
+    table = Table(title=f"Teaching scenarios ({scenario_dir()})", box=box.SIMPLE_HEAD)
     table.add_column("name", no_wrap=True, style="bold")
     table.add_column("title", min_width=34)
     table.add_column("pump")

@@ -12,11 +12,16 @@ Every problem found is reported at once in a ``ProfileError`` naming the file, t
 
 from __future__ import annotations
 
+import atexit
+import importlib.resources
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,6 +42,9 @@ __all__ = [
     "profile_from_dict",
     "Catalog",
     "default_catalog_dir",
+    "shipped",
+    "shipped_data_dir",
+    "SHIPPED_KINDS",
     "load_catalog",
     "load_therapy",
     "therapy_from_dict",
@@ -76,16 +84,65 @@ class Catalog:
     directory: Path
 
 
+SHIPPED_KINDS = ("pumps", "drugs", "patients", "rosters", "refills", "scenarios")
+"""The folders of the data shipped with pumpsim (``shipped_data_dir``)."""
+
+
+@lru_cache(maxsize=1)
+def shipped_data_dir() -> Path:
+    """The data shipped with pumpsim: the catalog (``pumps/``, ``drugs/``), example
+    ``patients/``, ``rosters/``, ``refills/`` and ``scenarios/``.
+
+    An installed wheel carries it as the package data ``pumpsim/_catalog`` (found with
+    ``importlib.resources``; a package imported from a zip archive is extracted once to a
+    temporary folder); a source tree (an editable install) has it in ``profiles/`` next to
+    ``pumpsim/``. This is the one place that knows where shipped data lives.
+    """
+    package = importlib.resources.files("pumpsim")
+    packaged = package / "_catalog"
+    if packaged.is_dir():
+        if isinstance(packaged, Path):
+            return packaged
+        return _extracted(packaged)
+    if isinstance(package, Path):
+        return package.parent / "profiles"
+    raise FileNotFoundError("pumpsim's shipped data (pumpsim/_catalog) is missing")
+
+
+def _extracted(tree: Traversable) -> Path:
+    """Copy a package-data tree that is not on the file system (a zip) to a temporary folder."""
+    target = Path(tempfile.mkdtemp(prefix="pumpsim-catalog-"))
+    atexit.register(shutil.rmtree, target, ignore_errors=True)
+
+    def copy(node: Traversable, into: Path) -> None:
+        for child in node.iterdir():
+            if child.is_dir():
+                (into / child.name).mkdir()
+                copy(child, into / child.name)
+            else:
+                (into / child.name).write_bytes(child.read_bytes())
+
+    copy(tree, target)
+    return target
+
+
 def default_catalog_dir() -> Path:
-    """``$PUMPSIM_CATALOG`` if set, else the ``profiles/`` folder shipped with pumpsim."""
+    """``$PUMPSIM_CATALOG`` if set (a folder of your own with ``pumps/`` and ``drugs/``), else
+    the data shipped with pumpsim (``shipped_data_dir``)."""
     env = os.environ.get("PUMPSIM_CATALOG")
     if env:
         return Path(env)
-    package = Path(__file__).resolve().parents[1]  # pumpsim/
-    packaged = package / "_catalog"
-    if (packaged / "pumps").is_dir():
-        return packaged
-    return package.parent / "profiles"
+    return shipped_data_dir()
+
+
+def shipped(kind: str) -> list[Path]:
+    """The files of one kind of shipped data, sorted by name: ``shipped("patients")`` lists the
+    example patients, ``shipped("rosters")`` the example rosters (``SHIPPED_KINDS``). Always the
+    data shipped with pumpsim, whatever ``$PUMPSIM_CATALOG`` says."""
+    if kind not in SHIPPED_KINDS:
+        raise ValueError(f"no shipped data of kind {kind!r}; one of {', '.join(SHIPPED_KINDS)}")
+    folder = shipped_data_dir() / kind
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
 def _problems(

@@ -173,7 +173,8 @@ class ScenarioResult:
 
 
 def scenario_dir() -> Path:
-    """The folder of shipped scenarios: ``<catalog>/scenarios``."""
+    """The folder of scenarios: ``scenarios/`` of the catalog folder in effect
+    (``default_catalog_dir``: ``$PUMPSIM_CATALOG`` if set, else the data shipped with pumpsim)."""
     return default_catalog_dir() / "scenarios"
 
 

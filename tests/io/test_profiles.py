@@ -13,7 +13,16 @@ from typer.testing import CliRunner
 
 from pumpsim.cli import app
 from pumpsim.core.errors import ProfileError
-from pumpsim.io.profiles import load_catalog, load_profile, load_therapy, therapy_from_dict
+from pumpsim.io.profiles import (
+    SHIPPED_KINDS,
+    default_catalog_dir,
+    load_catalog,
+    load_profile,
+    load_therapy,
+    shipped,
+    shipped_data_dir,
+    therapy_from_dict,
+)
 from pumpsim.models import Therapy
 
 DELETE = object()
@@ -367,3 +376,18 @@ def test_overrides_replace_catalog_values_only_where_given() -> None:
 def test_profile_from_python_dict_equals_file(write_profile: Callable[..., Path]) -> None:
     data = base_profile()
     assert therapy_from_dict(data, "dict") == load_therapy(write_profile(data))
+
+
+def test_shipped_data_in_a_source_tree_is_profiles(monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    monkeypatch.delenv("PUMPSIM_CATALOG", raising=False)
+    assert shipped_data_dir() == repo / "profiles"
+    assert default_catalog_dir() == repo / "profiles"
+    for kind in SHIPPED_KINDS:
+        expected = sorted(p for p in (repo / "profiles" / kind).iterdir() if p.is_file())
+        assert shipped(kind) == expected and expected, kind
+    monkeypatch.setenv("PUMPSIM_CATALOG", "/somewhere/else")
+    assert default_catalog_dir() == Path("/somewhere/else")
+    assert shipped("patients")[0].parent == repo / "profiles" / "patients"  # always the shipped
+    with pytest.raises(ValueError, match="one of pumps, drugs"):
+        shipped("recipes")
