@@ -31,7 +31,7 @@ $(CHROMIUM):
 system-deps: $(CHROMIUM)
 
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check pumpsim tests benchmarks

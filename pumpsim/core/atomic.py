@@ -124,6 +124,8 @@ def _journal(temporaries: Sequence[tuple[Path, Path]]) -> Path:
 def recover_sets(folder: Path) -> int:
     """Finish the renames of every set write in ``folder`` that was killed part way (its journal
     is still there); returns how many sets were completed."""
+    for stray in Path(folder).glob("." + _JOURNAL_GLOB + "*"):
+        _discard(stray)  # a journal killed while being written: its renames never began
     done = 0
     for journal in sorted(Path(folder).glob(_JOURNAL_GLOB)):
         try:
