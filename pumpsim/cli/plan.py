@@ -61,7 +61,14 @@ def plan(
         list[dt.datetime] | None,
         typer.Option("--closed", formats=["%Y-%m-%d"], help="A closure date (repeatable)."),
     ] = None,
-    timezone: Annotated[str, typer.Option("--timezone", help="IANA time zone.")] = "UTC",
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            "--timezone",
+            help="The clinic's IANA time zone, e.g. Europe/Berlin (default: the roster's, else "
+            "the country's when it has one; needed for --ics and --fhir).",
+        ),
+    ] = None,
     risk: Annotated[
         float, typer.Option("--risk", min=1e-6, max=0.5, help="Accepted risk of a late refill.")
     ] = 0.01,
@@ -115,6 +122,8 @@ def plan(
             closed=closed,
             timezone=timezone,
         )
+        if ics is not None or fhir is not None:
+            calendar.tz  # noqa: B018 - zoned exports need the clinic's zone: ask before planning
         patients = load_roster(roster)
         result = _make_plan(
             patients, calendar, windows, previous, risk, runs, seed, workers, quiet=as_json
@@ -150,7 +159,7 @@ def _calendar(
     country: str | None,
     subdiv: str | None,
     closed: list[dt.datetime] | None,
-    timezone: str,
+    timezone: str | None,
 ) -> ClinicCalendar:
     """The clinic calendar the options describe (validated by ``pumpsim.clinic``)."""
     return calendar_from_dict(

@@ -26,7 +26,7 @@ import holidays
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from pumpsim.core.clock import parse_weekdays, weekday_name
-from pumpsim.core.errors import Problem, ProfileError
+from pumpsim.core.errors import Problem, ProfileError, PumpsimError
 from pumpsim.io.roster import DEFAULT_POOL
 from pumpsim.models.base import FrozenModel, MinuteOfDay
 
@@ -37,7 +37,10 @@ class ClinicCalendar(FrozenModel):
     """Open days, hours, slots and capacity of a refill clinic over a planning horizon.
 
     Times are local wall-clock times in ``timezone`` (an IANA name such as ``Europe/Berlin``), the
-    same clock the pumps keep.
+    same clock the pumps keep. Without one, the zone of ``country`` when all of the country's
+    zones keep the same time (DE: Europe/Berlin); otherwise the calendar has no time zone, which
+    plans fine (dates and wall-clock times) but cannot be exported where an absolute time is
+    needed (iCalendar, FHIR): ``tz`` then raises, asking for one. Never UTC by default.
     """
 
     start: dt.date
@@ -55,7 +58,7 @@ class ClinicCalendar(FrozenModel):
     subdivision: str | None = None
     closures: frozenset[dt.date] = frozenset()
     extra_sessions: frozenset[dt.date] = frozenset()
-    timezone: str = "UTC"
+    timezone: str | None = None
 
     @field_validator("open_weekdays", mode="before")
     @classmethod
@@ -66,7 +69,9 @@ class ClinicCalendar(FrozenModel):
 
     @field_validator("timezone")
     @classmethod
-    def _tz(cls, value: str) -> str:
+    def _tz(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
@@ -164,9 +169,18 @@ class ClinicCalendar(FrozenModel):
         minute = self.opens_minute + index * self.slot_minutes
         return dt.datetime.combine(day, dt.time()) + dt.timedelta(minutes=minute)
 
+    @model_validator(mode="after")
+    def _zone_of_country(self) -> Self:
+        if self.timezone is None and self.country:
+            zone = country_timezone(self.country, self.start.year)
+            if zone is not None:
+                object.__setattr__(self, "timezone", zone)
+        return self
+
     @property
     def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        """The clinic's time zone; ``ValueError`` asking for one when it is not known."""
+        return ZoneInfo(require_timezone(self.timezone, self.country))
 
 
 @lru_cache(maxsize=64)
@@ -198,3 +212,32 @@ def calendar_from_dict(data: Mapping[str, Any], source: str = "clinic calendar")
             message = err["msg"].removeprefix("Value error, ")
             problems.append(Problem(field, err.get("input"), message))
         raise ProfileError(source, problems) from None
+
+
+class TimezoneError(PumpsimError):
+    """A time needs the clinic's time zone and none is known."""
+
+
+def country_timezone(country: str, year: int) -> str | None:
+    """The IANA zone of ``country`` (ISO 3166 code) when all of its zones keep the same time in
+    ``year`` (winter and summer offsets): its principal zone (DE: Europe/Berlin, whose Büsingen
+    zone keeps the same time); ``None`` for a country with several times (US) or none known."""
+    import pytz  # the country -> zones table (a maintained copy of the tz database's zone.tab)
+
+    zones = pytz.country_timezones.get(country.upper(), [])
+    if not zones:
+        return None
+    probes = (dt.datetime(year, 1, 15, 12), dt.datetime(year, 7, 15, 12))
+    offsets = {tuple(ZoneInfo(z).utcoffset(p) for p in probes) for z in zones}
+    return str(zones[0]) if len(offsets) == 1 else None
+
+
+def require_timezone(timezone: str | None, country: str | None) -> str:
+    """``timezone``, or ``TimezoneError`` asking for it (naming the country's zones)."""
+    if timezone is not None:
+        return timezone
+    hint = f"; {country} has more than one" if country else ""
+    raise TimezoneError(
+        "the clinic's time zone is not known: give it (--timezone or timezone:, an IANA name "
+        f"such as Europe/Berlin), or a country with one time zone{hint}"
+    )

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event
 
+from pumpsim.clinic.calendar import require_timezone
 from pumpsim.clinic.results import Appointment, Plan
 from pumpsim.core.atomic import write_bytes_atomic, write_set_atomic, write_text_atomic
 from pumpsim.core.csvsafe import safe_record
@@ -166,7 +167,8 @@ def _draw_up(a: Appointment) -> str:
 
 def worklist_text(plan: Plan, *, include_names: bool = False) -> str:
     """A per-day worklist: time, patient, pump, drugs, what to draw up and what to expect."""
-    lines = [f"Refill worklist {plan.start} to {plan.end} ({plan.timezone})", ""]
+    zone = plan.timezone or "local time, no time zone given"
+    lines = [f"Refill worklist {plan.start} to {plan.end} ({zone})", ""]
     for day, appointments in plan.per_day().items():
         lines.append(f"## {day:%A} {day} — {len(appointments)} refill(s)")
         for a in appointments:
@@ -271,8 +273,9 @@ def plan_ics(
     include_names: bool = False,
     stamp: dt.datetime | None = None,
 ) -> bytes:
-    """The plan as one iCalendar file (``stamp``: the DTSTAMP, default now, in UTC)."""
-    tz = ZoneInfo(plan.timezone)
+    """The plan as one iCalendar file (``stamp``: the DTSTAMP, default now, in UTC); times are
+    wall-clock times in the plan's zone, with its VTIMEZONE (``TimezoneError`` without one)."""
+    tz = ZoneInfo(require_timezone(plan.timezone, None))
     when = _stamp(stamp)
     events = [_event(a, tz, when, reminder_minutes, include_names) for a in plan.appointments]
     return bytes(_calendar(events, plan.start, plan.end).to_ical())
@@ -286,7 +289,7 @@ def event_calendars(
     stamp: dt.datetime | None = None,
 ) -> Iterator[tuple[str, bytes]]:
     """``(uid, one-event iCalendar)`` per appointment: what a CalDAV server stores per resource."""
-    tz = ZoneInfo(plan.timezone)
+    tz = ZoneInfo(require_timezone(plan.timezone, None))
     when = _stamp(stamp)
     for a in plan.appointments:
         event = _event(a, tz, when, reminder_minutes, include_names)

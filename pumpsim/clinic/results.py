@@ -108,7 +108,8 @@ class Plan(FrozenModel):
 
     start: dt.date
     end: dt.date
-    timezone: str
+    timezone: str | None
+    """The clinic's IANA time zone; ``None`` when none was given or found from the country."""
     window_source: str
     appointments: tuple[Appointment, ...]
     unplaceable: tuple[Unplaceable, ...]

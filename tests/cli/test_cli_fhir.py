@@ -16,7 +16,10 @@ from pumpsim.cli import app
 ROOT = Path(__file__).resolve().parents[2]
 ROSTER = ROOT / "profiles" / "rosters" / "clinic-12.csv"
 PROFILE = ROOT / "profiles" / "patients" / "morphine-cancer-pain.yaml"
-PLAN = ["--start", "2026-03-09", "--weeks", "6", "--capacity", "2", "--windows", "schedule"]
+PLAN = [
+    *("--start", "2026-03-09", "--weeks", "6", "--capacity", "2", "--windows", "schedule"),
+    *("--timezone", "Europe/Berlin"),
+]
 
 
 def test_plan_writes_a_bundle_and_plans_from_it(tmp_path: Path) -> None:

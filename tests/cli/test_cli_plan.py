@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import flat, run_subprocess
 from typer.testing import CliRunner
 
 from pumpsim.cli import app
@@ -113,3 +114,34 @@ def test_bad_roster_exits_2_without_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "row 2, column pump" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_clinics_time_zone_comes_from_the_country_never_utc_by_default(
+    tmp_path: Path,
+) -> None:
+    """The README's DE example writes Europe/Berlin wall-clock times with a VTIMEZONE; without
+    a zone or a one-zone country, --ics is refused with a message asking for one."""
+    ics = tmp_path / "plan.ics"
+    done = run_subprocess(
+        "plan", str(ROSTER), "--start", "2026-03-02", "--weeks", "13", "--windows",
+        "schedule", "--country", "DE", "--ics", str(ics),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    text = ics.read_text(encoding="utf-8")
+    assert "BEGIN:VTIMEZONE" in text and "TZID:Europe/Berlin" in text
+    events = text.split("BEGIN:VEVENT")[1:]  # the VTIMEZONE's own DTSTARTs come before
+    starts = [line for e in events for line in e.splitlines() if line.startswith("DTSTART")]
+    assert starts and all(s.startswith("DTSTART;TZID=Europe/Berlin:") for s in starts)
+    assert not any(s.endswith("Z") for s in starts)
+    refused = run_subprocess(
+        "plan", str(ROSTER), "--start", "2026-03-02", "--weeks", "4", "--windows", "schedule",
+        "--ics", str(tmp_path / "x.ics"),
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "time zone is not known" in flat(refused.stderr)
+    assert not (tmp_path / "x.ics").exists()
+    us = run_subprocess(
+        "plan", str(ROSTER), "--start", "2026-03-02", "--weeks", "4", "--windows", "schedule",
+        "--country", "US", "--ics", str(tmp_path / "y.ics"),
+    )  # fmt: skip
+    assert us.returncode == 2 and "US has more than one" in flat(us.stderr)

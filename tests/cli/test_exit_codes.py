@@ -156,7 +156,7 @@ def test_plan_books_every_overdue_patient_urgently(tmp_path: Path) -> None:
     proc = run_subprocess(
         "plan", str(ROSTER), "--start", "2026-12-01", "--weeks", "4", "--capacity", "2",
         "--windows", "schedule", "--csv", str(out), "--worklist", str(worklist),
-        "--ics", str(ics),
+        "--ics", str(ics), "--country", "DE",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     text = flat(proc.stdout)
