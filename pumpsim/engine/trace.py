@@ -383,37 +383,45 @@ class Trace:
             writer.writerow([when.isoformat(), f"{d:.6f}", f"{c:.9f}", f"{a:.9f}"])
         return buf.getvalue()
 
+    DAILY_COLUMNS = (
+        "date",
+        "drug",
+        "unit",
+        "dose",
+        "bolus_dose",
+        "delivered_ml",
+        "basal_ml",
+        "bolus_ml",
+        "ptm_granted",
+        "ptm_denied",
+        "no_therapy_h",
+    )
+    """The daily CSV's fixed columns (a long format: one row per day and drug, the dose in the
+    drug's ``unit`` per day; the day's volume, PTM and no-therapy columns repeat on each of its
+    drug rows)."""
+
     def daily_csv(self) -> str:
+        """The daily summary as CSV with ``DAILY_COLUMNS``, whatever the drugs."""
         drugs = sorted({n for d in self.daily for n in d.dose_mg})
         buf = io.StringIO()
         writer = csv.writer(buf)
-        writer.writerow(
-            safe_row(
-                [
-                    "date",
-                    "delivered_ml",
-                    "basal_ml",
-                    "bolus_ml",
-                    *[f"{n}_{self.unit_of(n)}" for n in drugs],
-                    "ptm_granted",
-                    "ptm_denied",
-                    "no_therapy_h",
-                ]
-            )
-        )
+        writer.writerow(self.DAILY_COLUMNS)
         for d in self.daily:
-            writer.writerow(
-                [
-                    d.date.isoformat(),
-                    f"{d.delivered_ml:.6f}",
-                    f"{d.basal_ml:.6f}",
-                    f"{d.bolus_ml:.6f}",
-                    *[f"{mass_in_unit(d.dose_mg.get(n, 0.0), self.unit_of(n)):.6f}" for n in drugs],
-                    d.ptm_granted,
-                    d.ptm_denied,
-                    f"{d.no_therapy_days * 24:.3f}",
-                ]
-            )
+            totals = [
+                f"{d.delivered_ml:.6f}",
+                f"{d.basal_ml:.6f}",
+                f"{d.bolus_ml:.6f}",
+                d.ptm_granted,
+                d.ptm_denied,
+                f"{d.no_therapy_days * 24:.3f}",
+            ]
+            for n in drugs:
+                unit = self.unit_of(n)
+                dose = mass_in_unit(d.dose_mg.get(n, 0.0), unit)
+                bolus = mass_in_unit(d.bolus_dose_mg.get(n, 0.0), unit)
+                writer.writerow(
+                    safe_row([d.date.isoformat(), n, unit, f"{dose:.6f}", f"{bolus:.6f}", *totals])
+                )
         return buf.getvalue()
 
     def to_csv(

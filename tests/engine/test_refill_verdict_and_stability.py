@@ -233,11 +233,12 @@ def test_a_pocket_fill_keeps_the_old_clock_and_a_dry_reservoir_passes_nothing() 
 # ------------------------------------------------------------------ units in the exports
 def test_mcg_drugs_are_written_in_mcg_in_csv_and_json() -> None:
     """Ziconotide 25 mcg/mL at 0.1 mL/day = 2.5 mcg/day on a whole day (the tip holds the same
-    fluid): column ``ziconotide_mcg``, JSON ``dose: {ziconotide_mcg: 2.5}``."""
+    fluid): the daily CSV's ``unit`` is ``mcg`` (fixed columns, a row per day and drug), JSON
+    ``dose: {ziconotide_mcg: 2.5}``."""
     trace = simulate(therapy(infusate=ZICONOTIDE, program=Program.simple(0.1)), days=3)
     rows = list(csv.DictReader(io.StringIO(trace.daily_csv())))
-    assert "ziconotide_mcg" in rows[0] and "ziconotide_mg" not in rows[0]
-    assert float(rows[1]["ziconotide_mcg"]) == pytest.approx(2.5, abs=1e-6)
+    assert (rows[1]["drug"], rows[1]["unit"]) == ("ziconotide", "mcg")
+    assert float(rows[1]["dose"]) == pytest.approx(2.5, abs=1e-6)
     day = trace.to_dict()["daily"][1]
     assert day["dose"] == {"ziconotide_mcg": pytest.approx(2.5, abs=1e-9)}
     assert "dose_mg" not in day
