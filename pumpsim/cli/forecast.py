@@ -127,7 +127,8 @@ def forecast_command(
         if fhir is not None:
             from pumpsim.clinic.fhir import write_forecast_bundle
 
-            write_forecast_bundle(fhir, therapies, results)
+            visits = calibration.visits if calibration is not None else ()
+            write_forecast_bundle(fhir, therapies, results, visits)
     _render(results, as_json, calibration)
     if plot is not None:
         _write_plot(results, plot, quiet=as_json)

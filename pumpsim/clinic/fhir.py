@@ -21,7 +21,16 @@ from pumpsim.clinic.calendar import ClinicCalendar
 from pumpsim.clinic.results import Appointment, Plan
 from pumpsim.core.atomic import write_text_atomic
 from pumpsim.forecast.probabilistic import Forecast
-from pumpsim.io.fhir import Resource, bundle_json, entry_resources, fhir_time, full_url
+from pumpsim.forecast.visit import VisitRecord
+from pumpsim.io.fhir import (
+    Resource,
+    bundle_json,
+    coding,
+    entry_resources,
+    exact_quantity,
+    fhir_time,
+    full_url,
+)
 from pumpsim.io.roster import Roster, RosterEntry
 from pumpsim.models import Therapy
 
@@ -173,12 +182,26 @@ def _unbooked(
 
 
 def forecast_bundle(
-    therapies: Sequence[Therapy], forecasts: Sequence[Forecast], tz: ZoneInfo | None = None
+    therapies: Sequence[Therapy],
+    forecasts: Sequence[Forecast],
+    tz: ZoneInfo | None = None,
+    visits: Sequence[VisitRecord] = (),
 ) -> str:
     """The forecasts' Bundle (JSON): each patient's resources and a ``proposed`` refill
-    Appointment whose ``requestedPeriod`` is the window ``earliest_refill … refill_by``."""
+    Appointment whose ``requestedPeriod`` is the window ``earliest_refill … refill_by``; with
+    ``visits`` (a refill sheet's judged visits, one patient) an Observation per visit with the
+    discrepancy and its verdict."""
     zone = tz or ZoneInfo("UTC")
     resources: list[tuple[str, Resource]] = []
+    if visits and therapies:
+        patient = therapies[0].patient_id
+        for i, visit in enumerate(visits):
+            resources.append(
+                (
+                    full_url("Observation", f"{patient}/refill-{i}"),
+                    _discrepancy(patient, visit, zone),
+                )
+            )
     for row, (therapy, f) in enumerate(zip(therapies, forecasts, strict=True), start=1):
         resources.extend(entry_resources(RosterEntry(therapy=therapy, row=row), zone))
         note = f"forecast at risk {f.risk:g} ({f.runs} runs), limited by {f.limiting_factor}"
@@ -194,7 +217,39 @@ def forecast_bundle(
 
 
 def write_forecast_bundle(
-    path: Path, therapies: Sequence[Therapy], forecasts: Sequence[Forecast]
+    path: Path,
+    therapies: Sequence[Therapy],
+    forecasts: Sequence[Forecast],
+    visits: Sequence[VisitRecord] = (),
 ) -> None:
     """Write ``forecast_bundle`` atomically (temporary file, fsync, rename)."""
-    write_text_atomic(Path(path), forecast_bundle(therapies, forecasts))
+    write_text_atomic(Path(path), forecast_bundle(therapies, forecasts, visits=visits))
+
+
+def _discrepancy(patient: str, visit: VisitRecord, tz: ZoneInfo) -> Resource:
+    """A refill visit's discrepancy (withdrawn − expected withdrawable, mL) and its verdict."""
+    verdict = visit.verdict
+    observation: Resource = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": coding("refill-discrepancy", "refill discrepancy (withdrawn - expected)"),
+        "subject": {"reference": full_url("Patient", patient)},
+        "device": {"reference": full_url("Device", patient)},
+        "effectiveDateTime": fhir_time(visit.time, tz),
+        "valueQuantity": exact_quantity(visit.discrepancy_ml, "volume"),
+        "interpretation": [{"text": verdict.level}],
+        "note": [{"text": verdict.explanation}],
+        "component": [
+            {
+                "code": coding("withdrawn", "volume withdrawn"),
+                "valueQuantity": exact_quantity(visit.withdrawn_ml, "volume"),
+            },
+            {
+                "code": coding("expected-withdrawable", "expected withdrawable volume"),
+                "valueQuantity": exact_quantity(visit.expected_withdrawable_ml, "volume"),
+            },
+        ],
+    }
+    if verdict.cause:
+        observation["interpretation"].append({"text": verdict.cause})
+    return observation

@@ -113,7 +113,7 @@ def fhir_time(value: dt.datetime, tz: ZoneInfo) -> str:
     return value.replace(tzinfo=tz).isoformat(timespec="seconds")
 
 
-def _coding(code: str, display: str) -> dict[str, Any]:
+def coding(code: str, display: str) -> dict[str, Any]:
     return {"coding": [{"system": CODES, "code": code, "display": display}], "text": display}
 
 
@@ -171,27 +171,25 @@ def _device(therapy: Therapy) -> Resource:
     pump = therapy.pump
     properties = [
         {
-            "type": _coding("reservoir-volume", "reservoir volume"),
+            "type": coding("reservoir-volume", "reservoir volume"),
             "valueQuantity": [exact_quantity(pump.reservoir_ml, "volume")],
         },
         {
-            "type": _coding("catheter-volume", "catheter volume"),
+            "type": coding("catheter-volume", "catheter volume"),
             "valueQuantity": [exact_quantity(therapy.catheter.volume_ml, "volume")],
         },
     ]
     if therapy.alarms.low_reservoir_ml is not None:
         properties.append(
             {
-                "type": _coding("low-reservoir-alarm", "low-reservoir alarm threshold (set)"),
+                "type": coding("low-reservoir-alarm", "low-reservoir alarm threshold (set)"),
                 "valueQuantity": [exact_quantity(therapy.alarms.low_reservoir_ml, "volume")],
             }
         )
     elif pump.low_reservoir_alarm is not None:
         properties.append(
             {
-                "type": _coding(
-                    "low-reservoir-alarm-default", "low-reservoir alarm (pump default)"
-                ),
+                "type": coding("low-reservoir-alarm-default", "low-reservoir alarm (pump default)"),
                 "valueQuantity": [exact_quantity(pump.low_reservoir_alarm.default_ml, "volume")],
             }
         )
@@ -318,7 +316,7 @@ def _volume_observation(therapy: Therapy, tz: ZoneInfo) -> Resource:
     observation: Resource = {
         "resourceType": "Observation",
         "status": "final",
-        "code": _coding("calculated-reservoir-volume", "calculated reservoir volume"),
+        "code": coding("calculated-reservoir-volume", "calculated reservoir volume"),
         "subject": {"reference": full_url("Patient", therapy.patient_id)},
         "device": {"reference": full_url("Device", therapy.patient_id)},
         "effectiveDateTime": fhir_time(state.time, tz),
@@ -327,7 +325,7 @@ def _volume_observation(therapy: Therapy, tz: ZoneInfo) -> Resource:
     if state.filled_at is not None:
         observation["component"] = [
             {
-                "code": _coding("last-refill", "time of the last refill"),
+                "code": coding("last-refill", "time of the last refill"),
                 "valueDateTime": fhir_time(state.filled_at, tz),
             }
         ]

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from fhir.resources.R4B.bundle import Bundle
 from typer.testing import CliRunner
 
@@ -75,3 +76,36 @@ def test_a_json_file_that_is_no_bundle_exits_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["plan", str(path), *PLAN])
     assert result.exit_code == 2
     assert "resourceType" in result.output and "Bundle" in result.output
+
+
+def test_forecast_bundle_with_a_refill_sheet_carries_each_visits_verdict(tmp_path: Path) -> None:
+    """forecast --refills --fhir: an Observation per judged visit, the discrepancy in mL (UCUM)
+    and the verdict as its interpretation; the Bundle validates with the FHIR models."""
+    import json
+
+    from fhir.resources.R4B.bundle import Bundle
+
+    root = Path(__file__).resolve().parents[2]
+    profile = root / "profiles" / "patients" / "morphine-refill-history.yaml"
+    sheet = root / "profiles" / "refills" / "morphine-over-infusion.csv"
+    bundle = tmp_path / "forecast.json"
+    result = CliRunner().invoke(
+        app,
+        ["forecast", str(profile), "--refills", str(sheet), "--fhir", str(bundle), "--runs",
+         "100", "--as-of", "state", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = bundle.read_text(encoding="utf-8")
+    Bundle.model_validate_json(text)
+    observations = [
+        e["resource"]
+        for e in json.loads(text)["entry"]
+        if e["resource"]["resourceType"] == "Observation"
+        and e["resource"]["code"]["coding"][0]["code"] == "refill-discrepancy"
+    ]
+    assert len(observations) == 3  # the visits after the first fill
+    first = observations[0]
+    assert first["valueQuantity"]["unit"] == "mL" and first["valueQuantity"]["code"] == "mL"
+    assert first["valueQuantity"]["value"] == pytest.approx(-1.5, abs=1e-9)  # 3.5 - 5.0
+    assert first["interpretation"][0]["text"] in {"review", "investigate"}
+    assert first["interpretation"][1]["text"] == "over-infusion"
