@@ -109,6 +109,7 @@ def plan(
     with user_errors():
         if windows not in ("forecast", "schedule"):
             raise ProfileError("--windows", [Problem("--windows", windows, "forecast or schedule")])
+        patients = load_roster(roster)
         calendar = _calendar(
             start,
             weeks,
@@ -120,11 +121,10 @@ def plan(
             country=country,
             subdiv=subdiv,
             closed=closed,
-            timezone=timezone,
-        )
+            timezone=timezone or patients.timezone,  # the option, else the roster's, else
+        )  # the country's (ClinicCalendar)
         if ics is not None or fhir is not None:
             calendar.tz  # noqa: B018 - zoned exports need the clinic's zone: ask before planning
-        patients = load_roster(roster)
         result = _make_plan(
             patients, calendar, windows, previous, risk, runs, seed, workers, quiet=as_json
         )

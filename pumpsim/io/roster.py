@@ -48,6 +48,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pumpsim.core.clock import parse_weekdays
 from pumpsim.core.errors import Problem, ProfileError, clip, shown
@@ -90,6 +91,7 @@ COLUMNS = (
     "refill_volume",
     "next_drugs",
     "refill_sheet",
+    "timezone",
 )
 _THERAPY_COLUMNS = (
     "pump",
@@ -156,6 +158,9 @@ class Roster:
 
     entries: tuple[RosterEntry, ...]
     source: str
+    timezone: str | None = None
+    """The clinic's IANA time zone from a ``timezone`` column (the same on every row that
+    fills it), for exports that need one; ``None`` when the roster does not say."""
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -230,7 +235,43 @@ def roster_from_rows(
         raise ProfileError(source, problems)
     if not entries:
         raise ProfileError(source, [Problem("roster", "(no patients)", "at least one row")])
-    return Roster(entries=tuple(entries), source=source)
+    return Roster(entries=tuple(entries), source=source, timezone=_timezone(rows, source, where))
+
+
+def _timezone(
+    rows: list[tuple[int, dict[str, str] | Problem]],
+    source: str,
+    where: Callable[[int, str | None], str],
+) -> str | None:
+    """The one time zone the rows' ``timezone`` cells name (an IANA name), if any."""
+    named = [
+        (n, r["timezone"].strip())
+        for n, r in rows
+        if isinstance(r, dict) and r.get("timezone", "").strip()
+    ]
+    zones = {zone for _, zone in named}
+    if not zones:
+        return None
+    number, zone = named[0]
+    if len(zones) > 1:
+        raise ProfileError(
+            source,
+            [
+                Problem(
+                    where(named[-1][0], "timezone"),
+                    named[-1][1],
+                    f"the roster's one time zone ({zone}, {where(number, None)})",
+                )
+            ],
+        )
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ProfileError(
+            source,
+            [Problem(where(number, "timezone"), zone, "an IANA time zone such as Europe/Berlin")],
+        ) from None
+    return zone
 
 
 def _place(where: Callable[[int, str | None], str], number: int, field: str) -> str:

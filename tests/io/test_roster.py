@@ -143,3 +143,23 @@ def test_example_rosters_load() -> None:
     root = Path(__file__).resolve().parents[2] / "profiles" / "rosters"
     assert len(load_roster(root / "clinic-12.csv")) == 12
     assert len(load_roster(root / "clinic-1000.csv")) == 1000
+
+
+def test_a_roster_may_name_the_clinics_time_zone(tmp_path: Path) -> None:
+    """A ``timezone`` column gives the roster's one zone; two zones or an unknown one are errors."""
+    from pumpsim.core.errors import ProfileError as Error
+
+    base = (
+        Path(__file__).resolve().parents[2] / "profiles" / "rosters" / "clinic-12.csv"
+    ).read_text()
+    header, *lines = base.splitlines()
+    path = tmp_path / "r.csv"
+    path.write_text("\n".join([header + ",timezone", *(f"{line},Europe/Berlin" for line in lines)]))
+    assert load_roster(path).timezone == "Europe/Berlin"
+    mixed = [f"{line},Europe/Berlin" for line in lines[:-1]] + [f"{lines[-1]},Europe/Paris"]
+    path.write_text("\n".join([header + ",timezone", *mixed]))
+    with pytest.raises(Error, match="the roster's one time zone"):
+        load_roster(path)
+    path.write_text("\n".join([header + ",timezone", *(f"{line},Mars/Base" for line in lines)]))
+    with pytest.raises(Error, match="an IANA time zone"):
+        load_roster(path)
