@@ -31,7 +31,7 @@ from pumpsim.models import (
 def roster(n: int) -> list[Therapy]:
     """``n`` varied patients (deterministic, no randomness in the roster itself)."""
     catalog = load_catalog()
-    morphine = Drug.from_entry(catalog.drugs["morphine"], 25.0)
+    morphine = Drug.from_entry(catalog.drugs["morphine"], 10.0)  # within its dose limits
     out = []
     for i in range(n):
         pump = ("synchromed-ii-20", "synchromed-ii-40", "prometra-ii-20")[i % 3]
