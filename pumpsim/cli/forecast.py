@@ -302,8 +302,7 @@ def _dates(f: Forecast) -> None:
 
 
 def _timeline_lines(f: Forecast) -> None:
-    if f.cycle_start is not None:
-        console.print(f"  reservoir cycle from: {_fmt(f.cycle_start)}")
+    console.print(f"  reservoir cycle from: {_fmt(f.cycle_start)}")
     if f.planned_refill is not None and f.risk_before_planned_refill is not None:
         console.print(
             f"  planned refill {_fmt(f.planned_refill)}: risk of an alarm or a dry reservoir "

@@ -31,7 +31,7 @@ from pumpsim.models.timeline import (
 )
 from pumpsim.schedule.segments import Course, bridge_days
 
-__all__ = ["CourseAt", "course_at"]
+__all__ = ["CourseAt", "course_at", "refilled_state"]
 
 
 @dataclass(frozen=True)
@@ -109,13 +109,12 @@ def _refilled(
     pocket fill), a new stability clock, the battery as used by then. With a bridge bolus the
     old program runs until the dead volume is pushed out (``schedule.segments.bridge_days``),
     then the refill's program."""
-    residual = current.pump.nonretrievable_residual_ml
-    state = PumpState(
-        time=refill.at,
-        calculated_volume_ml=refill.entered_ml or refill.fill_ml,
-        actual_volume_ml=residual if refill.pocket_fill else refill.fill_ml + residual,
-        filled_at=refill.at,
-        first_fill=False,
+    state = refilled_state(
+        current,
+        refill.at,
+        refill.fill_ml,
+        entered_ml=refill.entered_ml,
+        pocket_fill=refill.pocket_fill,
         battery_used=battery_used_at(original, refill.at),
     )
     update: dict[str, object] = {"state": state}
@@ -128,6 +127,31 @@ def _refilled(
     elif refill.program is not None:
         update["program"] = refill.program
     return current.model_copy(update=update), later
+
+
+def refilled_state(
+    before: Therapy,
+    at: dt.datetime,
+    fill_ml: float,
+    *,
+    battery_used: float,
+    entered_ml: float | None = None,
+    pocket_fill: bool = False,
+    first_fill: bool = False,
+) -> PumpState:
+    """The pump state right after a refill of ``fill_ml`` at ``at``: the calculated volume is
+    the volume keyed in (``entered_ml``, default the fill), the actual volume the fill plus the
+    non-retrievable residual left in ``before``'s pump (the residual alone after a pocket
+    fill), and the fill starts its own stability clock."""
+    residual = before.pump.nonretrievable_residual_ml
+    return PumpState(
+        time=at,
+        calculated_volume_ml=entered_ml or fill_ml,
+        actual_volume_ml=residual if pocket_fill else fill_ml + residual,
+        filled_at=at,
+        first_fill=first_fill,
+        battery_used=battery_used,
+    )
 
 
 def _with_ptm(therapy: Therapy, change: PtmChange) -> Therapy:

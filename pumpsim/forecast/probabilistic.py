@@ -128,9 +128,6 @@ class Forecast(FrozenModel):
     """Mean granted patient boluses per day before the reservoir empties."""
     horizon_end: dt.datetime
     fan: FanChart | None = None
-    cycle_start: dt.datetime | None = None
-    """When the reservoir cycle the forecast is about began: the pump state, or the last refill
-    of the timeline before ``as_of``. Quantile days count from here (``state_time``)."""
     planned_refill: dt.datetime | None = None
     """The first refill the timeline plans after ``as_of``."""
     risk_before_planned_refill: float | None = None
@@ -138,6 +135,12 @@ class Forecast(FrozenModel):
     timeline_not_applied: tuple[str, ...] = ()
     """Timeline entries the forecast does not model, in words."""
     _samples: dict[str, np.ndarray] | None = PrivateAttr(default=None)
+
+    @property
+    def cycle_start(self) -> dt.datetime:
+        """When the reservoir cycle the forecast is about began: the pump state, or the last
+        refill of the timeline before ``as_of`` (the cycle's state time, ``state_time``)."""
+        return self.state_time
 
     def quantile(self, event: Event, q: float) -> dt.datetime | None:
         """The ``q`` quantile of an event's date over the trajectories (needs the samples)."""
@@ -322,7 +325,6 @@ def forecast(
         ptm_granted_per_day=granted_rate,
         horizon_end=to_datetime(therapy.state.time, plan.horizon_day),
         fan=_fan(therapy, ens, fan_levels) if fan else None,
-        cycle_start=therapy.state.time,
         planned_refill=cycle.planned_refills[0] if cycle.planned_refills else None,
         risk_before_planned_refill=_risk_before(therapy, need, cycle.planned_refills),
         timeline_not_applied=cycle.not_applied,

@@ -44,7 +44,7 @@ from pumpsim.core.units import (
     mass_in_unit,
     parse_quantity,
 )
-from pumpsim.forecast.course import course_at
+from pumpsim.forecast.course import course_at, refilled_state
 from pumpsim.forecast.deterministic import (
     battery_used_at,
     elective_replacement_day,
@@ -76,7 +76,7 @@ from pumpsim.models.timeline import (
 )
 from pumpsim.schedule.limits import DoseWarning, enforce_dose_limits
 from pumpsim.schedule.ptm import ptm_max_ml_per_day
-from pumpsim.schedule.segments import CumulativeSchedule, bridge_days, mean_daily_volume_ml
+from pumpsim.schedule.segments import bridge_days, mean_daily_volume_ml, programmed_volume_ml
 
 __all__ = [
     "Bolus",
@@ -399,11 +399,7 @@ def therapy_at(therapy: Therapy, timeline: Timeline | None, at: dt.datetime) -> 
     start = cycle.therapy
     day = to_days(start.state.time, at)
     programs = [p for d, p in cycle.course.programs if d <= day]
-    pumped = (
-        float(CumulativeSchedule.for_therapy(start, day, course=cycle.course).volume_at(day))
-        if day > 0
-        else 0.0
-    )
+    pumped = programmed_volume_ml(start, day, course=cycle.course)
     factor = start.delivery_factor or 1.0
     state = PumpState(
         time=at,
@@ -554,15 +550,9 @@ def _after_change(
     if ptm is None:
         update["demand"] = None
     if change.fill_ml is not None:
-        residual = old.pump.nonretrievable_residual_ml
         update["infusate"] = infusate
-        update["state"] = PumpState(
-            time=at,
-            calculated_volume_ml=change.fill_ml,
-            actual_volume_ml=change.fill_ml + residual,
-            filled_at=at,
-            first_fill=change.prime,
-            battery_used=old.state.battery_used,
+        update["state"] = refilled_state(
+            old, at, change.fill_ml, first_fill=change.prime, battery_used=old.state.battery_used
         )
     new = old.model_copy(update=update)
     if bolus is None or bolus.kind != "bridge":

@@ -418,11 +418,12 @@ def max_calendar_day_volume_ml(therapy: Therapy) -> float:
     return float(max(volumes[1:] - volumes[:-1]))
 
 
-def programmed_volume_ml(therapy: Therapy, days: float) -> float:
-    """Programmed volume (mL) delivered in the ``days`` after ``therapy.state.time``."""
+def programmed_volume_ml(therapy: Therapy, days: float, *, course: Course | None = None) -> float:
+    """Programmed volume (mL) delivered in the ``days`` after ``therapy.state.time`` (with the
+    ``course``'s reprograms and stalls)."""
     if days <= 0:
         return 0.0
-    return float(CumulativeSchedule.for_therapy(therapy, days).volume_at(days))
+    return float(CumulativeSchedule.for_therapy(therapy, days, course=course).volume_at(days))
 
 
 # ---------------------------------------------------------------- the horizon search
