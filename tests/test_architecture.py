@@ -26,6 +26,7 @@ LAYERS = (
     "ensemble",
     "forecast",
     "clinic",
+    "population",
     "teaching",
     "report",
     "cli",
