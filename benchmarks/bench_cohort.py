@@ -8,7 +8,7 @@ load, then the RATIO lines:
   ``--large`` (100,000) patients, interleaved; exponent = log(t_large / t_small) / log(large /
   small) per round, median (goal <= 1.05: linear).
 * **two-worker speed-up**: wall seconds of ``run_cohort`` with 1 worker against 2 local workers
-  on ``--speedup-patients`` (20,000), interleaved; per-round ratio, median (goal >= 1.7). On a
+  on ``--speedup-patients`` (50,000), interleaved; per-round ratio, median (goal >= 1.7). On a
   shared 2-core machine this is bounded by what the other processes leave free.
 * **memory**: each size run once in a fresh interpreter (``workers=1``) under tracemalloc; the
   peak of traced Python/NumPy memory and the process's peak RSS for the large cohort against the
@@ -33,6 +33,7 @@ from _harness import Stats, interleave, machine_load, ratio_line  # noqa: E402
 
 from pumpsim.io.cohort import load_cohort  # noqa: E402
 from pumpsim.models.cohort import CohortSpec  # noqa: E402
+from pumpsim.population.cohort_run import cohort_path  # noqa: E402
 from pumpsim.population.runner import run_cohort  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,9 +41,10 @@ ROOT = Path(__file__).resolve().parent.parent
 _MEMORY_CHILD = """
 import json, resource, sys, tracemalloc
 from pumpsim.io.cohort import load_cohort
+from pumpsim.population.cohort_run import cohort_path
 from pumpsim.population.runner import run_cohort
 preset, patients, years = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-spec = load_cohort(preset).model_copy(update={"patients": patients, "years": years})
+spec = load_cohort(cohort_path(preset)).model_copy(update={"patients": patients, "years": years})
 run_cohort(spec.model_copy(update={"patients": 50}), 1, workers=1)  # warm: imports, caches
 tracemalloc.start()
 tally = run_cohort(spec, 0, workers=1)
@@ -53,7 +55,9 @@ print(json.dumps({"patients": tally.patients, "traced_peak_bytes": peak,
 
 
 def cohort(preset: str, patients: int, years: float) -> CohortSpec:
-    return load_cohort(preset).model_copy(update={"patients": patients, "years": years})
+    return load_cohort(cohort_path(preset)).model_copy(
+        update={"patients": patients, "years": years}
+    )
 
 
 def cost_exponent(preset: str, small: int, large: int, years: float, rounds: int) -> float:
@@ -118,7 +122,7 @@ def main() -> int:
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=100_000)
     parser.add_argument("--years", type=float, default=5.0)
-    parser.add_argument("--speedup-patients", type=int, default=20_000)
+    parser.add_argument("--speedup-patients", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     print(machine_load())

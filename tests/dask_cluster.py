@@ -84,20 +84,36 @@ def local_dask_cluster(workers: int = 2, timeout_s: float = 60.0) -> Iterator[st
         _wait_listening(port, scheduler, timeout_s)
         for i in range(workers):
             args = [str(DASK), "worker", address, "--nthreads", "1", "--no-nanny"]
+            args += ["--preload", "pumpsim.population.simulate"]  # imported before any task
             args += ["--host", "127.0.0.1", "--name", f"w{i}", *common]
             procs.append(subprocess.Popen(args, env=_env(), cwd=REPO, **quiet))  # type: ignore[call-overload]
         with Client(address, timeout=timeout_s, set_as_default=False) as client:
             client.wait_for_workers(workers, timeout=timeout_s)
         yield address
     finally:
-        for proc in reversed(procs):
+        _stop(address, procs)
+
+
+def _stop(address: str, procs: list[subprocess.Popen[bytes]]) -> None:
+    """Ask the scheduler to close itself and its workers; then end whatever is left."""
+    from distributed import Client
+
+    if procs and procs[0].poll() is None:
+        try:
+            with Client(address, timeout=5, set_as_default=False) as client:
+                client.shutdown()
+        except (OSError, TimeoutError):
+            pass
+    for proc in procs:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
             proc.terminate()
-        for proc in reversed(procs):
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 proc.kill()
-                proc.wait(timeout=10)
+                proc.wait(timeout=5)
 
 
 def toy_block(seed: int, months: int, first: int, stop: int) -> CohortTally:

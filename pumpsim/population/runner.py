@@ -43,6 +43,7 @@ from urllib.parse import urlsplit
 from pumpsim.core.errors import PumpsimError, SimulationError
 from pumpsim.forecast.batch import MAX_WORKERS
 from pumpsim.population.outcome import CohortTally
+from pumpsim.population.simulate import DEFAULT_BLOCK_SIZE, simulate_block
 
 if TYPE_CHECKING:
     from pumpsim.models.cohort import CohortSpec
@@ -66,9 +67,6 @@ BlockFn = Callable[[int, int], CohortTally]
 ProgressCallback = Callable[[int, int], None]
 """``progress(patients_done, patients_total)``."""
 
-DEFAULT_BLOCK_SIZE = 1000
-"""Patients per block: large enough that NumPy's per-call overhead is small against the work,
-small enough that a block's arrays stay a few MB whatever the cohort size."""
 MAX_BLOCK_SIZE = 100_000
 IN_FLIGHT_PER_WORKER = 2
 """Blocks submitted ahead per worker: one running, one waiting, so no worker idles between
@@ -181,8 +179,6 @@ def run_cohort(
 ) -> CohortTally:
     """The tally of the whole cohort ``spec`` under ``seed``: identical to
     ``simulate_cohort(spec, seed)`` for any ``workers``, ``scheduler`` or ``block_size``."""
-    from pumpsim.population.simulate import simulate_block
-
     block_fn = functools.partial(simulate_block, spec, seed)
     return run_blocks(
         block_fn,
@@ -212,6 +208,8 @@ class _Merge:
 def _run_local(todo: list[_Block], workers: int, tally: _Merge) -> None:
     """Blocks on a process pool, at most ``IN_FLIGHT_PER_WORKER`` per process submitted."""
     context = multiprocessing.get_context("forkserver")
+    # the server imports the simulation once; each worker forked from it starts warm
+    context.set_forkserver_preload(["pumpsim.population.simulate"])
     limit = workers * IN_FLIGHT_PER_WORKER
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         queue = iter(todo)

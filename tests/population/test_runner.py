@@ -1,6 +1,8 @@
 """The block runner: a fixed partition of the patients, whatever the worker count; the same
 integer tally in this process, on 2 local processes and on a real Dask cluster (a scheduler and
-two worker processes started here); bounded blocks in flight; progress; clean errors."""
+two worker processes started here) — for the cohort simulation itself (the shipped Smith 2002
+pump arm, equal to ``simulate_cohort``) and for a small toy block function; progress; clean
+errors."""
 
 from __future__ import annotations
 
@@ -11,13 +13,17 @@ import pytest
 from dask_cluster import free_port, local_dask_cluster, toy_block
 
 from pumpsim.core.errors import SimulationError
+from pumpsim.io.cohort import load_cohort
+from pumpsim.population.cohort_run import cohort_path
 from pumpsim.population.outcome import CohortTally
 from pumpsim.population.runner import (
     ClusterError,
     blocks,
     check_scheduler_address,
     run_blocks,
+    run_cohort,
 )
+from pumpsim.population.simulate import simulate_cohort
 
 MONTHS = 24
 
@@ -54,7 +60,22 @@ def test_progress_counts_patients_block_by_block() -> None:
     assert seen == [(10, 23), (20, 23), (23, 23)]
 
 
-def test_in_process_local_pool_and_dask_cluster_agree(cluster: str) -> None:
+def test_the_cohort_is_the_same_in_process_on_two_processes_and_on_the_cluster(
+    cluster: str,
+) -> None:
+    spec = load_cohort(cohort_path("smith-2002-pump-arm"))
+    reference = simulate_cohort(spec, 3)
+    assert reference.patients == 101 and reference.monthly["refill_visits"].sum() > 100
+    seen: list[tuple[int, int]] = []
+    one = run_cohort(spec, 3, workers=1, block_size=10, progress=lambda d, t: seen.append((d, t)))
+    assert one == reference
+    assert seen[0] == (10, 101) and seen[-1] == (101, 101) and len(seen) == 11
+    assert run_cohort(spec, 3, workers=2, block_size=30) == reference
+    assert run_cohort(spec, 3, scheduler=cluster, block_size=13) == reference  # 8 blocks
+    assert run_cohort(spec, 4, workers=1) != reference
+
+
+def test_toy_blocks_agree_in_process_local_pool_and_dask_cluster(cluster: str) -> None:
     fn = functools.partial(toy_block, 7, MONTHS)
     one = run_blocks(fn, 150, MONTHS, workers=1, block_size=10)
     two = run_blocks(fn, 150, MONTHS, workers=2, block_size=10)
