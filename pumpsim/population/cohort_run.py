@@ -25,6 +25,8 @@ from pumpsim.population.outcome import (
 )
 from pumpsim.population.runner import DEFAULT_BLOCK_SIZE, ProgressCallback, run_cohort
 
+from pumpsim.population.summary import CohortSummary, Estimate, summarize_tally
+
 if TYPE_CHECKING:
     from pumpsim.models.cohort import CohortSpec
     from pumpsim.models.economics import CostPreset
@@ -117,7 +119,7 @@ def evaluate_run(request: CohortRequest, tally: CohortTally) -> CohortRun:
         from pumpsim.population.economics import evaluate
 
         economics = evaluate(tally, request.preset, psa_draws=request.psa_draws, seed=request.seed)
-    return CohortRun(request, tally, economics)
+    return CohortRun(request, tally, summarize_tally(tally), economics)
 
 
 def tally_json(tally: CohortTally) -> dict[str, Any]:
@@ -129,6 +131,7 @@ def tally_json(tally: CohortTally) -> dict[str, Any]:
         "events": {kind: [int(v) for v in tally.events[kind]] for kind in EVENT_KINDS},
         "patient_sum": {name: int(tally.patient_sum[name]) for name in PER_PATIENT},
         "patient_sumsq": {name: int(tally.patient_sumsq[name]) for name in PER_PATIENT},
+        "patient_cross": {name: int(tally.patient_cross.get(name, 0)) for name in PER_PATIENT},
         "refill_burden_edges": list(REFILL_BURDEN_EDGES),
         "refill_burden": [int(v) for v in tally.refill_burden],
     }
@@ -136,10 +139,12 @@ def tally_json(tally: CohortTally) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class CohortRun:
-    """What a cohort run gives: the request, the merged tally, the economics (with a preset)."""
+    """What a cohort run gives: the request, the merged tally, its outcome summary
+    (``population.summary``) and the economics (with a preset)."""
 
     request: CohortRequest
     tally: CohortTally
+    summary: CohortSummary
     economics: EconomicResult | None
 
     @property
@@ -163,7 +168,7 @@ class CohortRun:
             "patients": spec.patients,
             "years": spec.years,
             "months": spec.months,
-            "outcomes": self.outcomes_json(),
+            "outcomes": self.summary.to_json_dict(),
             "costs": self.costs_name,
             "economics": None if self.economics is None else self.economics.to_json_dict(),
             "tally": tally_json(self.tally),
@@ -173,11 +178,37 @@ class CohortRun:
         """The versioned JSON document (``core.jsonout``), one line per top-level field."""
         return dumps(self.to_json_dict(), indent=1) + "\n"
 
-    def outcomes_json(self) -> dict[str, Any]:
-        raise NotImplementedError  # P1's outcome summary
-
     def outcome_rows(self) -> list[tuple[str, str, str]]:
-        raise NotImplementedError  # P1's outcome summary
+        """Label, value and 95 % interval of each headline outcome of the summary."""
+        s = self.summary
+        rate = s.per_patient_year
+        rows = [
+            ("refill visits per patient-year alive", rate["refill_visits"], 2),
+            ("  of them emergencies (pump ran dry)", rate["emergency_visits"], 2),
+            ("low-reservoir alarms per patient-year alive", rate["alarms"], 2),
+            ("days without therapy per patient-year alive", rate["gap_days"], 2),
+            ("months alive, mean per patient", s.mean_months_alive, 1),
+            ("months with therapy, mean per patient", s.mean_months_on_pump, 1),
+            ("deaths per 100 patient-years", s.deaths_per_100_patient_years, 1),
+            ("missed refill bookings per 100 pump-years", s.no_shows_per_100_pump_years, 1),
+        ]
+        out = [(label, f"{e.value:.{d}f}", _interval(e, d)) for label, e, d in rows]
+        for label, months in (
+            ("median months alive", s.median_months_alive),
+            ("median months with therapy", s.median_months_on_pump),
+        ):
+            shown = f"beyond {s.months}" if months is None else f"{months:.1f}"
+            out.append((label, shown, "-"))
+        return out
+
+    def event_rows(self) -> list[tuple[str, str]]:
+        """Each device or clinical event (implants aside) per 100 pump-years, with its 95 %
+        interval."""
+        return [
+            (kind.replace("_", " "), f"{e.value:.2f} ({_interval(e, 2)})")
+            for kind, e in self.summary.events_per_100_pump_years.items()
+            if kind != "implant"
+        ]
 
     def economics_rows(self) -> list[tuple[str, str]]:
         """Label and value of each headline economic figure (empty without a preset)."""
@@ -202,8 +233,9 @@ class CohortRun:
             rows.append(("ICER", icer))
         return rows
 
-    def event_rows(self) -> list[tuple[str, str]]:
-        raise NotImplementedError  # P1's outcome summary
+
+def _interval(e: Estimate, digits: int) -> str:
+    return f"{e.low:.{digits}f} to {e.high:.{digits}f}"
 
 
 def _crossover(e: EconomicResult) -> str:
