@@ -119,11 +119,15 @@ def cohort_run(
     """Simulate the cohort SPEC over its years; print its outcomes (and costs with --costs)."""
     with user_errors():
         from pumpsim.population.cohort_run import CohortRequest, run_request
-        from pumpsim.population.runner import ClusterError
+        from pumpsim.population.runner import ClusterError, check_scheduler_address
 
-        request = CohortRequest.load(spec, seed=seed, costs=costs, psa_draws=psa)
-        kwargs = {} if block_size is None else {"block_size": block_size}
         try:
+            if scheduler is not None:  # usage first: before any file is read
+                if workers is not None:
+                    raise ClusterError("--workers and --scheduler exclude each other")
+                check_scheduler_address(scheduler)
+            request = CohortRequest.load(spec, seed=seed, costs=costs, psa_draws=psa)
+            kwargs = {} if block_size is None else {"block_size": block_size}
             with progress_bar(
                 "simulating patients", request.spec.patients, show=json_out != "-"
             ) as progress:
@@ -162,7 +166,7 @@ def _summary(result: CohortRun) -> None:
         f"seed {result.seed}",
         highlight=False,
     )
-    table = Table(box=box.SIMPLE_HEAD, title="Outcomes (mean per patient, 95 % interval)")
+    table = Table(box=box.SIMPLE_HEAD, title="Outcomes")
     table.add_column("outcome")
     table.add_column("value", justify="right")
     table.add_column("95 % interval", justify="right")
@@ -172,9 +176,9 @@ def _summary(result: CohortRun) -> None:
     if result.economics is None:
         console.print("Costs: add --costs PRESET (pumpsim cohort list shows them).")
         return
-    table = Table(box=box.SIMPLE_HEAD, title=f"Economics ({escape(result.costs_name or '')})")
+    table = Table(box=box.SIMPLE_HEAD, title=f"Costs: {escape(result.economics.title)}")
     table.add_column("")
     table.add_column("value", justify="right")
-    for label, value in result.economics_rows():
+    for label, value in result.economics_rows()[1:]:  # the first names the preset: the title
         table.add_row(escape(label), escape(value))
     console.print(table)

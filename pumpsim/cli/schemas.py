@@ -175,6 +175,7 @@ class CohortTallyDocument(BaseModel):
     events: dict[str, list[int]]
     patient_sum: dict[str, int]
     patient_sumsq: dict[str, int]
+    patient_cross: dict[str, int]
     refill_burden_edges: list[float]
     refill_burden: list[int]
 

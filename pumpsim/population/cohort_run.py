@@ -24,7 +24,6 @@ from pumpsim.population.outcome import (
     CohortTally,
 )
 from pumpsim.population.runner import DEFAULT_BLOCK_SIZE, ProgressCallback, run_cohort
-
 from pumpsim.population.summary import CohortSummary, Estimate, summarize_tally
 
 if TYPE_CHECKING:
@@ -242,7 +241,7 @@ def _crossover(e: EconomicResult) -> str:
     text = "none within the horizon" if e.crossover_month is None else f"{e.crossover_month}"
     if e.crossover_interval is not None:
         low, high = e.crossover_interval
-        lo = "-" if low is None else f"{low}"
+        lo = f"beyond month {e.months}" if low is None else f"{low}"
         hi = f"beyond month {e.months}" if high is None else f"{high}"
         text += f" (95 % interval {lo} to {hi}, {e.psa_draws} PSA draws)"
     return text

@@ -23,12 +23,8 @@ from matplotlib.figure import Figure
 from pumpsim.core.about import DISCLAIMER, VERSION
 from pumpsim.core.atomic import write_text_atomic
 from pumpsim.population.cohort_run import CohortRun
-from pumpsim.population.outcome import (
-    EVENT_KINDS,
-    MINUTES_PER_MONTH,
-    REFILL_BURDEN_EDGES,
-    CohortTally,
-)
+from pumpsim.population.outcome import EVENT_KINDS, REFILL_BURDEN_EDGES, CohortTally
+from pumpsim.population.summary import CohortSummary
 from pumpsim.report.plots import figure_bytes
 from pumpsim.report.templating import render
 
@@ -48,7 +44,7 @@ __all__ = [
 _CAPTIONS = {
     "costs": "Cumulative cost per patient by month: pump therapy against comprehensive medical "
     "management; the crossover month is marked with its interval.",
-    "survival": "Patients alive and with a working pump, by month from implant.",
+    "survival": "Share of the cohort alive, and alive with therapy, by month from implant.",
     "events": "Device and clinical events, and refill visits, by month (whole cohort).",
     "burden": "Refill burden: patients by refill visits per patient-year alive.",
 }
@@ -56,16 +52,21 @@ _IT = "#8e44ad"
 _CMM = "#d35400"
 
 
-def draw_survival(ax: Axes, tally: CohortTally) -> None:
-    """Patients alive and on the pump per month (mean over the month, from the minutes)."""
-    months = np.arange(tally.months)
-    alive = tally.monthly["alive_minutes"] / MINUTES_PER_MONTH
-    on_pump = tally.monthly["on_pump_minutes"] / MINUTES_PER_MONTH
-    ax.plot(months, alive, color="#1f618d", lw=1.8, label="alive")
-    ax.plot(months, on_pump, color="#117a65", lw=1.6, ls="--", label="alive with therapy")
-    ax.set_ylim(0, max(1.0, float(tally.patients)) * 1.05)
+def draw_survival(ax: Axes, summary: CohortSummary) -> None:
+    """The share of the cohort alive, and alive with therapy, per month (the summary's)."""
+    months = np.arange(summary.months)
+    ax.plot(months, 100 * np.asarray(summary.share_alive), color="#1f618d", lw=1.8, label="alive")
+    ax.plot(
+        months,
+        100 * np.asarray(summary.share_on_pump),
+        color="#117a65",
+        lw=1.6,
+        ls="--",
+        label="alive with therapy",
+    )
+    ax.set_ylim(0, 105)
     ax.set_xlabel("month from implant")
-    ax.set_ylabel("patients")
+    ax.set_ylabel("% of the cohort")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper right", fontsize=8)
 
@@ -140,11 +141,10 @@ def cohort_figures(run: CohortRun) -> dict[str, Figure]:
         fig = Figure(figsize=(9, 3.8), layout="constrained")
         draw_cohort_costs(fig.add_subplot(), run.economics)
         figs["costs"] = fig
-    for key, draw, height in (
-        ("survival", draw_survival, 3.0),
-        ("events", draw_events, 3.4),
-        ("burden", draw_burden, 3.0),
-    ):
+    fig = Figure(figsize=(9, 3.0), layout="constrained")
+    draw_survival(fig.add_subplot(), run.summary)
+    figs["survival"] = fig
+    for key, draw, height in (("events", draw_events, 3.4), ("burden", draw_burden, 3.0)):
         fig = Figure(figsize=(9, height), layout="constrained")
         draw(fig.add_subplot(), run.tally)
         figs[key] = fig

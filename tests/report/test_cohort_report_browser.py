@@ -90,6 +90,7 @@ def test_hostile_cohort_name_is_escaped() -> None:
     hostile = CohortRun(
         CohortRequest(spec, run.seed, run.request.preset, "kumar-2002", 100),
         run.tally,
+        run.summary,
         run.economics,
     )
     page = render_cohort_report(hostile)
