@@ -44,6 +44,7 @@ from pumpsim.core.errors import PumpsimError, SimulationError
 from pumpsim.forecast.batch import MAX_WORKERS
 from pumpsim.population.outcome import CohortTally
 from pumpsim.population.simulate import DEFAULT_BLOCK_SIZE, simulate_block
+from pumpsim.population.therapies import check_dose_limits
 
 if TYPE_CHECKING:
     from pumpsim.models.cohort import CohortSpec
@@ -178,7 +179,10 @@ def run_cohort(
     progress: ProgressCallback | None = None,
 ) -> CohortTally:
     """The tally of the whole cohort ``spec`` under ``seed``: identical to
-    ``simulate_cohort(spec, seed)`` for any ``workers``, ``scheduler`` or ``block_size``."""
+    ``simulate_cohort(spec, seed)`` for any ``workers``, ``scheduler`` or ``block_size``. The
+    hard dose limits are checked here first (``DoseLimitError``), not in a worker whose error
+    would have to travel back."""
+    check_dose_limits(spec)
     block_fn = functools.partial(simulate_block, spec, seed)
     return run_blocks(
         block_fn,
@@ -242,6 +246,11 @@ def _run_dask(todo: list[_Block], scheduler: str, tally: _Merge) -> None:
     except (OSError, TimeoutError) as exc:
         raise ClusterError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
     with client:
+        if not client.nthreads():
+            try:
+                client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+            except TimeoutError:
+                raise ClusterError(f"--scheduler {scheduler}: the cluster has no workers") from None
         slots = max(1, sum(client.nthreads().values())) * IN_FLIGHT_PER_WORKER
         run = uuid.uuid4().hex[:12]  # keys unique to this run on a shared cluster
         queue = iter(todo)

@@ -100,6 +100,16 @@ def test_a_bad_cohort_exits_2_naming_file_field_and_value(tmp_path: Path) -> Non
     assert result.exit_code == 2 and "kumar-2002" in flat(result.stderr)
 
 
+def test_a_dose_above_the_hard_limit_exits_3_before_any_worker_starts(tmp_path: Path) -> None:
+    data = yaml.safe_load((COHORTS / f"{SMITH}.yaml").read_text(encoding="utf-8"))
+    data["therapies"][0]["daily_dose"]["lognormal"]["max"] = "40 mg/day"  # morphine: 20 hard
+    path = tmp_path / "overdose.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = runner.invoke(app, ["cohort", "run", str(path), "--workers", "2"])
+    assert result.exit_code == 3, result.output
+    assert "40 mg/day is above the HARD limit of 20 mg/day" in flat(result.stderr)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
