@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 MAX_WORKERS = 64
 """The most local processes (``pumpsim.forecast.batch.MAX_WORKERS``; a test keeps them equal)."""
+MAX_BLOCK_SIZE = 100_000
+"""``pumpsim.population.runner.MAX_BLOCK_SIZE`` (not imported at start-up; a test keeps them
+equal)."""
 MAX_PSA_DRAWS = 100_000
 
 cohort_app = typer.Typer(
@@ -113,19 +116,22 @@ def cohort_run(
         Path | None, typer.Option("--report", help="Write one self-contained HTML page.")
     ] = None,
     block_size: Annotated[
-        int | None, typer.Option("--block-size", min=1, max=100_000, help="Patients per block.")
+        int | None,
+        typer.Option(
+            "--block-size",
+            min=1,
+            max=MAX_BLOCK_SIZE,
+            help="Patients per block (default: the simulation's).",
+        ),
     ] = None,
 ) -> None:
     """Simulate the cohort SPEC over its years; print its outcomes (and costs with --costs)."""
     with user_errors():
         from pumpsim.population.cohort_run import CohortRequest, run_request
-        from pumpsim.population.runner import ClusterError, check_scheduler_address
+        from pumpsim.population.runner import ClusterError, check_target
 
         try:
-            if scheduler is not None:  # usage first: before any file is read
-                if workers is not None:
-                    raise ClusterError("--workers and --scheduler exclude each other")
-                check_scheduler_address(scheduler)
+            check_target(workers, scheduler)  # usage first: before any file is read
             request = CohortRequest.load(spec, seed=seed, costs=costs, psa_draws=psa)
             kwargs = {} if block_size is None else {"block_size": block_size}
             with progress_bar(

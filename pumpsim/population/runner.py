@@ -58,6 +58,7 @@ __all__ = [
     "ProgressCallback",
     "blocks",
     "check_scheduler_address",
+    "check_target",
     "resolve_workers",
     "run_blocks",
     "run_cohort",
@@ -141,6 +142,17 @@ def check_scheduler_address(address: str, timeout_s: float = CONNECT_TIMEOUT_S) 
     return address
 
 
+def check_target(workers: int | None, scheduler: str | None) -> None:
+    """Where a run may go: ``workers`` (1 to ``MAX_WORKERS``) or a reachable ``scheduler``, not
+    both (``ClusterError``; ``SimulationError`` for a worker count out of range)."""
+    if scheduler is None:
+        resolve_workers(workers)
+        return
+    if workers is not None:
+        raise ClusterError("--workers and --scheduler exclude each other: the cluster has its own")
+    check_scheduler_address(scheduler)
+
+
 def run_blocks(
     block_fn: BlockFn,
     patients: int,
@@ -154,7 +166,7 @@ def run_blocks(
     """The merged tally of ``block_fn`` over every block of ``patients`` (see the module
     docstring). ``workers`` and ``scheduler`` exclude each other: a cluster's size is its own."""
     if scheduler is not None and workers is not None:
-        raise ClusterError("--workers and --scheduler exclude each other: the cluster has its own")
+        check_target(workers, scheduler)
     todo = [_Block(block_fn, first, stop) for first, stop in blocks(patients, block_size)]
     tally = _Merge(CohortTally.empty(months), patients, progress)
     if scheduler is not None:

@@ -18,9 +18,10 @@ from dask_cluster import free_port, local_dask_cluster
 from typer.testing import CliRunner
 
 from pumpsim.cli import app
-from pumpsim.cli.cohort import MAX_WORKERS
+from pumpsim.cli.cohort import MAX_BLOCK_SIZE, MAX_WORKERS
 from pumpsim.forecast.batch import MAX_WORKERS as BATCH_MAX_WORKERS
 from pumpsim.io.cohort import load_cohort
+from pumpsim.population import runner as population_runner
 from pumpsim.population.cohort_run import CohortRequest, evaluate_run
 from pumpsim.population.simulate import simulate_cohort
 
@@ -41,8 +42,9 @@ def _run(*args: str) -> str:
     return result.stdout
 
 
-def test_max_workers_is_the_batch_runners() -> None:
+def test_the_cli_limits_are_the_library_ones() -> None:
     assert MAX_WORKERS == BATCH_MAX_WORKERS
+    assert MAX_BLOCK_SIZE == population_runner.MAX_BLOCK_SIZE
 
 
 def test_list_names_every_shipped_cohort_and_cost_preset() -> None:
