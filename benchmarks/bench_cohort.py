@@ -10,8 +10,8 @@ load, then the RATIO lines:
 * **two-worker speed-up**: wall seconds of ``run_cohort`` with 1 worker against 2 local workers
   on ``--speedup-patients`` (50,000), interleaved; per-round ratio, median (goal >= 1.7). Wall
   time: the pool's workers are the fork server's children, not this process's. On a busy
-  machine this is bounded by what the other processes leave free (with ``sched_autogroup``, a
-  session gets one share of the CPU however many processes it starts).
+  machine this is bounded by what the other processes leave free (with autogroup scheduling a
+  session may get one share of the CPU however many processes it starts).
 * **memory**: each size run once in a fresh interpreter (``workers=1``) under tracemalloc; the
   peak of traced Python/NumPy memory and the process's peak RSS for the large cohort against the
   small one, the larger of the two ratios (goal <= 1.2: flat in N).
