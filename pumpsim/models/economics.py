@@ -60,7 +60,7 @@ _DRAWABLE = (*MONEY_FIELDS, *CMM_SHARE_FIELDS, *_UTILITY_FIELDS)
 _ALWAYS_SOURCED = ("currency", "price_year", "discount_rate")
 _SOURCED = frozenset(
     {*MONEY_FIELDS, *CMM_SHARE_FIELDS, *_ALWAYS_SOURCED}
-    | {"cmm_growth_per_month", "utilities", "willingness_to_pay"}
+    | {"cmm_growth_per_month", "utilities", "willingness_to_pay", "uncertainty"}
 )
 
 

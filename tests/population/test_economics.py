@@ -74,8 +74,9 @@ def preset(**fields: Any) -> CostPreset:
         for k in data
         if k not in ("title", "source", "sources", "uncertainty", "utilities")
     }
-    if "utilities" in data:
-        sourced["utilities"] = "test"
+    for key in ("utilities", "uncertainty"):
+        if key in data:
+            sourced[key] = "test"
     data["sources"] = {**SOURCES, **sourced}
     return CostPreset.model_validate(data)
 
