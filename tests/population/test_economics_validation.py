@@ -93,6 +93,13 @@ def _interval(r: EconomicResult) -> str:
     return f" (PSA 95 %: {low}–{high})"
 
 
+def _qalys(r: EconomicResult) -> str:
+    assert r.pump_qalys is not None and r.cmm_qalys is not None and r.icer is not None
+    gained = r.pump_qalys - r.cmm_qalys
+    verdict = " (cheaper and better: dominant)" if r.icer < 0 and gained > 0 else ""
+    return f"+{gained:.2f} QALY, {r.icer:,.0f}{verdict}, P = {r.probability_cost_effective:.3f}"
+
+
 def validation_rows() -> list[Row]:
     """Every row of the validation table, computed now."""
     fitted, predicted = "fitted: checks the accounting", "predicted"
@@ -121,6 +128,15 @@ def validation_rows() -> list[Row]:
             "input (38,000 / 60 a month)",
         ),
     ]
+    rows.append(
+        Row(
+            "kumar-2002",
+            "QALYs gained, ICER (CAD/QALY), P(cost-effective at 20,000)",
+            "not reported (Kumar 2013's 10-year model: +1.15 QALY, 11,326)",
+            _qalys(k),
+            "utilities borrowed (see the preset)",
+        )
+    )
     d = _run("de-lissovoy-1997", cohort_tally(100, 60))
     rows.append(
         Row(
@@ -211,6 +227,10 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("kumar-2002", "implant cost recovered by"): "month 28 (PSA 95 %: 10–beyond)",
     ("kumar-2002", "5-year cumulative cost, pump (CAD)"): "29,410",
     ("kumar-2002", "5-year cumulative cost, CPT (CAD)"): "38,000",
+    (
+        "kumar-2002",
+        "QALYs gained, ICER (CAD/QALY), P(cost-effective at 20,000)",
+    ): "+0.71 QALY, -12,098 (cheaper and better: dominant), P = 0.965",
     ("de-lissovoy-1997", "60-month expected cost, pump, 5 % discount (USD)"): "82,893",
     ("bolash-2015", "system cost per day, a system lasting the median 5.4 years (USD)"): "10.12",
     (
