@@ -131,15 +131,17 @@ class CostPreset(FrozenModel):
     implant_surgery: Money = 0.0
     """Surgery, anaesthesia and hospital stay of the implant, per implant."""
     pump_replacement: Money = 0.0
-    """Replacing the pump (battery end of service, motor stall), per replacement."""
+    """A new pump and its surgery, per replacement (battery end of service, motor stall,
+    over-infusion, pump surgery)."""
     complication_surgery: Money = 0.0
-    """A revision for a catheter or pump complication, per operation."""
+    """A catheter revision (catheter surgery), per operation."""
     infection: Money = 0.0
     """Treating a pump-pocket or CNS infection, per infection."""
     refill_visit: Money = 0.0
     """One refill visit (clinician time, kit, programmer session)."""
     emergency_visit: Money = 0.0
-    """One emergency visit (a dry pump, an alarm, a suspected pocket fill)."""
+    """What an emergency visit adds to the refill done there (a dry pump), and the care of a
+    pocket fill, per visit or pocket fill."""
     drug_per_ml: Money = 0.0
     """Intrathecal drug per mL put into the pump (``infusate_ul``)."""
     drug_per_day: Money = 0.0

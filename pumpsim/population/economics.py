@@ -6,13 +6,15 @@ The one home of pumpsim's money arithmetic (the teaching cost curve calls it too
 * **Months.** Curves are indexed by month 1 … M; month 1 is the tally's month 0 (it holds the
   implant). ``pump_cumulative[k - 1]`` is the cost per implanted patient up to the end of month k.
 * **Pump arm**, per month, from the tally: every implant (``events['implant']``: pump + catheter +
-  surgery), replacements (battery, motor stall), revisions (catheter, pump), infections, refill
-  visits, emergency visits, the intrathecal drug (per mL put in and/or per day on the pump), the
+  surgery), pump replacements (battery end, motor stall, over-infusion, pump surgery: the
+  simulation replaces the pump for each), catheter revisions, infections, refill visits,
+  emergency visits (in the tally an emergency visit is also a refill visit, so
+  ``emergency_visit`` is what coming in as an emergency adds), pocket fills (priced as an
+  emergency visit), the intrathecal drug (per mL put in and/or per day on the pump), the
   follow-up per patient-month on the pump, residual systemic drugs per patient-month alive, a
   share of the CMM cost while on the pump (``pump_cmm_share``) and the full CMM cost for the time
-  a patient is alive without a pump (``alive − on_pump``: explanted). Events the tally also counts
-  as emergency visits (pocket fill, over-infusion) are priced once, as the visit; an explant is
-  priced by the event that caused it.
+  a patient is alive without therapy from the pump (``alive − on_pump``: explanted, or in a
+  therapy gap). An explant is priced by the infection that caused it.
 * **CMM arm**: the same survival (the tally's alive patient-months) at ``cmm_per_month ×
   (1 + growth)^(m − 1)``.
 * **Discounting**: month m is weighted ``(1 + r)^(−(m − 1)/12)`` for an annual rate r (month 1
@@ -56,11 +58,11 @@ EVENT_PRICES: Mapping[str, tuple[str, ...]] = {
     "implant": ("implant_pump", "implant_catheter", "implant_surgery"),
     "battery_replacement": ("pump_replacement",),
     "motor_stall": ("pump_replacement",),
+    "over_infusion": ("pump_replacement",),
+    "pump_surgery": ("pump_replacement",),
     "catheter_surgery": ("complication_surgery",),
-    "pump_surgery": ("complication_surgery",),
     "infection": ("infection",),
-    "pocket_fill": (),
-    "over_infusion": (),
+    "pocket_fill": ("emergency_visit",),
     "explant": (),
 }
 """Tally event kind -> the preset's money fields one event costs (``()``: priced elsewhere)."""
@@ -233,12 +235,12 @@ def _quantities(tally: CohortTally) -> _Quantities:
     for kind, fields in EVENT_PRICES.items():
         for name in fields:
             per_field[name] = per_field[name] + tally.events[kind] / n
-    per_field["refill_visit"] = monthly["refill_visits"]
-    per_field["emergency_visit"] = monthly["emergency_visits"]
-    per_field["drug_per_ml"] = monthly["infusate_ul"] / 1000.0
-    per_field["drug_per_day"] = on_pump * DAYS_PER_MONTH
-    per_field["pump_systemic_per_month"] = alive
-    per_field["follow_up_per_month"] = on_pump
+    per_field["refill_visit"] += monthly["refill_visits"]
+    per_field["emergency_visit"] += monthly["emergency_visits"]
+    per_field["drug_per_ml"] += monthly["infusate_ul"] / 1000.0
+    per_field["drug_per_day"] += on_pump * DAYS_PER_MONTH
+    per_field["pump_systemic_per_month"] += alive
+    per_field["follow_up_per_month"] += on_pump
     linear = np.stack([per_field[name] for name in MONEY_FIELDS[:-1]])
     return _Quantities(linear, alive, on_pump, np.maximum(alive - on_pump, 0.0))
 

@@ -16,11 +16,12 @@ from hypothesis import strategies as st
 from pumpsim.core.errors import SimulationError
 from pumpsim.models.economics import CostPreset
 from pumpsim.population.economics import (
+    EVENT_PRICES,
     crossover_months,
     discount_factors,
     evaluate,
 )
-from pumpsim.population.outcome import MINUTES_PER_MONTH, CohortTally
+from pumpsim.population.outcome import EVENT_KINDS, MINUTES_PER_MONTH, CohortTally
 
 MONTH = int(MINUTES_PER_MONTH)  # 43,830 minutes
 SOURCES = {"currency": "test", "price_year": "test", "discount_rate": "test"}
@@ -124,8 +125,8 @@ def test_crossover_must_stay_a_later_revision_undoes_it() -> None:
 
 def test_survival_weighting_explant_and_event_prices() -> None:
     """Deaths shrink both arms alike; a patient alive without a pump costs CMM in the pump arm;
-    battery replacement and motor stall cost a pump replacement, infections their own price,
-    pocket fills nothing beyond their emergency visit."""
+    battery replacement and motor stall cost a pump replacement, infections their own price, a
+    pocket fill an emergency visit, an explant nothing of its own."""
     t = tally(
         [4, 4, 2, 2],
         on_pump=[4, 4, 2, 1],
@@ -149,8 +150,9 @@ def test_survival_weighting_explant_and_event_prices() -> None:
     )
     r = evaluate(t, p, psa_draws=0, seed=1)
     # per patient (4): implant 1000; stall 800/4; battery 800/4; infection 300/4; emergency
-    # 200/4; drug 110 mL x 2 / 4; CMM for the patient alive without a pump in month 4: 100/4
-    assert r.pump_total == pytest.approx(1000 + 200 + 200 + 75 + 50 + 55 + 25, abs=1e-9)
+    # visit and pocket fill 2 x 200/4; drug 110 mL x 2 / 4; CMM for the patient alive without a
+    # pump in month 4: 100/4
+    assert r.pump_total == pytest.approx(1000 + 200 + 200 + 75 + 100 + 55 + 25, abs=1e-9)
     assert r.cmm_total == pytest.approx(100 * (4 + 4 + 2 + 2) / 4, abs=1e-9)
     assert r.components["cmm"] == pytest.approx(25.0)
     assert r.on_pump_days == pytest.approx((4 + 4 + 2 + 1) / 4 * 365.25 / 12)
@@ -314,3 +316,15 @@ def test_cumulative_costs_never_fall_and_discounting_never_raises_a_total(
         assert np.all(np.diff(r.pump_cumulative) >= 0) and np.all(np.diff(r.cmm_cumulative) >= 0)
     assert discounted.pump_total <= plain.pump_total + 1e-9
     assert discounted.cmm_total <= plain.cmm_total + 1e-9
+
+
+def test_every_event_kind_has_a_price_rule() -> None:
+    """One pump surgery and one over-infusion each cost a new pump; a catheter revision its own
+    price; every kind the tally counts is priced by exactly one rule."""
+    assert set(EVENT_PRICES) == set(EVENT_KINDS)
+    t = tally(
+        [1, 1], events={"pump_surgery": [0, 1], "over_infusion": [1, 0], "catheter_surgery": [0, 1]}
+    )
+    p = preset(pump_replacement=5000.0, complication_surgery=700.0, cmm_per_month=0.0)
+    r = evaluate(t, p, psa_draws=0, seed=1)
+    assert r.pump_cumulative == pytest.approx((5000.0, 10700.0), abs=1e-9)
