@@ -72,10 +72,24 @@ class Row:
     paper: str
     pumpsim: str
     how: str
+    tally: str
 
 
-def _run(name: str, tally: CohortTally) -> EconomicResult:
-    return evaluate(tally, load_cost_preset(name), psa_draws=2000, seed=2026)
+@dataclass(frozen=True)
+class Cohort:
+    tally: CohortTally
+    text: str
+
+
+def built(patients: int, months: int, life_days: float | None = None) -> Cohort:
+    """A hand-built cohort and how the table names it."""
+    life = "" if life_days is None else f", one system of {life_days / 365.25:g} years"
+    text = f"built: {patients} × {months} months{life}, refills every 34 days"
+    return Cohort(cohort_tally(patients, months, life_days=life_days), text)
+
+
+def _run(name: str, cohort: Cohort) -> EconomicResult:
+    return evaluate(cohort.tally, load_cost_preset(name), psa_draws=2000, seed=2026)
 
 
 def _money(x: float) -> str:
@@ -104,7 +118,8 @@ def validation_rows() -> list[Row]:
     """Every row of the validation table, computed now."""
     fitted, predicted = "fitted: checks the accounting", "predicted"
     rows = []
-    k = _run("kumar-2002", cohort_tally(23, 60))
+    kc = built(23, 60)
+    k = _run("kumar-2002", kc)
     rows += [
         Row(
             "kumar-2002",
@@ -112,6 +127,7 @@ def validation_rows() -> list[Row]:
             "month 28",
             _month(k.crossover_month) + _interval(k),
             fitted,
+            kc.text,
         ),
         Row(
             "kumar-2002",
@@ -119,6 +135,7 @@ def validation_rows() -> list[Row]:
             "29,410",
             _money(k.pump_total),
             fitted,
+            kc.text,
         ),
         Row(
             "kumar-2002",
@@ -126,6 +143,7 @@ def validation_rows() -> list[Row]:
             "38,000",
             _money(k.cmm_total),
             "input (38,000 / 60 a month)",
+            kc.text,
         ),
     ]
     rows.append(
@@ -135,9 +153,11 @@ def validation_rows() -> list[Row]:
             "not reported (Kumar 2013's 10-year model: +1.15 QALY, 11,326)",
             _qalys(k),
             "utilities borrowed (see the preset)",
+            kc.text,
         )
     )
-    d = _run("de-lissovoy-1997", cohort_tally(100, 60))
+    dc = built(100, 60)
+    d = _run("de-lissovoy-1997", dc)
     rows.append(
         Row(
             "de-lissovoy-1997",
@@ -145,9 +165,11 @@ def validation_rows() -> list[Row]:
             "82,893",
             _money(d.pump_total),
             fitted,
+            dc.text,
         )
     )
-    b = _run("bolash-2015", cohort_tally(559, 65, life_days=5.4 * 365.25))
+    bc = built(559, 65, life_days=5.4 * 365.25)
+    b = _run("bolash-2015", bc)
     system = b.system_cost_per_day
     assert system is not None
     rows.append(
@@ -157,9 +179,11 @@ def validation_rows() -> list[Row]:
             "10.46",
             f"{system:.2f}",
             predicted + " (implant from the 5.9-year battery-end pumps' 9.26 a day)",
+            bc.text,
         )
     )
-    g = _run("brogan-2013", cohort_tally(12, 24))
+    gc = built(12, 24)
+    g = _run("brogan-2013", gc)
     rows.append(
         Row(
             "brogan-2013",
@@ -167,9 +191,11 @@ def validation_rows() -> list[Row]:
             "about month 7 (AAPM 2012 poster)",
             _month(g.crossover_month) + _interval(g),
             predicted + " (implant cost from Bolash 2015)",
+            gc.text,
         )
     )
-    s = _run("stearns-2019", cohort_tally(268, 12))
+    sc = built(268, 12)
+    s = _run("stearns-2019", sc)
     for month, paper, how in (
         (2, "15,142", predicted),
         (6, "19,577 (not significant)", predicted),
@@ -182,6 +208,7 @@ def validation_rows() -> list[Row]:
                 paper,
                 _money(s.savings_at(month)),
                 how,
+                sc.text,
             )
         )
     return rows
@@ -190,11 +217,11 @@ def validation_rows() -> list[Row]:
 def validation_table() -> str:
     """The markdown table docs/economics.md shows between its markers."""
     lines = [
-        "| preset | outcome | paper | pumpsim | how |",
-        "| --- | --- | --- | --- | --- |",
+        "| preset | outcome | paper | pumpsim | how | cohort tally |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     lines += [
-        f"| {r.preset} | {r.outcome} | {r.paper} | {r.pumpsim} | {r.how} |"
+        f"| {r.preset} | {r.outcome} | {r.paper} | {r.pumpsim} | {r.how} | {r.tally} |"
         for r in validation_rows()
     ]
     return "\n".join(lines)
@@ -224,22 +251,16 @@ def test_builder_counts_what_it_says() -> None:
 
 
 EXPECTED: dict[tuple[str, str], str] = {
-    ("kumar-2002", "implant cost recovered by"): "month 28 (PSA 95 %: 10–beyond)",
-    ("kumar-2002", "5-year cumulative cost, pump (CAD)"): "29,410",
-    ("kumar-2002", "5-year cumulative cost, CPT (CAD)"): "38,000",
-    (
-        "kumar-2002",
-        "QALYs gained, ICER (CAD/QALY), P(cost-effective at 20,000)",
-    ): "+0.71 QALY, -12,098 (cheaper and better: dominant), P = 0.965",
-    ("de-lissovoy-1997", "60-month expected cost, pump, 5 % discount (USD)"): "82,893",
-    ("bolash-2015", "system cost per day, a system lasting the median 5.4 years (USD)"): "10.12",
-    (
-        "brogan-2013",
-        "pump cheaper than high-cost conventional regimens from",
-    ): "month 5 (PSA 95 %: 1–beyond)",
-    ("stearns-2019", "payer savings with the pump at 2 months (USD)"): "-5,980",
-    ("stearns-2019", "payer savings with the pump at 6 months (USD)"): "21,771",
-    ("stearns-2019", "payer savings with the pump at 12 months (USD)"): "63,498",
+    ('kumar-2002', 'implant cost recovered by'): 'month 28 (PSA 95 %: 10–beyond)',
+    ('kumar-2002', '5-year cumulative cost, pump (CAD)'): '29,410',
+    ('kumar-2002', '5-year cumulative cost, CPT (CAD)'): '38,000',
+    ('kumar-2002', 'QALYs gained, ICER (CAD/QALY), P(cost-effective at 20,000)'): '+0.71 QALY, -12,098 (cheaper and better: dominant), P = 0.965',
+    ('de-lissovoy-1997', '60-month expected cost, pump, 5 % discount (USD)'): '82,893',
+    ('bolash-2015', 'system cost per day, a system lasting the median 5.4 years (USD)'): '10.12',
+    ('brogan-2013', 'pump cheaper than high-cost conventional regimens from'): 'month 5 (PSA 95 %: 1–beyond)',
+    ('stearns-2019', 'payer savings with the pump at 2 months (USD)'): '-5,980',
+    ('stearns-2019', 'payer savings with the pump at 6 months (USD)'): '21,771',
+    ('stearns-2019', 'payer savings with the pump at 12 months (USD)'): '63,498',
 }
 
 
