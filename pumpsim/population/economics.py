@@ -44,6 +44,7 @@ from pumpsim.population.outcome import DAYS_PER_MONTH, MINUTES_PER_MONTH, Cohort
 __all__ = [
     "EVENT_PRICES",
     "MAX_PSA_DRAWS",
+    "PSA_SPAWN_KEY",
     "EconomicResult",
     "crossover_months",
     "cumulative",
@@ -53,6 +54,10 @@ __all__ = [
 ]
 
 MAX_PSA_DRAWS = 100_000
+
+PSA_SPAWN_KEY = (0xEC0,)
+"""The PSA's stream is ``SeedSequence(seed, spawn_key=PSA_SPAWN_KEY)``: apart from every
+simulated patient's ``SeedSequence([seed, i])``, so one cohort seed serves both."""
 
 EVENT_PRICES: Mapping[str, tuple[str, ...]] = {
     "implant": ("implant_pump", "implant_catheter", "implant_surgery"),
@@ -256,8 +261,8 @@ def _draw(dist: Distribution, mean: float, n: int, rng: np.random.Generator) -> 
 
 def _parameters(preset: CostPreset, draws: int, seed: int) -> dict[str, np.ndarray]:
     """Each parameter as a column: row 0 the preset's value, rows 1 … draws the PSA draws
-    (drawn in a fixed order from one generator seeded with ``seed``)."""
-    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    (drawn in a fixed order from one generator on the PSA stream of ``seed``)."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=PSA_SPAWN_KEY))
     names = [*MONEY_FIELDS, *_BETA]
     out = {}
     for name in names:

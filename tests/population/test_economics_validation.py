@@ -251,16 +251,22 @@ def test_builder_counts_what_it_says() -> None:
 
 
 EXPECTED: dict[tuple[str, str], str] = {
-    ('kumar-2002', 'implant cost recovered by'): 'month 28 (PSA 95 %: 10–beyond)',
-    ('kumar-2002', '5-year cumulative cost, pump (CAD)'): '29,410',
-    ('kumar-2002', '5-year cumulative cost, CPT (CAD)'): '38,000',
-    ('kumar-2002', 'QALYs gained, ICER (CAD/QALY), P(cost-effective at 20,000)'): '+0.71 QALY, -12,098 (cheaper and better: dominant), P = 0.965',
-    ('de-lissovoy-1997', '60-month expected cost, pump, 5 % discount (USD)'): '82,893',
-    ('bolash-2015', 'system cost per day, a system lasting the median 5.4 years (USD)'): '10.12',
-    ('brogan-2013', 'pump cheaper than high-cost conventional regimens from'): 'month 5 (PSA 95 %: 1–beyond)',
-    ('stearns-2019', 'payer savings with the pump at 2 months (USD)'): '-5,980',
-    ('stearns-2019', 'payer savings with the pump at 6 months (USD)'): '21,771',
-    ('stearns-2019', 'payer savings with the pump at 12 months (USD)'): '63,498',
+    ("kumar-2002", "implant cost recovered by"): "month 28 (PSA 95 %: 10–beyond)",
+    ("kumar-2002", "5-year cumulative cost, pump (CAD)"): "29,410",
+    ("kumar-2002", "5-year cumulative cost, CPT (CAD)"): "38,000",
+    (
+        "kumar-2002",
+        "QALYs gained, ICER (CAD/QALY), P(cost-effective at 20,000)",
+    ): "+0.71 QALY, -12,098 (cheaper and better: dominant), P = 0.965",
+    ("de-lissovoy-1997", "60-month expected cost, pump, 5 % discount (USD)"): "82,893",
+    ("bolash-2015", "system cost per day, a system lasting the median 5.4 years (USD)"): "10.12",
+    (
+        "brogan-2013",
+        "pump cheaper than high-cost conventional regimens from",
+    ): "month 5 (PSA 95 %: 1–beyond)",
+    ("stearns-2019", "payer savings with the pump at 2 months (USD)"): "-5,980",
+    ("stearns-2019", "payer savings with the pump at 6 months (USD)"): "21,771",
+    ("stearns-2019", "payer savings with the pump at 12 months (USD)"): "63,498",
 }
 
 
