@@ -56,12 +56,19 @@ MONTHLY = (
 )
 """Monthly integer series, each summed over the block's patients."""
 
-PER_PATIENT = ("refill_visits", "emergency_visits", "alarms", "gap_minutes", "alive_minutes")
+PER_PATIENT = (
+    "refill_visits",
+    "emergency_visits",
+    "alarms",
+    "gap_minutes",
+    "alive_minutes",
+    "on_pump_minutes",
+)
 """Per-patient totals whose sum and sum of squares are kept (for a mean and its error)."""
 
 REFILL_BURDEN_EDGES = tuple(float(x) for x in range(0, 27, 1))
-"""Bins (refill visits per patient-year alive) of the refill-burden histogram; the last bin
-holds everything at or above 25."""
+"""Left edges of the refill-burden histogram's bins (refill visits per year alive): bin ``i``
+holds ``[i, i + 1)``, the last bin (26) everything from 26 up."""
 
 
 @dataclass(frozen=True, eq=False)

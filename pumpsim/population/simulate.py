@@ -1,0 +1,389 @@
+"""Simulating a cohort: N patients over years, in blocks, vectorized over a block's patients.
+
+Each patient is implanted at day 0 with a full reservoir and followed until death or the
+horizon (``spec.months`` months). One step of the loop takes every still-followed patient of
+the block from its last fill to whatever comes first:
+
+* its **refill visit**: booked ``days_before_alarm`` before the earlier of the programmer's
+  low-reservoir alarm date (programmed basal only, as the programmer dates it) and the
+  drug-stability limit, never sooner than a day after the fill; the patient comes
+  ``lateness`` later, or misses it (``no_show``) and comes ``rebook_after`` later. The pump's
+  calculated volume falls with the basal and the expected PTM boluses, so the **alarm** sounds
+  when it reaches the threshold; the actual reservoir empties at the true delivery factor, and
+  a pump that runs **dry** brings the patient in as an **emergency** ``emergency_after_empty``
+  later (if before the booked visit). Empty to refill is **therapy gap**. At a refill the pump
+  is filled to capacity and the dose is titrated (``titration_per_month``, within the
+  ``daily_dose`` bounds); a **pocket fill** happens with ``per_refill`` probability;
+* a **device or clinical event** (Poisson over implanted time): motor stall, over-infusion and
+  pump surgery replace the pump (a new battery), catheter surgery revises the catheter; each
+  takes its ``therapy_gap`` without therapy and refills the pump at the operation; an infection
+  ends therapy (explant) with ``explant_share``, else it is only counted;
+* the battery's **ERI** (``BatterySpec.drain_coefficients`` over the programmed volume) is
+  followed ``replace_after_eri`` later by a **battery replacement** (a new pump, refilled);
+* **death** or the end of follow-up.
+
+Every number a patient draws comes from its own stream (``pumpsim.population.draws``); the
+tally is integers per month (``CohortTally``), rounded per patient, so blocks add exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from pumpsim.core.errors import SimulationError
+from pumpsim.models.cohort import CohortSpec
+from pumpsim.population.draws import (
+    EVENT_STREAMS,
+    Draws,
+    Layout,
+    cycle_normal,
+    draw_block,
+    layout,
+    out_of_cycles,
+)
+from pumpsim.population.outcome import DAYS_PER_MONTH, CohortTally
+from pumpsim.population.tally import BlockLog, tally_block
+from pumpsim.population.therapies import Combination, check_dose_limits, combinations
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+__all__ = ["DEFAULT_BLOCK_SIZE", "simulate_block", "simulate_cohort"]
+
+DEFAULT_BLOCK_SIZE = 1024
+"""Patients per block: the memory of a block is about ``block × layout.length × 8`` bytes."""
+
+_REPLACES_PUMP = (True, True, True, False, False)
+"""Per ``EVENT_STREAMS`` kind: does it put in a new pump (new battery)?"""
+_INFECTION = EVENT_STREAMS.index("infection")
+
+
+def simulate_cohort(
+    spec: CohortSpec, seed: int, block_size: int = DEFAULT_BLOCK_SIZE
+) -> CohortTally:
+    """The whole cohort, block after block in one process: the reference every runner must
+    reproduce exactly."""
+    if block_size < 1:
+        raise SimulationError(f"block_size must be at least 1, got {block_size}")
+    tally = CohortTally.empty(spec.months)
+    for first in range(0, spec.patients, block_size):
+        tally = tally.merge(
+            simulate_block(spec, seed, first, min(first + block_size, spec.patients))
+        )
+    return tally
+
+
+def simulate_block(spec: CohortSpec, seed: int, first: int, stop: int) -> CohortTally:
+    """The tally of patients ``first .. stop - 1`` of the cohort seeded ``seed``."""
+    if seed < 0 or not 0 <= first <= stop <= spec.patients:
+        raise SimulationError(
+            f"need seed >= 0 and 0 <= first <= stop <= {spec.patients}, got seed {seed}, "
+            f"patients {first}..{stop}"
+        )
+    check_dose_limits(spec)
+    combos = combinations(spec)
+    lay = layout(spec, combos)
+    if stop == first:
+        return CohortTally.empty(spec.months)
+    draws = draw_block(spec, combos, lay, seed, first, stop)
+    patients = _Patients.start(spec, combos, draws)
+    log = BlockLog(n=stop - first)
+    _run(spec, lay, draws, patients, log)
+    return tally_block(spec.months, log, patients.alive_end, patients.implant_end, patients.death)
+
+
+# ---------------------------------------------------------------- the patients of a block
+@dataclass
+class _Patients:
+    """Per-patient constants and state of a block (days since implant)."""
+
+    conc_ml_per_mg: FloatArray
+    reservoir: FloatArray
+    usable: FloatArray
+    stability: FloatArray
+    dose0: FloatArray
+    dose_lo: FloatArray
+    dose_hi: FloatArray
+    growth: FloatArray
+    ptm_ml: FloatArray
+    factor: FloatArray
+    house: FloatArray
+    per_ml: FloatArray
+    days_before: FloatArray
+    death: FloatArray
+    alive_end: FloatArray
+    implant_end: FloatArray
+    event_at: FloatArray
+    """(patients, kinds, events) days of each Poisson event."""
+    t: FloatArray = field(default_factory=lambda: np.zeros(0))
+    battery: FloatArray = field(default_factory=lambda: np.zeros(0))
+    replace_at: FloatArray = field(default_factory=lambda: np.zeros(0))
+    pointer: IntArray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
+    cycle: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    active: BoolArray = field(default_factory=lambda: np.zeros(0, bool))
+
+    @classmethod
+    def start(cls, spec: CohortSpec, combos: tuple[Combination, ...], d: Draws) -> _Patients:
+        n = len(d.combo)
+        table = {
+            name: np.array([getattr(c, name) for c in combos], float)[d.combo]
+            for name in (
+                "ml_per_mg",
+                "reservoir_ml",
+                "alarm_ml",
+                "stability_days",
+                "bolus_ml",
+                "max_boluses_per_day",
+                "housekeeping_per_day",
+                "per_ml",
+                "stall_per_year",
+            )
+        }
+        options = [spec.therapies[c.option] for c in combos]
+        dose = np.empty(n)
+        presses = np.zeros(n)
+        lo, hi, growth = np.empty(n), np.empty(n), np.empty(n)
+        for k, opt in enumerate(options):
+            mine = d.combo == k
+            dose[mine] = opt.daily_dose.from_normal(d.dose_z[mine])
+            lo[mine], hi[mine] = opt.daily_dose.low, opt.daily_dose.high
+            growth[mine] = math.log1p(opt.titration_per_month) / DAYS_PER_MONTH
+            if opt.presses_per_day is not None:
+                presses[mine] = opt.presses_per_day.from_normal(d.presses_z[mine])
+        # expected PTM boluses a day: schedule.ptm.expected_boluses_per_day, per patient
+        ptm_ml = table["bolus_ml"] * np.minimum(presses, table["max_boluses_per_day"])
+        horizon = spec.months * DAYS_PER_MONTH
+        death = (
+            spec.survival.days_from_uniform(d.survival_u)
+            if spec.survival is not None
+            else np.full(n, np.inf)
+        )
+        alive_end = np.minimum(death, horizon)
+        rates = _event_rates(spec, table["stall_per_year"])
+        with np.errstate(divide="ignore"):
+            event_at = d.event_days * (365.25 / rates)[:, :, None]
+        p = cls(
+            conc_ml_per_mg=table["ml_per_mg"],
+            reservoir=table["reservoir_ml"],
+            usable=table["reservoir_ml"] - table["alarm_ml"],
+            stability=table["stability_days"],
+            dose0=dose,
+            dose_lo=lo,
+            dose_hi=hi,
+            growth=growth,
+            ptm_ml=ptm_ml,
+            factor=d.factor,
+            house=table["housekeeping_per_day"],
+            per_ml=table["per_ml"],
+            days_before=spec.refill.days_before_alarm.from_normal(d.days_before_z),
+            death=death,
+            alive_end=alive_end,
+            implant_end=alive_end.copy(),
+            event_at=np.where(rates[:, :, None] > 0, event_at, np.inf),
+        )
+        p.t = np.zeros(n)
+        p.battery = np.zeros(n)
+        p.replace_at = np.full(n, np.inf)
+        p.pointer = np.zeros((n, len(EVENT_STREAMS)), np.int64)
+        p.cycle = np.zeros(n, np.int64)
+        p.active = alive_end > 0
+        return p
+
+
+def _event_rates(spec: CohortSpec, stall_per_year: FloatArray) -> FloatArray:
+    """(patients, kinds) events per pump-year, in ``EVENT_STREAMS`` order."""
+    ev = spec.events
+    fixed = [
+        ev.over_infusion.per_pump_year,
+        ev.pump_surgery.per_pump_year,
+        ev.catheter_surgery.per_pump_year,
+        ev.infection.per_pump_year,
+    ]
+    n = len(stall_per_year)
+    return np.column_stack([stall_per_year, *(np.full(n, r) for r in fixed)])
+
+
+# ---------------------------------------------------------------- one cycle for the block
+@dataclass(frozen=True)
+class _Cycle:
+    """One step for the patients ``idx``: what would happen next, and what comes first."""
+
+    idx: IntArray
+    t: FloatArray
+    total_ml: FloatArray
+    alarm: FloatArray
+    dry: FloatArray
+    booked: FloatArray
+    no_show: BoolArray
+    visit: FloatArray
+    emergency: BoolArray
+    event: FloatArray
+    kind: IntArray
+    eri: FloatArray
+    replace: FloatArray
+    stop: FloatArray
+    what: IntArray
+    """0 end of follow-up (death, horizon, explant), 1 visit, 2 event, 3 battery."""
+
+
+def _run(spec: CohortSpec, lay: Layout, d: Draws, p: _Patients, log: BlockLog) -> None:
+    while True:
+        idx = np.flatnonzero(p.active)
+        if len(idx) == 0:
+            return
+        if np.any(p.cycle[idx] >= lay.cycles):
+            raise out_of_cycles(lay)
+        c = _next(spec, d, p, idx)
+        _apply(spec, d, p, c, log)
+
+
+def _next(spec: CohortSpec, d: Draws, p: _Patients, idx: IntArray) -> _Cycle:
+    t = p.t[idx]
+    dose = np.clip(p.dose0[idx] * np.exp(p.growth[idx] * t), p.dose_lo[idx], p.dose_hi[idx])
+    basal_ml = dose * p.conc_ml_per_mg[idx]
+    total_ml = basal_ml + p.ptm_ml[idx]
+    u = d.cycle[idx, p.cycle[idx]]
+    policy = spec.refill
+    due = np.minimum(t + p.usable[idx] / basal_ml, t + p.stability[idx])
+    booked = np.maximum(due - p.days_before[idx], t + 1.0)
+    no_show = u[:, 2] < policy.no_show
+    attended = (
+        booked
+        + policy.lateness.from_normal(cycle_normal(u, 0))
+        + np.where(no_show, policy.rebook_after_days, 0.0)
+    )
+    alarm = t + p.usable[idx] / total_ml
+    dry = t + p.reservoir[idx] / (p.factor[idx] * total_ml)
+    rescue = dry + policy.emergency_after_empty.from_normal(cycle_normal(u, 4))
+    emergency = rescue < attended
+    visit = np.where(emergency, rescue, attended)
+    pointer = p.pointer[idx]
+    upcoming = np.take_along_axis(
+        p.event_at[idx], np.minimum(pointer, p.event_at.shape[2] - 1)[:, :, None], axis=2
+    )[:, :, 0]
+    upcoming = np.where(pointer < p.event_at.shape[2], upcoming, np.inf)
+    kind = np.argmin(upcoming, axis=1)
+    event = np.maximum(upcoming[np.arange(len(idx)), kind], t)
+    drain = p.house[idx] + p.per_ml[idx] * total_ml
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eri = np.where(drain > 0, t + np.maximum(1.0 - p.battery[idx], 0.0) / drain, np.inf)
+    replace = np.where(
+        np.isfinite(p.replace_at[idx]), p.replace_at[idx], eri + spec.battery.replace_after_eri_days
+    )
+    options = np.column_stack([p.implant_end[idx], visit, event, replace])
+    what = np.argmin(options, axis=1)
+    return _Cycle(
+        idx=idx,
+        t=t,
+        total_ml=total_ml,
+        alarm=alarm,
+        dry=dry,
+        booked=booked,
+        no_show=no_show,
+        visit=visit,
+        emergency=emergency,
+        event=event,
+        kind=kind,
+        eri=eri,
+        replace=replace,
+        stop=options[np.arange(len(idx)), what],
+        what=what,
+    )
+
+
+def _apply(spec: CohortSpec, d: Draws, p: _Patients, c: _Cycle, log: BlockLog) -> None:
+    """Log what the cycle ``c`` did and move each patient to its next fill (or end)."""
+    infection = (c.what == 2) & (c.kind == _INFECTION)
+    explant = np.zeros(len(c.idx), bool)
+    if np.any(infection):
+        rows = np.flatnonzero(infection)
+        who = c.idx[rows]
+        n_before = p.pointer[who, _INFECTION]
+        explant[rows] = d.explant_u[who, n_before] < spec.events.infection.explant_share
+        log.event("infection", who, c.stop[rows])
+        p.pointer[who, _INFECTION] += 1
+        log.event("explant", c.idx[explant], c.stop[explant])
+        p.implant_end[c.idx[explant]] = c.stop[explant]
+    # an infection without explant is only counted: the fill goes on, nothing else happened
+    ends = ~(infection & ~explant)
+    if not np.any(ends):
+        return
+    _log_fill(spec, d, p, c, ends, log)
+    _advance(spec, p, c, ends | explant, explant, log)
+
+
+def _log_fill(
+    spec: CohortSpec, d: Draws, p: _Patients, c: _Cycle, ends: BoolArray, log: BlockLog
+) -> None:
+    """Delivery, gap, alarm, no-show, visit and pocket fill of the fills that end now."""
+    idx, stop = c.idx[ends], c.stop[ends]
+    dry = c.dry[ends]
+    delivered_to = np.minimum(dry, stop)
+    log.delivery(idx, c.t[ends], delivered_to, p.factor[idx] * c.total_ml[ends])
+    surgery = c.what[ends] == 2
+    gap_end = np.where(surgery, _surgery_end(spec, c, ends, p), stop)
+    gap_start = np.where(surgery, delivered_to, dry)  # an operation stops therapy at once
+    without = gap_start < gap_end
+    log.gap(idx[without], gap_start[without], gap_end[without])
+    sounded = c.alarm[ends] < stop
+    log.count("alarms", idx[sounded], c.alarm[ends][sounded])
+    missed = c.no_show[ends] & (c.booked[ends] < stop)
+    log.count("no_shows", idx[missed], c.booked[ends][missed])
+    visit = c.what[ends] == 1
+    log.count("refill_visits", idx[visit], stop[visit])
+    urgent = visit & c.emergency[ends]
+    log.count("emergency_visits", idx[urgent], stop[urgent])
+    u = d.cycle[idx, p.cycle[idx]]
+    pocket = visit & (u[:, 3] < spec.events.pocket_fill.per_refill)
+    log.event("pocket_fill", idx[pocket], stop[pocket])
+
+
+def _surgery_end(spec: CohortSpec, c: _Cycle, ends: BoolArray, p: _Patients) -> FloatArray:
+    """When therapy resumes after the event of each cycle (the operation, capped by the end of
+    follow-up)."""
+    gaps = np.array([float(getattr(spec.events, k).therapy_gap_days) for k in EVENT_STREAMS])
+    resume: FloatArray = np.minimum(c.stop[ends] + gaps[c.kind[ends]], p.implant_end[c.idx[ends]])
+    return resume
+
+
+def _advance(
+    spec: CohortSpec,
+    p: _Patients,
+    c: _Cycle,
+    ends: BoolArray,
+    explant: BoolArray,
+    log: BlockLog,
+) -> None:
+    """Battery, events, and the next fill of each patient whose fill ended."""
+    idx, stop, what = c.idx[ends], c.stop[ends], c.what[ends]
+    drain = p.house[idx] + p.per_ml[idx] * c.total_ml[ends]
+    p.battery[idx] = np.minimum(1.0, p.battery[idx] + drain * (stop - c.t[ends]))
+    reached = np.isinf(p.replace_at[idx]) & (c.eri[ends] < stop)
+    p.replace_at[idx[reached]] = c.replace[ends][reached]
+    event = (what == 2) & ~explant[ends]
+    next_fill = stop.copy()
+    if np.any(event):
+        kinds = c.kind[ends][event]
+        who = idx[event]
+        for k, name in enumerate(EVENT_STREAMS):
+            log.event(name, who[kinds == k], stop[event][kinds == k])
+        p.pointer[who, kinds] += 1
+        next_fill[event] = _surgery_end(spec, c, ends, p)[event]
+        new_pump = np.array(_REPLACES_PUMP)[kinds]
+        _new_pump(p, who[new_pump])
+    battery = what == 3
+    log.event("battery_replacement", idx[battery], stop[battery])
+    _new_pump(p, idx[battery])
+    p.t[idx] = next_fill
+    p.cycle[idx] += 1
+    p.active[idx] = (what != 0) & ~explant[ends] & (next_fill < p.implant_end[idx])
+
+
+def _new_pump(p: _Patients, who: IntArray) -> None:
+    p.battery[who] = 0.0
+    p.replace_at[who] = np.inf
