@@ -14,6 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pumpsim.core.errors import SimulationError
+from pumpsim.io.cohort import load_cohort
+from pumpsim.io.economics import load_cost_preset
+from pumpsim.io.profiles import shipped
 from pumpsim.models.economics import CostPreset
 from pumpsim.population.economics import (
     EVENT_PRICES,
@@ -22,6 +25,7 @@ from pumpsim.population.economics import (
     evaluate,
 )
 from pumpsim.population.outcome import EVENT_KINDS, MINUTES_PER_MONTH, CohortTally
+from pumpsim.population.simulate import simulate_cohort
 
 MONTH = int(MINUTES_PER_MONTH)  # 43,830 minutes
 SOURCES = {"currency": "test", "price_year": "test", "discount_rate": "test"}
@@ -328,3 +332,27 @@ def test_every_event_kind_has_a_price_rule() -> None:
     p = preset(pump_replacement=5000.0, complication_surgery=700.0, cmm_per_month=0.0)
     r = evaluate(t, p, psa_draws=0, seed=1)
     assert r.pump_cumulative == pytest.approx((5000.0, 10700.0), abs=1e-9)
+
+
+def test_a_simulated_cancer_cohort_is_priced_from_its_tally() -> None:
+    """On a real ``simulate_cohort`` tally (the Smith 2002 pump-arm cohort, with deaths), each
+    pump-arm component is its price times the tally's count per patient, and CMM is the same
+    survival at the CMM price."""
+    (path,) = [p for p in shipped("cohorts") if p.stem == "smith-2002-pump-arm"]
+    t = simulate_cohort(load_cohort(path), 7)
+    p = load_cost_preset("brogan-2013")
+    r = evaluate(t, p, psa_draws=0, seed=7)
+    n = t.patients
+    alive_months = t.monthly["alive_minutes"].sum() / MINUTES_PER_MONTH / n
+    assert int(t.monthly["deaths"].sum()) > 0 and alive_months < t.months
+    assert r.cmm_total == pytest.approx(p.cmm_per_month * alive_months, rel=1e-12)
+    visits = t.monthly["refill_visits"].sum() / n
+    assert r.components["refill_visit"] == pytest.approx(p.refill_visit * visits, rel=1e-12)
+    replaced = sum(
+        int(t.events[k].sum())
+        for k in ("motor_stall", "over_infusion", "pump_surgery", "battery_replacement")
+    )
+    assert r.components["pump_replacement"] == pytest.approx(p.pump_replacement * replaced / n)
+    on_pump_days = t.monthly["on_pump_minutes"].sum() / 1440 / n
+    assert r.components["drug_per_day"] == pytest.approx(p.drug_per_day * on_pump_days)
+    assert r.pump_total == pytest.approx(sum(r.components.values()), rel=1e-12)
