@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from pumpsim.core.errors import Problem
 from pumpsim.models.base import FrozenModel
@@ -30,10 +30,18 @@ __all__ = [
     "Utilities",
 ]
 
-Money = Annotated[float, Field(ge=0, le=1e7)]
+
+def _number(value: object) -> object:
+    """``yes``/``no`` in a file are booleans, not 1 and 0."""
+    if isinstance(value, bool):
+        raise ValueError("a number, not true/false")
+    return value
+
+
+Money = Annotated[float, BeforeValidator(_number), Field(ge=0, le=1e7)]
 """An amount of money (per event, visit, day, mL or patient-month), at most 10 million."""
 
-Share = Annotated[float, Field(ge=0, le=1)]
+Share = Annotated[float, BeforeValidator(_number), Field(ge=0, le=1)]
 
 MONEY_FIELDS = (
     "implant_pump",

@@ -49,6 +49,7 @@ def _write(tmp_path: Path, **changes: Any) -> Path:
         ({"refill_visit": 2e7, "sources": None}, "refill_visit", "20000000.0"),
         ({"currency": "dollars"}, "currency", "'dollars'"),
         ({"price_year": 1800}, "price_year", "1800"),
+        ({"follow_up_per_month": True}, "follow_up_per_month", "True"),
         ({"discount_rate": 0.5}, "discount_rate", "0.5"),
         ({"cmm_growth_per_month": 0.9}, "cmm_growth_per_month", "0.9"),
         ({"utilities": {"pump": 1.2, "cmm": 0.4}}, "utilities.pump", "1.2"),
