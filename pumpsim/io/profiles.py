@@ -84,14 +84,24 @@ class Catalog:
     directory: Path
 
 
-SHIPPED_KINDS = ("pumps", "drugs", "patients", "rosters", "refills", "scenarios", "cohorts")
+SHIPPED_KINDS = (
+    "pumps",
+    "drugs",
+    "patients",
+    "rosters",
+    "refills",
+    "scenarios",
+    "cohorts",
+    "costs",
+)
 """The folders of the data shipped with pumpsim (``shipped_data_dir``)."""
 
 
 @lru_cache(maxsize=1)
 def shipped_data_dir() -> Path:
     """The data shipped with pumpsim: the catalog (``pumps/``, ``drugs/``), example
-    ``patients/``, ``rosters/``, ``refills/``, ``scenarios/`` and ``cohorts/``.
+    ``patients/``, ``rosters/``, ``refills/``, ``scenarios/``, ``cohorts/`` and the cost
+    presets ``costs/``.
 
     An installed wheel carries it as the package data ``pumpsim/_catalog`` (found with
     ``importlib.resources``; a package imported from a zip archive is extracted once to a

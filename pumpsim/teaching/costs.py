@@ -14,6 +14,9 @@ every money default is an **illustrative assumption**, not a published figure â€
 says so and a teaching scenario should set its own local numbers.
 
 A month is 30.4375 days (365.25 / 12); month 1 covers simulated days [0, 30.4375).
+
+The money arithmetic shared with the cohort economics (CMM growth, cumulative sums, the crossover
+that stays) is ``pumpsim.population.economics``'s: one home for money rules (docs/economics.md).
 """
 
 from __future__ import annotations
@@ -22,13 +25,14 @@ import math
 from dataclasses import dataclass
 from typing import Annotated
 
+import numpy as np
 from pydantic import Field
 
 from pumpsim.core.errors import SimulationError
 from pumpsim.engine import Trace
 from pumpsim.models import FrozenModel
-
-DAYS_PER_MONTH = 365.25 / 12
+from pumpsim.population.economics import crossover_months, cumulative, growth_factors
+from pumpsim.population.outcome import DAYS_PER_MONTH
 
 __all__ = ["DAYS_PER_MONTH", "CostCurves", "CostModel", "cost_curves"]
 
@@ -74,8 +78,8 @@ class CostCurves:
     cmm_cumulative: tuple[float, ...]
     refills_per_month: tuple[int, ...]
     crossover_month: int | None
-    """The first month whose cumulative intrathecal cost is at or below the CMM one (``None``:
-    not within the horizon)."""
+    """The first month whose cumulative intrathecal cost is at or below the CMM one and stays so
+    (``None``: not within the horizon)."""
 
     def cumulative(self, arm: str, month: int) -> float:
         """Cumulative cost of ``arm`` ('intrathecal' or 'cmm') at the end of ``month`` (1-based)."""
@@ -122,38 +126,25 @@ def cost_curves(trace: Trace, model: CostModel, initial_fill_ml: float) -> CostC
         if m <= n:
             refills[m - 1] += 1
             fill_ml[m - 1] += r.fill_ml
-    it_monthly, cmm_monthly = [], []
-    for m in range(1, n + 1):
-        cmm_drugs = model.cmm_drugs_first_month * (1 + model.cmm_drug_growth_per_month) ** (m - 1)
-        cmm_monthly.append(cmm_drugs + model.cmm_care_per_month)
-        it = (
-            model.it_care_per_month
-            + refills[m - 1] * model.refill_visit
-            + fill_ml[m - 1] * model.infusate_per_ml
-            + model.it_systemic_fraction * cmm_drugs
-            + model.cmm_care_per_month
-        )
-        if m == 1:
-            it += model.implant
-        it_monthly.append(it)
-    it_cum = _cumsum(it_monthly)
-    cmm_cum = _cumsum(cmm_monthly)
-    crossover = next((m for m in range(1, n + 1) if it_cum[m - 1] <= cmm_cum[m - 1]), None)
+    cmm_drugs = model.cmm_drugs_first_month * growth_factors(n, model.cmm_drug_growth_per_month)
+    cmm_monthly = cmm_drugs + model.cmm_care_per_month
+    it_monthly = (
+        model.it_care_per_month
+        + np.asarray(refills) * model.refill_visit
+        + np.asarray(fill_ml) * model.infusate_per_ml
+        + model.it_systemic_fraction * cmm_drugs
+        + model.cmm_care_per_month
+    )
+    it_monthly[0] += model.implant
+    it_cum, cmm_cum = cumulative(it_monthly), cumulative(cmm_monthly)
+    crossover = int(crossover_months(it_cum, cmm_cum)[0]) or None
     return CostCurves(
         model=model,
         months=tuple(range(1, n + 1)),
-        it_monthly=tuple(it_monthly),
-        cmm_monthly=tuple(cmm_monthly),
-        it_cumulative=tuple(it_cum),
-        cmm_cumulative=tuple(cmm_cum),
+        it_monthly=tuple(float(x) for x in it_monthly),
+        cmm_monthly=tuple(float(x) for x in cmm_monthly),
+        it_cumulative=tuple(float(x) for x in it_cum),
+        cmm_cumulative=tuple(float(x) for x in cmm_cum),
         refills_per_month=tuple(refills),
         crossover_month=crossover,
     )
-
-
-def _cumsum(values: list[float]) -> list[float]:
-    out, total = [], 0.0
-    for v in values:
-        total += v
-        out.append(total)
-    return out

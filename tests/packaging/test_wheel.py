@@ -26,7 +26,7 @@ import pytest
 pytestmark = pytest.mark.packaging
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED = ("pumps", "drugs", "patients", "rosters", "refills", "scenarios")
+SHIPPED = ("pumps", "drugs", "patients", "rosters", "refills", "scenarios", "cohorts", "costs")
 
 
 @dataclass(frozen=True)
