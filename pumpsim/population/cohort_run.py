@@ -201,12 +201,11 @@ class CohortRun:
         return out
 
     def event_rows(self) -> list[tuple[str, str]]:
-        """Each device or clinical event (implants aside) per 100 pump-years, with its 95 %
+        """Each device or clinical event of the summary per 100 pump-years, with its 95 %
         interval."""
         return [
             (kind.replace("_", " "), f"{e.value:.2f} ({_interval(e, 2)})")
             for kind, e in self.summary.events_per_100_pump_years.items()
-            if kind != "implant"
         ]
 
     def economics_rows(self) -> list[tuple[str, str]]:
