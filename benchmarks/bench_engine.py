@@ -1,13 +1,16 @@
-"""Engine benchmark: cost per SimPy event against a bare SimPy timeout loop, measured in one run.
+"""Engine benchmark: the SimPy engine against a bare SimPy loop of the events the model needs.
 
-    python benchmarks/bench_engine.py [--repeat N]
+    python benchmarks/bench_engine.py [--rounds N]
 
 1. One patient-year: 40 mL pump, 4-step flex program, about 3 PTM presses a day, monthly
-   refills, hourly samples kept in the trace. The number of SimPy events the run processes is
-   counted (``Environment.step`` calls, in a separate counting run), then the run is timed
-   without the counter, interleaved with a bare SimPy loop of the same number of ``timeout``
-   events (``--repeat`` pairs, CPU time). Printed: µs per event for each, the ratio of the best
-   times and the median of the per-pair ratios (target: at most 5).
+   refills, hourly samples kept in the trace. The *minimal events* are counted from the
+   scenario, not from the engine: the program's flex steps (4 a day), the patient's presses
+   (drawn from the demand with the run's seed), the ends of the granted boluses and the refills.
+   The run is timed interleaved with a bare SimPy process of that many ``timeout`` events
+   (``_harness.interleave``, ``--rounds`` pairs, CPU time); printed: CPU medians with min-max,
+   µs per minimal event for each, the SimPy events the engine actually processes (counted in a
+   separate run by wrapping ``Environment.step``), and the median of the per-pair ratios
+   engine / bare (goal: at most 5), the final ``RATIO simpy_engine_vs_minimal_events`` line.
 2. Ten years with monthly refills, samples streamed to a sink (``on_samples=``): CPU time
    (target: under 1 s).
 3. Memory: ``tracemalloc`` peak for 1 and 10 years, with the sink and with the samples kept, for
@@ -21,15 +24,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
-import statistics
-import time
 import tracemalloc
 from collections.abc import Callable
 
 import numpy as np
 import simpy
+from _harness import Stats, interleave, machine_load, ratio_line, ratio_of
 
-from pumpsim.engine import simulate
+from pumpsim.engine import Trace, simulate
+from pumpsim.engine.simulate import patient_press_times
 from pumpsim.models import (
     Catheter,
     Drug,
@@ -107,44 +110,37 @@ def count_events(run: Callable[[], object]) -> int:
     return count
 
 
+def minimal_events(
+    th: Therapy, timeline: Timeline, days: int, seed: int, trace: Trace
+) -> dict[str, int]:
+    """The events the model needs, counted from the scenario: each flex step of each day, each
+    press the demand draws (the run's seed), the end of each granted bolus (the trace's PTM log)
+    and each refill in the horizon."""
+    assert th.program.mode == "flex"
+    presses = patient_press_times(
+        th, timeline, float(days), np.random.default_rng(np.random.SeedSequence(seed))
+    )
+    granted = sum(1 for p in trace.ptm_presses if p.decision == "granted")
+    horizon = START + dt.timedelta(days=days)
+    refills = sum(1 for e in timeline.entries if isinstance(e, Refill) and e.at < horizon)
+    return {
+        "flex steps": len(th.program.steps) * days,
+        "presses": len(presses),
+        "bolus ends": granted,
+        "refills": refills,
+    }
+
+
 def bare_simpy(n_events: int) -> None:
-    """``n_events`` SimPy events: a process of ``n_events - 3`` timeouts plus the three events
-    SimPy itself adds around a process (start, end, run)."""
+    """A bare SimPy loop: one process of ``n_events`` timeouts."""
     env = simpy.Environment()
 
     def loop() -> simpy.events.ProcessGenerator:
-        for _ in range(n_events - 3):
+        for _ in range(n_events):
             yield env.timeout(0.01)
 
     env.process(loop())
     env.run()
-
-
-def cpu_seconds(run: Callable[[], object]) -> float:
-    """CPU time (s) of one run: process time, so that other jobs on a shared machine do not
-    count against it."""
-    gc.collect()
-    t0 = time.process_time()
-    run()
-    return time.process_time() - t0
-
-
-def best_of(repeat: int, run: Callable[[], object]) -> float:
-    """Best CPU time (s) of ``repeat`` runs."""
-    return min(cpu_seconds(run) for _ in range(repeat))
-
-
-def paired(
-    repeat: int, engine: Callable[[], object], bare: Callable[[], object]
-) -> tuple[float, float, float]:
-    """Engine and bare runs interleaved, so that a slow spell of the machine hits both: the
-    best time of each (s) and the median of the per-pair ratios engine / bare."""
-    pairs = [(cpu_seconds(engine), cpu_seconds(bare)) for _ in range(repeat)]
-    return (
-        min(e for e, _ in pairs),
-        min(b for _, b in pairs),
-        statistics.median(e / b for e, b in pairs),
-    )
 
 
 def peak_bytes(run: Callable[[], object]) -> int:
@@ -156,54 +152,55 @@ def peak_bytes(run: Callable[[], object]) -> int:
     return peak
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=21)
-    args = parser.parse_args()
+def one_year(rounds: int) -> None:
+    """Part 1: the engine's patient-year against a bare SimPy loop of its minimal events."""
+    year, year_tl = therapy(), monthly_refills(365)
 
-    year = therapy()
-    year_tl = monthly_refills(365)
-
-    def one_year() -> object:
+    def engine() -> Trace:
         return simulate(year, year_tl, days=365, seed=1)
 
-    trace = one_year()
-    n = count_events(one_year)
-    bare_n = count_events(lambda: bare_simpy(n))
-    assert bare_n == n, (bare_n, n)
-    engine_s, bare_s, median_ratio = paired(args.repeat, one_year, lambda: bare_simpy(n))
-    per_engine, per_bare = engine_s / n * 1e6, bare_s / n * 1e6
+    trace = engine()
+    needed = minimal_events(year, year_tl, 365, 1, trace)
+    n = sum(needed.values())
+    processed = count_events(engine)
+    samples = interleave({"engine": engine, "bare": lambda: bare_simpy(n)}, rounds)
+    eng, bare = samples["engine"].cpu_stats, samples["bare"].cpu_stats
+    ratio = ratio_of(samples["engine"].cpu, samples["bare"].cpu)
     print("1 patient-year (4-step flex, PTM ~3/day, monthly refills, hourly samples kept)")
     print(
         f"  trace: {len(trace.events)} events, {len(trace.ptm_presses)} presses, "
         f"{len(trace.refills)} refills, {len(trace.samples.day)} samples"
     )
-    print(f"  engine:     {n} SimPy events in {engine_s * 1e3:.1f} ms = {per_engine:.2f} µs/event")
-    print(f"  bare SimPy: {n} timeouts    in {bare_s * 1e3:.1f} ms = {per_bare:.2f} µs/event")
     print(
-        f"  ratio engine / bare SimPy: {per_engine / per_bare:.2f}x best/best, "
-        f"{median_ratio:.2f}x median of {args.repeat} interleaved pairs (target <= 5x)"
+        "  minimal events: "
+        + ", ".join(f"{v} {k}" for k, v in needed.items())
+        + f" = {n} (the engine processes {processed} SimPy events)"
     )
+    print(f"  engine:     {eng.text('ms', 1e3, 1)} CPU = {_per(eng, n)} µs per minimal event")
+    print(f"  bare SimPy: {bare.text('ms', 1e3, 1)} CPU = {_per(bare, n)} µs per timeout")
+    print(f"  engine / bare SimPy of the minimal events: {ratio.text('x', digits=2)} (goal <= 5)")
+    ratio_line("simpy_engine_vs_minimal_events", ratio.median, "<=", 5)
 
-    def streamed() -> object:
-        return simulate(year, year_tl, days=365, seed=1, on_samples=_sink)
 
-    n_sink = count_events(streamed)
-    sink_s, sink_bare_s, sink_median = paired(args.repeat, streamed, lambda: bare_simpy(n_sink))
-    print(
-        f"  same year, samples streamed: {n_sink} events in {sink_s * 1e3:.1f} ms = "
-        f"{sink_s / n_sink * 1e6:.2f} µs/event, ratio {sink_s / sink_bare_s:.2f}x best/best, "
-        f"{sink_median:.2f}x median"
-    )
+def _per(stats: Stats, n: int) -> str:
+    return f"{stats.median / n * 1e6:.2f}"
 
-    decade = monthly_refills(3650)
 
-    def ten_years() -> object:
+def ten_years(rounds: int) -> None:
+    """Part 2: ten years, monthly refills, samples streamed."""
+    year, decade = therapy(), monthly_refills(3650)
+
+    def run() -> object:
         return simulate(year, decade, days=3650, seed=1, on_samples=_sink)
 
-    ten_s = best_of(max(1, args.repeat // 2), ten_years)
-    print(f"10 years, monthly refills, samples streamed: {ten_s:.3f} s CPU (target < 1 s)")
+    cpu = interleave({"ten": run}, max(3, rounds // 3))["ten"].cpu_stats
+    print(f"10 years, monthly refills, samples streamed: {cpu.text('s', 1, 3)} CPU (target < 1 s)")
 
+
+def memory() -> None:
+    """Part 3: tracemalloc peaks."""
+    year = therapy()
+    decade = monthly_refills(3650)
     print("tracemalloc peak (MiB), hourly samples:")
     print("  years | PTM sink | PTM kept | no-PTM sink | no-PTM kept | trace records (PTM)")
     quiet = therapy(with_ptm=False)
@@ -234,6 +231,16 @@ def main() -> None:
         f"10 years, no PTM, streamed: peak {hourly / 2**20:.2f} MiB with hourly samples "
         f"(87,600), {fine / 2**20:.2f} MiB with 5-min samples (1,051,200)"
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args()
+    print(machine_load())
+    ten_years(args.rounds)
+    memory()
+    one_year(args.rounds)
 
 
 if __name__ == "__main__":

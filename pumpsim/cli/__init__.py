@@ -1,27 +1,49 @@
 """The ``pumpsim`` command line: a thin typer shell over the library.
 
-Each command group lives in its own module here and registers itself in ``_register()``. Commands
-parse arguments, call the library and render; they hold no domain arithmetic. Every
-``PumpsimError`` becomes one message on stderr and exit code 2, a dose above a hard limit
-(``DoseLimitError``) exit code 3 (``--debug`` shows the traceback), a usage error exit code 64.
-Shell completion: ``pumpsim --install-completion`` / ``--show-completion``.
+Each command group lives in its own module here and registers itself in ``_register()``: its
+``register(app)`` adds its commands to ``app`` (``app.command(...)`` / ``app.add_typer(...)``);
+the root builds a command only when it is run or asked for help (``_lazy.LazyCommands``). Commands
+parse arguments, call the library and render; they hold no domain arithmetic.
+
+The lazy-import rule (``tests/test_import_cost.py`` holds every command to it): ``pumpsim --help``
+imports every subcommand module, so a module imports at its top only the standard library,
+typer, rich, ``pumpsim.cli._common`` and the cheap ``pumpsim.core`` modules (``about``,
+``errors``, ``jsonout``, ``atomic``, ``units``, ``csvsafe``; never pint, numpy, pydantic, models
+or another layer). Library layers are imported inside the command functions; types named only
+in annotations go under ``if TYPE_CHECKING:``. An option that names a library constant (``--runs``
+up to ``forecast.probabilistic.MAX_RUNS``) reads it through ``_lazy.library("module")``, which
+imports the module when the option is built, i.e. when that command runs or shows its help.
+A command imports only what it needs: ``check`` loads no calendar, holidays, plotting, SimPy,
+SciPy, Jinja2 or FHIR library.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 
 from pumpsim.cli._common import EXIT_CODES_HELP, PumpsimGroup, state
+from pumpsim.cli._lazy import LazyCommands
 from pumpsim.core.about import DISCLAIMER, VERSION
+
+_commands = typer.Typer()
+"""Where the subcommand modules register; the root builds each command from it on first use."""
+
+
+class _Root(PumpsimGroup):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.commands = LazyCommands(_commands, app)
+
 
 app = typer.Typer(
     name="pumpsim",
     help=f"Simulate implantable intrathecal drug pumps.\n\n{EXIT_CODES_HELP}\n\n{DISCLAIMER}",
     no_args_is_help=True,
     add_completion=True,
-    cls=PumpsimGroup,
+    cls=_Root,
     pretty_exceptions_enable=False,
 )
 
@@ -46,7 +68,7 @@ def _root(
 def _register() -> None:
     from pumpsim.cli import basics as basics
 
-    basics.register(app)
+    basics.register(_commands)
     for name in ("simulate", "forecast", "program", "plan", "scenario", "cohort"):
         try:
             module = __import__(f"pumpsim.cli.{name}", fromlist=["register"])
@@ -54,7 +76,7 @@ def _register() -> None:
             if exc.name != f"pumpsim.cli.{name}":
                 raise
             continue
-        module.register(app)
+        module.register(_commands)
 
 
 _register()

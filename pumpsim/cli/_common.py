@@ -4,6 +4,9 @@ Exit codes: 0 ok; 2 bad input (a ``PumpsimError``: a file or value pumpsim read)
 unsafe (a ``DoseLimitError``: a dose above a drug's hard daily limit without an override); 64 a
 usage error (click's own: an unknown option, a missing argument, an option value click refuses;
 64 is ``EX_USAGE`` of sysexits.h). ``PumpsimGroup`` gives click's usage errors that code.
+
+Cheap to import (``pumpsim --help`` loads it): typer, rich's console and ``core.errors`` only; the
+progress bar's rich modules and ``schedule.limits`` are imported where they are used.
 """
 
 from __future__ import annotations
@@ -18,11 +21,11 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typer import _click as click
 from typer.core import TyperGroup
 
+from pumpsim.cli._lazy import LazyCommands
 from pumpsim.core.errors import PumpsimError
-from pumpsim.schedule.limits import DoseLimitError
 
 # typer (0.2x) ships its own click; its UsageError is BadParameter's base class
 UsageError: type[Exception] = typer.BadParameter.__mro__[1]
@@ -42,7 +45,26 @@ EXIT_CODES_HELP = (
 
 class PumpsimGroup(TyperGroup):
     """The root command group: click's usage errors exit with ``EXIT_USAGE``, not click's 2, so
-    a script can tell a mistyped command from bad input."""
+    a script can tell a mistyped command from bad input. With ``LazyCommands`` as its table
+    (``pumpsim.cli``), a command is built when it is run or asked for its help; the root's own
+    help lists the others from their registration (``LazyCommands.summary``)."""
+
+    _listing = False
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if self._listing and isinstance(self.commands, LazyCommands):
+            return self.commands.summary(cmd_name)
+        return self.commands.get(cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)  # the names, in registration order, without building any
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
     def make_context(self, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -61,6 +83,8 @@ class PumpsimGroup(TyperGroup):
 
 def exit_code(exc: PumpsimError) -> int:
     """The exit code for a library error: 3 for a hard dose limit, else 2."""
+    from pumpsim.schedule.limits import DoseLimitError
+
     return EXIT_UNSAFE if isinstance(exc, DoseLimitError) else EXIT_INPUT_ERROR
 
 
@@ -127,6 +151,14 @@ def progress_bar(
 ) -> Iterator[Callable[[int, int], None]]:
     """A progress bar on stderr for a long run (``show``), only on a terminal; yields the
     ``progress(done, total)`` callback the library takes."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich import box
@@ -30,10 +30,10 @@ from pumpsim.core.about import DISCLAIMER
 from pumpsim.core.errors import PumpsimError
 from pumpsim.core.jsonout import dumps
 from pumpsim.core.units import format_concentration, format_mass_mg
-from pumpsim.forecast.summary import TherapySummary, overdue_since, summarize
-from pumpsim.io.profiles import load_catalog, load_profile
-from pumpsim.models import DrugEntry, PumpSpec
-from pumpsim.schedule.limits import DoseLimitError
+
+if TYPE_CHECKING:
+    from pumpsim.forecast.summary import TherapySummary
+    from pumpsim.models import DrugEntry, PumpSpec
 
 catalog_app = typer.Typer(
     help="Show the pump catalog or the drug library (profiles/pumps, profiles/drugs).",
@@ -54,6 +54,8 @@ def register(app: typer.Typer) -> None:
 @catalog_app.command("pumps")
 def catalog_pumps() -> None:
     """List the pump models: reservoir, rate range, accuracy, alarm threshold, flex steps."""
+    from pumpsim.io.profiles import load_catalog
+
     with user_errors():
         catalog = load_catalog()
     table = Table(
@@ -85,6 +87,8 @@ def catalog_pumps() -> None:
 @catalog_app.command("drugs")
 def catalog_drugs() -> None:
     """List the drug library: concentrations, stability and daily-dose limits in the drug's unit."""
+    from pumpsim.io.profiles import load_catalog
+
     with user_errors():
         catalog = load_catalog()
     table = Table(title=f"Drug library ({catalog.directory / 'drugs'})", box=box.SIMPLE_HEAD)
@@ -156,6 +160,8 @@ def check(
 ) -> None:
     """Validate every profile (all errors are shown); exit 2 if any is invalid, 3 if any has a
     dose above a hard limit (3 wins)."""
+    from pumpsim.io.profiles import load_catalog
+
     with user_errors():
         load_catalog()  # a broken catalog is one error, not one per profile
     now = as_of or dt.datetime.now().replace(second=0, microsecond=0)
@@ -185,6 +191,10 @@ def check(
 
 def _summarize(path: Path) -> TherapySummary:
     """The profile's summary; a hard-limit error names the file and the patient."""
+    from pumpsim.forecast.summary import summarize
+    from pumpsim.io.profiles import load_profile
+    from pumpsim.schedule.limits import DoseLimitError
+
     profile = load_profile(path)
     try:
         return summarize(profile.therapy, profile.timeline)
@@ -194,6 +204,8 @@ def _summarize(path: Path) -> TherapySummary:
 
 def _json(s: TherapySummary, as_of: dt.datetime) -> dict[str, Any]:
     """The summary as JSON (masses in each drug's unit) with ``as_of`` and ``overdue_since``."""
+    from pumpsim.forecast.summary import overdue_since
+
     since = overdue_since(s, as_of)
     return {
         **s.model_dump(mode="json"),
@@ -257,6 +269,8 @@ def _render(path: Path, s: TherapySummary, as_of: dt.datetime) -> None:
             f"[bold red]DOSE LIMITS OVERRIDDEN:[/] {escape(s.dose_limit_override)}",
             highlight=False,
         )
+    from pumpsim.forecast.summary import overdue_since
+
     since = overdue_since(s, as_of)
     if since is not None:
         console.print(f"[bold red]OVERDUE:[/] {_overdue(s, since, as_of)}", highlight=False)

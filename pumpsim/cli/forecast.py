@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -16,19 +16,18 @@ from rich.markup import escape
 from rich.table import Table
 
 from pumpsim.cli._common import console, err_console, progress_bar, user_errors
+from pumpsim.cli._lazy import library
 from pumpsim.core.atomic import OutputError
-from pumpsim.core.clock import PumpTimeError, parse_pump_time
 from pumpsim.core.jsonout import dumps
-from pumpsim.forecast import EventForecast, Forecast, forecast_many
-from pumpsim.forecast.batch import MAX_WORKERS
-from pumpsim.forecast.calibration import DemandEstimate
-from pumpsim.forecast.press_window import read_press_window
-from pumpsim.forecast.probabilistic import MAX_RUNS
-from pumpsim.forecast.visit import SheetCalibration, read_sheet_calibration
-from pumpsim.io.profiles import load_profile
-from pumpsim.models import Therapy
-from pumpsim.models.base import plausible_pump_time
-from pumpsim.schedule.limits import enforce_dose_limits
+
+if TYPE_CHECKING:
+    from pumpsim.forecast import EventForecast, Forecast, batch, probabilistic
+    from pumpsim.forecast.calibration import DemandEstimate
+    from pumpsim.forecast.visit import SheetCalibration
+    from pumpsim.models import Therapy
+else:  # the bounds of --runs and --workers, read when this command is built
+    batch = library("pumpsim.forecast.batch")
+    probabilistic = library("pumpsim.forecast.probabilistic")
 
 # about 2 s of trajectories: a forecast this big shows a progress bar (on a terminal)
 LONG_RUN_TRAJECTORIES = 200_000
@@ -51,7 +50,8 @@ def forecast_command(
         ),
     ] = None,
     runs: Annotated[
-        int, typer.Option("--runs", min=1, max=MAX_RUNS, help="Monte Carlo trajectories.")
+        int,
+        typer.Option("--runs", min=1, max=probabilistic.MAX_RUNS, help="Monte Carlo trajectories."),
     ] = 10_000,
     risk: Annotated[
         float, typer.Option("--risk", min=0.0001, max=0.5, help="Accepted risk (0-1).")
@@ -65,7 +65,9 @@ def forecast_command(
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option("--workers", min=1, max=MAX_WORKERS, help="Processes (default: all cores)."),
+        typer.Option(
+            "--workers", min=1, max=batch.MAX_WORKERS, help="Processes (default: all cores)."
+        ),
     ] = None,
     ptm_log: Annotated[
         Path | None,
@@ -99,6 +101,10 @@ def forecast_command(
     ] = None,
 ) -> None:
     """Forecast when each patient must be refilled."""
+    from pumpsim.forecast import forecast_many
+    from pumpsim.io.profiles import load_profile
+    from pumpsim.schedule.limits import enforce_dose_limits
+
     log_from = _parse_time(ptm_log_from, "--ptm-log-from")
     _check_arguments(profiles, ptm_log, plot, refills)
     with user_errors():
@@ -165,6 +171,8 @@ def _render(
 
 def _calibration(path: Path, therapy: Therapy, quiet: bool) -> SheetCalibration:
     """The refill sheet's verdicts and calibrated delivery factor, told on stderr."""
+    from pumpsim.forecast.visit import read_sheet_calibration
+
     calibration = read_sheet_calibration(therapy, path)
     if calibration.ignored:
         err_console.print(
@@ -214,6 +222,9 @@ def _as_of(text: str | None, therapies: list[Therapy]) -> list[dt.datetime] | dt
 def _parse_time(text: str | None, option: str) -> dt.datetime | None:
     if text is None:
         return None
+    from pumpsim.core.clock import PumpTimeError, parse_pump_time
+    from pumpsim.models.base import plausible_pump_time
+
     try:
         return plausible_pump_time(parse_pump_time(text))
     except (PumpTimeError, ValueError) as exc:
@@ -222,6 +233,8 @@ def _parse_time(text: str | None, option: str) -> dt.datetime | None:
 
 def _demand_from_log(path: Path, start: dt.datetime | None, therapy: Therapy) -> DemandEstimate:
     """The patient's demand estimated from a press log over [start, pump state), with notes."""
+    from pumpsim.forecast.press_window import read_press_window
+
     window = read_press_window(therapy, path, start, start_name="--ptm-log-from")
     if window.ignored:
         err_console.print(

@@ -9,24 +9,26 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pumpsim.cli._common import console, err_console, user_errors
-from pumpsim.clinic import export
-from pumpsim.clinic.calendar import ClinicCalendar, calendar_from_dict
-from pumpsim.clinic.planner import plan_clinic
-from pumpsim.clinic.results import Plan
-from pumpsim.clinic.windows import ForecastWindowSource, ScheduleWindowSource, WindowSource
+from pumpsim.cli._lazy import library
 from pumpsim.core.about import DISCLAIMER
 from pumpsim.core.errors import Problem, ProfileError
-from pumpsim.forecast.batch import MAX_WORKERS
-from pumpsim.io.roster import Roster, load_roster
+
+if TYPE_CHECKING:
+    from pumpsim.clinic.calendar import ClinicCalendar
+    from pumpsim.clinic.results import Plan
+    from pumpsim.clinic.windows import WindowSource
+    from pumpsim.forecast import batch
+    from pumpsim.io.roster import Roster
+else:
+    batch = library("pumpsim.forecast.batch")  # --workers up to batch.MAX_WORKERS
 
 MAX_PLAN_RUNS = 100_000
 """The most Monte Carlo runs per patient a plan's forecasts use (a roster may hold 10,000)."""
@@ -80,7 +82,7 @@ def plan(
     workers: Annotated[
         int | None,
         typer.Option(
-            "--workers", min=1, max=MAX_WORKERS, help="Forecast processes (default: cores)."
+            "--workers", min=1, max=batch.MAX_WORKERS, help="Forecast processes (default: cores)."
         ),
     ] = None,
     windows: Annotated[
@@ -106,6 +108,9 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
     """Plan refills for ROSTER from --start over --weeks."""
+    from pumpsim.clinic import export
+    from pumpsim.io.roster import load_roster
+
     with user_errors():
         if windows not in ("forecast", "schedule"):
             raise ProfileError("--windows", [Problem("--windows", windows, "forecast or schedule")])
@@ -162,6 +167,8 @@ def _calendar(
     timezone: str | None,
 ) -> ClinicCalendar:
     """The clinic calendar the options describe (validated by ``pumpsim.clinic``)."""
+    from pumpsim.clinic.calendar import calendar_from_dict
+
     return calendar_from_dict(
         {
             "start": start.date(),
@@ -193,6 +200,8 @@ def _make_plan(
     quiet: bool,
 ) -> Plan:
     """Plan the roster (keeping an earlier plan's bookings) with the chosen window source."""
+    from pumpsim.clinic.windows import ForecastWindowSource, ScheduleWindowSource
+
     before = _read_previous(previous) if previous else None
     if windows == "schedule":
         return _run(patients, calendar, ScheduleWindowSource(), before, quiet)
@@ -201,6 +210,8 @@ def _make_plan(
 
 
 def _read_previous(path: Path) -> Plan:
+    from pumpsim.clinic.results import Plan
+
     try:
         return Plan.model_validate_json(path.read_bytes())
     except (OSError, ValueError) as exc:
@@ -216,6 +227,10 @@ def _run(
     before: Plan | None,
     quiet: bool,
 ) -> Plan:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from pumpsim.clinic.planner import plan_clinic
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

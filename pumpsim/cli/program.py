@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -22,15 +22,9 @@ from pumpsim.core.units import (
     format_concentration,
     format_mass_mg,
 )
-from pumpsim.forecast.programming import (
-    ChangeText,
-    Session,
-    Side,
-    parse_change,
-    programming_session,
-)
-from pumpsim.io.profiles import load_profile
-from pumpsim.io.writer import write_profile_with_entries
+
+if TYPE_CHECKING:
+    from pumpsim.forecast.programming import Session, Side
 
 MAX_RUNS = 100_000
 _PERCENT = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*%\s*$")
@@ -99,6 +93,10 @@ def program_command(
     ] = None,
 ) -> None:
     """Work out the change, check it, show old and new; optionally write the new profile."""
+    from pumpsim.forecast.programming import ChangeText, parse_change, programming_session
+    from pumpsim.io.profiles import load_profile
+    from pumpsim.io.writer import write_profile_with_entries
+
     text = ChangeText(
         at=at, dose=dose, titrate=titrate, drugs=drugs, fill=fill, ptm_bolus=ptm_bolus,
         ptm_lockout=ptm_lockout, ptm_max=ptm_max, no_ptm=no_ptm, prime=prime,

@@ -15,7 +15,6 @@ from rich.table import Table
 from pumpsim.cli._common import console, user_errors
 from pumpsim.core.about import DISCLAIMER
 from pumpsim.core.jsonout import dumps
-from pumpsim.teaching.scenarios import list_scenarios, load_scenario, run_scenario, scenario_dir
 
 scenario_app = typer.Typer(
     help="Teaching scenarios: clinical cases that run, plot and explain themselves."
@@ -32,6 +31,8 @@ def register(app: typer.Typer) -> None:
 @scenario_app.command("list")
 def scenario_list() -> None:
     """List the shipped scenarios: name, title, pump, simulated days."""
+    from pumpsim.teaching.scenarios import list_scenarios, scenario_dir
+
     with user_errors():
         scenarios = list_scenarios()
     table = Table(title=f"Teaching scenarios ({scenario_dir()})", box=box.SIMPLE_HEAD)
@@ -50,6 +51,8 @@ def scenario_list() -> None:
 @scenario_app.command("show")
 def scenario_show(name: str = typer.Argument(..., help="Scenario name or path.")) -> None:
     """Show a scenario's case, objectives, what to watch, source and questions (no answers)."""
+    from pumpsim.teaching.scenarios import load_scenario
+
     with user_errors():
         s = load_scenario(name)
     console.print(f"[bold]{escape(s.title)}[/]  ({escape(s.name)}, {s.days:g} days)")
@@ -77,6 +80,8 @@ def scenario_run(
     as_json: bool = typer.Option(False, "--json", help="Print answers and summary as JSON."),
 ) -> None:
     """Simulate a scenario, answer its questions, optionally write a report and plots."""
+    from pumpsim.teaching.scenarios import run_scenario
+
     with user_errors():
         from pumpsim.report import combined_figure, plot_format, save_figure, write_html
 

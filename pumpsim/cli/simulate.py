@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -10,13 +11,11 @@ from rich.table import Table
 
 from pumpsim.cli._common import console, user_errors
 from pumpsim.core.about import DISCLAIMER
-from pumpsim.core.clock import MINUTES_PER_DAY
 from pumpsim.core.jsonout import dumps
 from pumpsim.core.units import format_mass_mg
-from pumpsim.engine import simulate
-from pumpsim.engine.summary import TraceSummary, summarize_trace
-from pumpsim.io.profiles import load_profile
-from pumpsim.schedule.limits import enforce_dose_limits
+
+if TYPE_CHECKING:
+    from pumpsim.engine.summary import TraceSummary
 
 
 def register(app: typer.Typer) -> None:
@@ -43,6 +42,12 @@ def simulate_command(
     """Simulate one patient's pump minute by minute: alarms, supply, dose, PTM use.
 
     Planning and teaching simulator, not a medical device."""
+    from pumpsim.core.clock import MINUTES_PER_DAY
+    from pumpsim.engine import simulate
+    from pumpsim.engine.summary import summarize_trace
+    from pumpsim.io.profiles import load_profile
+    from pumpsim.schedule.limits import enforce_dose_limits
+
     with user_errors():
         loaded = load_profile(profile)
         enforce_dose_limits(loaded.therapy, loaded.timeline, source=str(profile))

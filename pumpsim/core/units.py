@@ -10,6 +10,13 @@ exponent, ``1e-3``), then a unit made of letters joined by ``/`` (``mL/day``, ``
 maintained units library, with ``mcg`` added as the clinical spelling of microgram); the number
 is read by Python's ``float`` and must be finite. pint never evaluates arithmetic from a file, so
 ``"9**9**9 mL"`` or ``"(-1)**0.5 mL"`` are plain errors, not a hang or a complex number.
+
+pint is imported only when a unit outside ``KNOWN_UNITS`` is read: importing it and building its
+registry costs more than the rest of ``pumpsim check`` together. ``KNOWN_UNITS`` holds the
+spellings profiles use (``mL``, ``mcg/mL``, ``uL/h``, ``%``, ...) with pint's own conversion
+factor for each; pint converts by multiplying the magnitude by that factor, so the value is the
+same float pint gives, and ``tests/core/test_units.py`` checks every entry against pint (value
+and error message, for every kind).
 """
 
 from __future__ import annotations
@@ -19,8 +26,6 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
-
-import pint
 
 from pumpsim.core.errors import clip
 
@@ -37,6 +42,7 @@ __all__ = [
     "VOLUME_PER_LENGTH",
     "FRACTION",
     "MAX_QUANTITY_CHARS",
+    "KNOWN_UNITS",
     "parse_quantity",
     "parse_rate",
     "MassUnit",
@@ -87,8 +93,73 @@ _QUANTITY = re.compile(
 """A number, an optional exponent and a unit (letters, up to two ``/``): nothing else."""
 
 
+KNOWN_UNITS: dict[str, tuple[Kind, float]] = {
+    # unit as written (µ read as u, spaces dropped): (its kind, pint's factor to the kind's
+    # internal unit). Generated with pint and checked against it by tests/core/test_units.py.
+    "mL": (VOLUME, 1.0),
+    "ml": (VOLUME, 1.0),
+    "uL": (VOLUME, 0.001),
+    "ul": (VOLUME, 0.001),
+    "L": (VOLUME, 1000.0),
+    "l": (VOLUME, 1000.0),
+    "mg": (MASS, 1.0),
+    "mcg": (MASS, 0.001),
+    "ug": (MASS, 0.001),
+    "g": (MASS, 1000.0),
+    "day": (DURATION, 1.0),
+    "days": (DURATION, 1.0),
+    "d": (DURATION, 1.0),
+    "h": (DURATION, 0.041666666666666664),
+    "hour": (DURATION, 0.041666666666666664),
+    "hours": (DURATION, 0.041666666666666664),
+    "min": (DURATION, 0.0006944444444444444),
+    "s": (DURATION, 1.1574074074074073e-05),
+    "week": (DURATION, 7.0),
+    "weeks": (DURATION, 7.0),
+    "month": (DURATION, 30.4375),
+    "months": (DURATION, 30.4375),
+    "year": (DURATION, 365.25),
+    "years": (DURATION, 365.25),
+    "mL/day": (VOLUME_RATE, 1.0),
+    "ml/day": (VOLUME_RATE, 1.0),
+    "mL/d": (VOLUME_RATE, 1.0),
+    "mL/h": (VOLUME_RATE, 24.0),
+    "ml/h": (VOLUME_RATE, 24.0),
+    "mL/hour": (VOLUME_RATE, 24.0),
+    "mL/min": (VOLUME_RATE, 1440.0),
+    "uL/h": (VOLUME_RATE, 0.024),
+    "ul/h": (VOLUME_RATE, 0.024),
+    "uL/day": (VOLUME_RATE, 0.001),
+    "uL/min": (VOLUME_RATE, 1.4400000000000002),
+    "mg/day": (MASS_RATE, 1.0),
+    "mcg/day": (MASS_RATE, 0.001),
+    "ug/day": (MASS_RATE, 0.001),
+    "mg/d": (MASS_RATE, 1.0),
+    "mcg/d": (MASS_RATE, 0.001),
+    "mg/h": (MASS_RATE, 24.0),
+    "mcg/h": (MASS_RATE, 0.024),
+    "ug/h": (MASS_RATE, 0.024),
+    "mg/mL": (CONCENTRATION, 1.0),
+    "mg/ml": (CONCENTRATION, 1.0),
+    "mcg/mL": (CONCENTRATION, 0.001),
+    "mcg/ml": (CONCENTRATION, 0.001),
+    "ug/mL": (CONCENTRATION, 0.001),
+    "g/mL": (CONCENTRATION, 1000.0),
+    "cm": (LENGTH, 1.0),
+    "mm": (LENGTH, 0.1),
+    "m": (LENGTH, 100.0),
+    "mL/cm": (VOLUME_PER_LENGTH, 1.0),
+    "ml/cm": (VOLUME_PER_LENGTH, 1.0),
+    "uL/cm": (VOLUME_PER_LENGTH, 0.001),
+    "%": (FRACTION, 0.01),
+}
+"""The common spellings, read without pint (see the module docstring)."""
+
+
 @lru_cache(maxsize=1)
 def _registry() -> Any:
+    import pint  # imported here: only a unit outside KNOWN_UNITS needs it
+
     # pint's registry is generic over its Quantity class; typed loosely here on purpose
     ureg: Any = pint.UnitRegistry()
     ureg.define("mcg = microgram")
@@ -125,39 +196,60 @@ def _parse_text(text: str, kind: Kind) -> float:
         raise UnitParseError(
             f"a bare number has no unit; write a {kind.name} with its unit, e.g. {kind.example!r}"
         )
-    quantity = _quantity(text, cleaned, kind)
-    ureg = _registry()
-    expected = ureg.Quantity(1.0, kind.internal_unit).dimensionality
-    if not isinstance(quantity, pint.Quantity) or quantity.dimensionality != expected:
-        dim = getattr(quantity, "dimensionality", "a plain number")
-        raise UnitParseError(
-            f"{clip(repr(text))} is {_describe(dim)}, not a {kind.name}; e.g. {kind.example!r}"
-        )
-    value = float(quantity.to(kind.internal_unit).magnitude)
+    magnitude, unit_text = _number_and_unit(text, cleaned, kind)
+    known = KNOWN_UNITS.get(unit_text)
+    if known is None or (known[0] != kind and known[0].dimensionality not in _DIMENSION_NAMES):
+        value = _pint_value(text, magnitude, unit_text, kind)
+    elif known[0] != kind:
+        raise UnitParseError(_wrong_kind(text, _DIMENSION_NAMES[known[0].dimensionality], kind))
+    else:
+        value = float(magnitude * known[1])  # what pint computes: magnitude times its factor
     if not math.isfinite(value):
         raise UnitParseError(f"{clip(repr(text))} is out of range for a {kind.name}")
     return value
 
 
-def _quantity(text: str, cleaned: str, kind: Kind) -> Any:
-    """The pint quantity of a text that matches the clinical grammar (number, then unit)."""
+def _number_and_unit(text: str, cleaned: str, kind: Kind) -> tuple[float, str]:
+    """The number and the unit (spaces dropped) of a text in the clinical grammar."""
     match = _QUANTITY.match(cleaned)
-    cannot = f"cannot read {clip(repr(text))} as a {kind.name}"
     if match is None:
-        raise UnitParseError(f"{cannot}: write a number and a unit, e.g. {kind.example!r}")
+        raise UnitParseError(
+            f"cannot read {clip(repr(text))} as a {kind.name}: write a number and a unit, "
+            f"e.g. {kind.example!r}"
+        )
     magnitude = float(match["number"])
     if not math.isfinite(magnitude):
-        raise UnitParseError(f"{cannot}: the number is out of range; e.g. {kind.example!r}")
-    unit_text = match["unit"].replace(" ", "")
+        raise UnitParseError(
+            f"cannot read {clip(repr(text))} as a {kind.name}: the number is out of range; "
+            f"e.g. {kind.example!r}"
+        )
+    return magnitude, match["unit"].replace(" ", "")
+
+
+def _wrong_kind(text: str, described: str, kind: Kind) -> str:
+    return f"{clip(repr(text))} is {described}, not a {kind.name}; e.g. {kind.example!r}"
+
+
+def _pint_value(text: str, magnitude: float, unit_text: str, kind: Kind) -> float:
+    """``magnitude unit_text`` in ``kind.internal_unit``, converted by pint."""
+    import pint
+
     ureg = _registry()
     try:
         if unit_text == "%":
-            return ureg.Quantity(magnitude, "percent")
-        return ureg.Quantity(magnitude, unit_text)
+            quantity = ureg.Quantity(magnitude, "percent")
+        else:
+            quantity = ureg.Quantity(magnitude, unit_text)
     except Exception as exc:  # pint raises several unrelated exception types
         raise UnitParseError(
-            f"{cannot} ({exc.__class__.__name__}); e.g. {kind.example!r}"
+            f"cannot read {clip(repr(text))} as a {kind.name} ({exc.__class__.__name__}); "
+            f"e.g. {kind.example!r}"
         ) from None
+    expected = ureg.Quantity(1.0, kind.internal_unit).dimensionality
+    if not isinstance(quantity, pint.Quantity) or quantity.dimensionality != expected:
+        dim = getattr(quantity, "dimensionality", "a plain number")
+        raise UnitParseError(_wrong_kind(text, _describe(dim), kind))
+    return float(quantity.to(kind.internal_unit).magnitude)
 
 
 def parse_rate(text: Any) -> tuple[str, float]:

@@ -9,6 +9,11 @@ Hostile or careless files are bounded before anything else reads them: a file is
 alias bomb cannot expand), and every mapping key is text. Any failure of the parser (a bad date
 ``2026-02-30``, an unhashable key ``? [a]``) is a ``ProfileError``, never a traceback, and its
 message never quotes the file's lines.
+
+Speed: when PyYAML has libyaml, a file is first read with libyaml's scanner and parser under the
+same composer (bounds), resolver and constructors; the pure-Python reading, several times
+slower, is what ``pumpsim check`` spent most of its run on. Anything that fails that way is read
+again the pure-Python way, so every error (and its message) is exactly the one it always was.
 """
 
 from __future__ import annotations
@@ -29,14 +34,14 @@ MAX_ALIASES = 100
 """The most ``*alias`` references a file may use."""
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """PyYAML's safe loader with the bounds above (nesting depth, aliases)."""
+class _Bounded(yaml.composer.Composer):
+    """The composer with the bounds above (nesting depth, aliases)."""
 
     _depth = 0
     _aliases = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
+        if self.check_event(yaml.AliasEvent):  # type: ignore[attr-defined]
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
                 raise _limit(self, f"more than {MAX_ALIASES} aliases")
@@ -49,8 +54,12 @@ class _StrictLoader(yaml.SafeLoader):
             self._depth -= 1
 
 
-def _limit(loader: _StrictLoader, problem: str) -> yaml.composer.ComposerError:
-    event: Any = loader.peek_event()  # type: ignore[no-untyped-call]
+class _StrictLoader(_Bounded, yaml.SafeLoader):
+    """PyYAML's safe loader with the bounds above (nesting depth, aliases)."""
+
+
+def _limit(loader: _Bounded, problem: str) -> yaml.composer.ComposerError:
+    event: Any = loader.peek_event()  # type: ignore[attr-defined]
     return yaml.composer.ComposerError(None, None, problem, event.start_mark)
 
 
@@ -102,9 +111,33 @@ def _no_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = F
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
 
+_CParser: Any = getattr(getattr(yaml, "_yaml", None), "CParser", None)
+_FastLoader: Any = None
+if _CParser is not None:  # libyaml's events, then the same composer, resolver and constructors
+
+    class _FastLoader(  # type: ignore[no-redef]
+        _Bounded,
+        _CParser,  # type: ignore[misc]
+        yaml.constructor.SafeConstructor,
+        yaml.resolver.Resolver,
+    ):
+        yaml_implicit_resolvers = _StrictLoader.yaml_implicit_resolvers
+        yaml_constructors = _StrictLoader.yaml_constructors
+
+        def __init__(self, stream: str) -> None:
+            _CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
 
 def parse_yaml(text: str, source: str) -> Any:
     """Parse YAML text safely; a syntax error becomes a ``ProfileError`` naming ``source``."""
+    if _FastLoader is not None:
+        try:
+            return yaml.load(text, Loader=_FastLoader)  # noqa: S506 - a safe constructor
+        except Exception:  # noqa: BLE001, S110 - read again below, for its exact error
+            pass
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader is a SafeLoader
     except yaml.YAMLError as exc:

@@ -1,8 +1,8 @@
 """The SimPy processes of one pump and its patient. Each is a short plain generator that reads
-like the clinical rule it models: it sleeps until its next moment (``env.timeout``; the
-integrator ``Clock.wake_at``), changes the pump only through ``PumpModel`` and, when a rate
-changed, pokes the clock (``Clock.poke``) so the integrator re-solves the next threshold
-crossing. A process that must start over because the program changed is interrupted
+like the clinical rule it models: it sleeps until its next moment (``env.timeout``), changes
+the pump only through ``PumpModel`` and, when a rate changed, pokes the clock (``Clock.poke``),
+which integrates the pump up to now, applies what it reached and sets its alarm for the next
+threshold crossing. A process that must start over because the program changed is interrupted
 by the caller (``process.interrupt()``), as ``simulate`` does for ``basal_schedule``."""
 
 from __future__ import annotations
@@ -35,58 +35,46 @@ _LOOKAHEAD_DAYS = 366.0
 
 
 class Clock:
-    """Wakes the integrator at its next threshold crossing or whenever something changed a rate.
+    """The pump's integrator: it looks at the pump whenever a rate changed (``poke()``, called
+    by the processes) and at the next threshold crossing (its own timer).
 
-    Two methods: ``poke()`` says a rate changed now; ``wake_at(at)`` is the event the integrator
-    yields, which means ``env.timeout(at - env.now) | changed``. It is built more cheaply, and
-    this class is the one place that knows how: the integrator waits on one plain event that
-    ``poke()`` triggers, and ``wake_at`` arranges one SimPy timeout per distinct wake time that
-    pokes at ``at`` unless the integrator has meanwhile been woken and asked for another time (a
-    SimPy timeout cannot be cancelled, so a stale timer just does nothing).
+    A look is ``catch_up(now)`` (integrate to now, apply what was reached), then
+    ``next_crossing()``; a SimPy timeout is arranged for that time, one per distinct time: a
+    timeout cannot be cancelled, so when a later look moves the crossing, the stale timer rings
+    and does nothing. The look runs inside the event that changed the rate (a press, a segment
+    boundary, a timeline entry, its own timer), never as an event of its own, so a change costs
+    the events the model needs and no more. It stops looking at ``end_day``.
     """
 
-    def __init__(self, env: simpy.Environment) -> None:
+    def __init__(self, env: simpy.Environment, pump: PumpModel, end_day: float) -> None:
         self.env = env
-        self._changed = env.event()
-        self._poked = False
+        self.pump = pump
+        self.end_day = end_day
+        self._done = False
         self._wake_at = math.inf
         self._timers: set[float] = set()
         self._ring_callback = self._ring
 
     def poke(self) -> None:
-        """A rate changed now: wake the integrator (once, however many pokes)."""
-        if not self._poked:
-            self._poked = True
-            self._changed.succeed()
-
-    def wake_at(self, at: float) -> simpy.Event:
-        """The event to yield: it fires at ``at`` (days, not before now) or at the next
-        ``poke()``, whichever is first."""
-        if self._poked:
-            self._changed = self.env.event()
-            self._poked = False
-        self._wake_at = at
+        """A rate changed now: bring the pump up to now and arrange the next look."""
+        if self._done:
+            return
+        now = self.env.now
+        pump = self.pump
+        pump.catch_up(now)
+        if now >= self.end_day - TOLERANCE_DAYS:
+            self._done = True
+            return
+        at = self._wake_at = pump.next_crossing(self.end_day)
         if at not in self._timers:
             self._timers.add(at)
-            timer = self.env.timeout(at - self.env.now, at)
+            timer = self.env.timeout(at - now, at)
             timer.callbacks.append(self._ring_callback)
-        return self._changed
 
     def _ring(self, timer: simpy.Event) -> None:
         self._timers.discard(timer.value)
         if timer.value == self._wake_at or self.env.now >= self._wake_at:
             self.poke()
-
-
-def integrator(env: simpy.Environment, pump: PumpModel, clock: Clock, end_day: float) -> Proc:
-    """Bring the pump up to now and apply what it reached, then sleep until its next threshold
-    crossing or the next change of rate, whichever is first; stop at ``end_day``."""
-    while True:
-        now = env.now
-        pump.catch_up(now)
-        if now >= end_day - TOLERANCE_DAYS:
-            return
-        yield clock.wake_at(pump.next_crossing(end_day))
 
 
 def basal_schedule(env: simpy.Environment, pump: PumpModel, clock: Clock, end_day: float) -> Proc:

@@ -267,7 +267,7 @@ class PumpModel:
 
     def catch_up(self, now: float) -> None:
         """``advance`` to ``now`` and ``settle`` what was reached, skipping what has nothing to
-        do (the integrator calls this at every wake)."""
+        do (the clock calls this at every look)."""
         if now > self.t:
             self.advance(now)
         if now >= self.due - TOLERANCE_DAYS or self.unsettled:

@@ -11,7 +11,6 @@ from pumpsim.engine.flowlog import SampleSink
 from pumpsim.engine.processes import (
     Clock,
     basal_schedule,
-    integrator,
     interventions,
     patient,
 )
@@ -67,7 +66,7 @@ def simulate(
     trace.samples.interval_days = sample_every_days
     pump = PumpModel(therapy, trace, factor, sample_sink=on_samples)
     env = simpy.Environment()
-    clock = Clock(env)
+    clock = Clock(env, pump, float(days))
     basal = env.process(basal_schedule(env, pump, clock, float(days)))
 
     def _restart_basal() -> None:
@@ -79,7 +78,6 @@ def simulate(
     if presses:
         env.process(patient(env, pump, clock, presses))
     env.process(interventions(env, pump, clock, timeline))
-    env.process(integrator(env, pump, clock, float(days)))
     env.run(until=float(days) + 1e-9)
     pump.advance(float(days))
     pump.settle()

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from conftest import base_profile
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pumpsim.core import units
 from pumpsim.core.errors import ProfileError
 from pumpsim.core.units import (
     CONCENTRATION,
@@ -20,6 +24,7 @@ from pumpsim.core.units import (
     VOLUME,
     VOLUME_PER_LENGTH,
     VOLUME_RATE,
+    Kind,
     UnitParseError,
     format_mass_mg,
     parse_quantity,
@@ -206,3 +211,80 @@ def test_dose_rate_in_program_converts_exactly() -> None:
     therapy = therapy_from_dict(data, "ok.yaml")
     assert therapy.program.rate_ml_per_day == pytest.approx(0.5, rel=1e-12)
     assert math.isclose(therapy.ptm.bolus_volume_ml, 0.02, rel_tol=1e-12)  # type: ignore[union-attr]
+
+
+ALL_KINDS = (
+    VOLUME,
+    MASS,
+    DURATION,
+    VOLUME_RATE,
+    MASS_RATE,
+    CONCENTRATION,
+    LENGTH,
+    VOLUME_PER_LENGTH,
+    FRACTION,
+)
+MAGNITUDES = (0.0, 1.0, 0.3, 25.0, 2.4, 0.0026, 1e-3, 123.456, 7e-9, -2.5, 1e306)
+
+
+def _through_pint(text: str, kind: Kind) -> float | str:
+    """What pint alone makes of ``text`` (the pre-table path): the value or the message."""
+    cleaned = units._normalise(text)
+    try:
+        magnitude, unit_text = units._number_and_unit(text, cleaned, kind)
+        value = units._pint_value(text, magnitude, unit_text, kind)
+    except UnitParseError as exc:
+        return str(exc)
+    if not math.isfinite(value):
+        return f"{text!r} is out of range for a {kind.name}"
+    return value
+
+
+def _through_parse(text: str, kind: Kind) -> float | str:
+    try:
+        return parse_quantity(text, kind)
+    except UnitParseError as exc:
+        return str(exc)
+
+
+@pytest.mark.parametrize("unit", sorted(units.KNOWN_UNITS))
+def test_every_known_unit_gives_exactly_what_pint_gives(unit: str) -> None:
+    """The spellings read without pint give pint's float to the last bit, and pint's error
+    message for every other kind; also written with spaces around '/' and with µ."""
+    written = {unit, unit.replace("/", " / "), unit.replace("u", "µ", 1)}
+    for magnitude in MAGNITUDES:
+        for spelling in written:
+            text = f"{magnitude!r} {spelling}"
+            for kind in ALL_KINDS:
+                if "%" in text and kind is not FRACTION:
+                    continue  # a bare number for every other kind, before any unit is read
+                expected, got = _through_pint(text, kind), _through_parse(text, kind)
+                assert got == expected, (text, kind.name)
+                if isinstance(got, float):
+                    assert math.copysign(1.0, got) == math.copysign(1.0, expected)  # type: ignore[arg-type]
+
+
+def test_known_units_name_pints_own_factors() -> None:
+    """Each entry's factor is pint's conversion factor from that unit to the kind's unit."""
+    ureg = units._registry()
+    for unit, (kind, factor) in units.KNOWN_UNITS.items():
+        quantity = ureg.Quantity(1.0, "percent" if unit == "%" else unit)
+        assert quantity.dimensionality == ureg.Quantity(1.0, kind.internal_unit).dimensionality
+        assert quantity.to(kind.internal_unit).magnitude == factor, unit
+
+
+def test_a_profile_of_known_units_is_read_without_pint() -> None:
+    """Reading a shipped profile (every quantity a common spelling) does not import pint; an
+    unusual unit still reads, through pint."""
+    code = (
+        "import sys; from pumpsim.io.profiles import load_profile; "
+        "load_profile('profiles/patients/morphine-cancer-pain.yaml'); "
+        "print('pint' in sys.modules)"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+    )
+    assert done.stdout.strip() == "False"
+    assert "cc" not in units.KNOWN_UNITS
+    assert parse_quantity("2 cc", VOLUME) == pytest.approx(2.0, rel=1e-12)
