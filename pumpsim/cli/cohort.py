@@ -29,16 +29,17 @@ from pumpsim.cli._common import (
     progress_bar,
     user_errors,
 )
+from pumpsim.cli._lazy import library
 from pumpsim.core.about import DISCLAIMER
 
 if TYPE_CHECKING:
+    from pumpsim.forecast import batch
+    from pumpsim.population import runner
     from pumpsim.population.cohort_run import CohortRun
+else:
+    batch = library("pumpsim.forecast.batch")  # --workers up to batch.MAX_WORKERS
+    runner = library("pumpsim.population.runner")  # --block-size up to runner.MAX_BLOCK_SIZE
 
-MAX_WORKERS = 64
-"""The most local processes (``pumpsim.forecast.batch.MAX_WORKERS``; a test keeps them equal)."""
-MAX_BLOCK_SIZE = 100_000
-"""``pumpsim.population.runner.MAX_BLOCK_SIZE`` (not imported at start-up; a test keeps them
-equal)."""
 MAX_PSA_DRAWS = 100_000
 
 cohort_app = typer.Typer(
@@ -93,7 +94,7 @@ def cohort_run(
     workers: Annotated[
         int | None,
         typer.Option(
-            "--workers", min=1, max=MAX_WORKERS, help="Local processes (default: all cores)."
+            "--workers", min=1, max=batch.MAX_WORKERS, help="Local processes (default: all cores)."
         ),
     ] = None,
     scheduler: Annotated[
@@ -120,7 +121,7 @@ def cohort_run(
         typer.Option(
             "--block-size",
             min=1,
-            max=MAX_BLOCK_SIZE,
+            max=runner.MAX_BLOCK_SIZE,
             help="Patients per block (default: the simulation's).",
         ),
     ] = None,
