@@ -53,7 +53,7 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-__all__ = ["DEFAULT_BLOCK_SIZE", "simulate_block", "simulate_cohort"]
+__all__ = ["DEFAULT_BLOCK_SIZE", "FillDays", "fill_days", "simulate_block", "simulate_cohort"]
 
 DEFAULT_BLOCK_SIZE = 1024
 """Patients per block: the memory of a block is about ``block × layout.length × 8`` bytes."""
@@ -104,6 +104,7 @@ class _Patients:
 
     conc_ml_per_mg: FloatArray
     reservoir: FloatArray
+    empty: FloatArray
     usable: FloatArray
     stability: FloatArray
     dose0: FloatArray
@@ -135,6 +136,7 @@ class _Patients:
             for name in (
                 "ml_per_mg",
                 "reservoir_ml",
+                "empty_ml",
                 "alarm_ml",
                 "stability_days",
                 "bolus_ml",
@@ -170,6 +172,7 @@ class _Patients:
         p = cls(
             conc_ml_per_mg=table["ml_per_mg"],
             reservoir=table["reservoir_ml"],
+            empty=table["empty_ml"],
             usable=table["reservoir_ml"] - table["alarm_ml"],
             stability=table["stability_days"],
             dose0=dose,
@@ -210,6 +213,48 @@ def _event_rates(spec: CohortSpec, stall_per_year: FloatArray) -> FloatArray:
 
 # ---------------------------------------------------------------- one cycle for the block
 @dataclass(frozen=True)
+class FillDays:
+    """Days from a full fill (constant program) to each crossing, per patient."""
+
+    programmer_alarm: FloatArray
+    """The programmer's low-reservoir alarm date: the program alone (``programmer_lra``)."""
+    alarm: FloatArray
+    """The calculated volume reaches the threshold: program + expected PTM boluses."""
+    dry: FloatArray
+    """The actual reservoir is empty: the true delivery factor × (program + PTM)."""
+    empty: FloatArray
+    """The calculated volume reaches the pump's empty threshold: the empty-reservoir alarm, and
+    the pump drops to its ``rate_after_empty`` (a pump that under-delivers still holds drug)."""
+
+    @property
+    def therapy_ends(self) -> FloatArray:
+        """The earlier of running dry and the calculated empty: therapy stops (the trickle at
+        ``rate_after_empty`` is not counted as therapy)."""
+        ends: FloatArray = np.minimum(self.dry, self.empty)
+        return ends
+
+
+def fill_days(
+    usable_ml: FloatArray,
+    reservoir_ml: FloatArray,
+    empty_ml: FloatArray,
+    basal_ml_per_day: FloatArray,
+    ptm_ml_per_day: FloatArray,
+    factor: FloatArray,
+) -> FillDays:
+    """The crossings of a full reservoir on a constant program: the vectorized form of
+    ``forecast.deterministic.deterministic``'s ``programmer_lra``, ``low_reservoir_alarm``,
+    ``actual_dry`` and ``empty_reservoir`` for a simple program (tested against it)."""
+    total = basal_ml_per_day + ptm_ml_per_day
+    return FillDays(
+        programmer_alarm=usable_ml / basal_ml_per_day,
+        alarm=usable_ml / total,
+        dry=reservoir_ml / (factor * total),
+        empty=(reservoir_ml - empty_ml) / total,
+    )
+
+
+@dataclass(frozen=True)
 class _Cycle:
     """One step for the patients ``idx``: what would happen next, and what comes first."""
 
@@ -247,9 +292,12 @@ def _next(spec: CohortSpec, d: Draws, p: _Patients, idx: IntArray) -> _Cycle:
     dose = np.clip(p.dose0[idx] * np.exp(p.growth[idx] * t), p.dose_lo[idx], p.dose_hi[idx])
     basal_ml = dose * p.conc_ml_per_mg[idx]
     total_ml = basal_ml + p.ptm_ml[idx]
+    days = fill_days(
+        p.usable[idx], p.reservoir[idx], p.empty[idx], basal_ml, p.ptm_ml[idx], p.factor[idx]
+    )
     u = d.cycle[idx, p.cycle[idx]]
     policy = spec.refill
-    due = np.minimum(t + p.usable[idx] / basal_ml, t + p.stability[idx])
+    due = t + np.minimum(days.programmer_alarm, p.stability[idx])
     booked = np.maximum(due - p.days_before[idx], t + 1.0)
     no_show = u[:, 2] < policy.no_show
     attended = (
@@ -257,8 +305,8 @@ def _next(spec: CohortSpec, d: Draws, p: _Patients, idx: IntArray) -> _Cycle:
         + policy.lateness.from_normal(cycle_normal(u, 0))
         + np.where(no_show, policy.rebook_after_days, 0.0)
     )
-    alarm = t + p.usable[idx] / total_ml
-    dry = t + p.reservoir[idx] / (p.factor[idx] * total_ml)
+    alarm = t + days.alarm
+    dry = t + days.therapy_ends
     rescue = dry + policy.emergency_after_empty.from_normal(cycle_normal(u, 4))
     emergency = rescue < attended
     visit = np.where(emergency, rescue, attended)

@@ -4,7 +4,8 @@ A cohort has few pump models and few infusates, so each pump rule is asked once 
 combination through its one home, on the template ``Therapy`` of ``CohortSpec.therapy``:
 
 * the low-reservoir alarm in effect: ``Therapy.low_reservoir_alarm_ml``;
-* the reservoir and the non-retrievable residual: the pump catalog (``PumpSpec``);
+* the reservoir and the empty threshold (the calculated volume at which the pump reports empty
+  and drops to its ``rate_after_empty``): the pump catalog (``PumpSpec``);
 * the drug-stability limit of a fill: ``Infusate.stability_days`` (``fill_stability_limit``'s
   rule, a fill that is not a first fill);
 * dose → volume: ``schedule.segments.dose_to_volume_ml`` (a simple program's
@@ -45,6 +46,8 @@ class Combination:
     pump: int
     option: int
     reservoir_ml: float
+    empty_ml: float
+    """The calculated volume at which the pump reports empty (``empty_reservoir_threshold``)."""
     alarm_ml: float
     stability_days: float
     ml_per_mg: float
@@ -81,6 +84,7 @@ def combinations(spec: CohortSpec) -> tuple[Combination, ...]:
                     pump=p,
                     option=o,
                     reservoir_ml=pump.reservoir_ml,
+                    empty_ml=pump.empty_reservoir_threshold_ml,
                     alarm_ml=alarm,
                     stability_days=therapy.infusate.stability_days(),
                     ml_per_mg=dose_to_volume_ml(
