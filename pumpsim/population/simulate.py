@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -85,9 +86,7 @@ def simulate_block(spec: CohortSpec, seed: int, first: int, stop: int) -> Cohort
             f"need seed >= 0 and 0 <= first <= stop <= {spec.patients}, got seed {seed}, "
             f"patients {first}..{stop}"
         )
-    check_dose_limits(spec)
-    combos = combinations(spec)
-    lay = layout(spec, combos)
+    combos, lay = _prepared(spec)
     if stop == first:
         return CohortTally.empty(spec.months)
     draws = draw_block(spec, combos, lay, seed, first, stop)
@@ -95,6 +94,15 @@ def simulate_block(spec: CohortSpec, seed: int, first: int, stop: int) -> Cohort
     log = BlockLog(n=stop - first)
     _run(spec, lay, draws, patients, log)
     return tally_block(spec.months, log, patients.alive_end, patients.implant_end, patients.death)
+
+
+@lru_cache(maxsize=16)
+def _prepared(spec: CohortSpec) -> tuple[tuple[Combination, ...], Layout]:
+    """The dose-limit check, the rules per combination and the draw layout of ``spec``, once
+    per process (every block of a run asks for the same)."""
+    check_dose_limits(spec)
+    combos = combinations(spec)
+    return combos, layout(spec, combos)
 
 
 # ---------------------------------------------------------------- the patients of a block

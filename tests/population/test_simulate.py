@@ -239,3 +239,14 @@ def test_cancer_cohort_dies_on_its_survival_curve() -> None:
     tally = simulate_cohort(spec, 9, block_size=4096)
     dead_by_6 = int(tally.monthly["deaths"][:6].sum())
     assert abs(1 - dead_by_6 / 10_000 - 0.539) < 0.02
+
+
+def test_a_spec_travels_to_another_process_unchanged() -> None:
+    """Runners send the spec to workers: pickled and back, it is equal, hashes alike and gives
+    the same block tally."""
+    import pickle
+
+    spec = _SMITH.model_copy(update={"patients": 20})
+    back = pickle.loads(pickle.dumps(spec))
+    assert back == spec and hash(back) == hash(spec)
+    assert simulate_block(back, 3, 5, 17) == simulate_block(spec, 3, 5, 17)
