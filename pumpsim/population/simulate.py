@@ -114,6 +114,8 @@ class _Patients:
     reservoir: FloatArray
     empty: FloatArray
     usable: FloatArray
+    controller: FloatArray
+    ptm_max: FloatArray
     stability: FloatArray
     dose0: FloatArray
     dose_lo: FloatArray
@@ -152,6 +154,8 @@ class _Patients:
                 "housekeeping_per_day",
                 "per_ml",
                 "stall_per_year",
+                "controller_ml",
+                "ptm_max_ml_per_day",
             )
         }
         options = [spec.therapies[c.option] for c in combos]
@@ -182,6 +186,8 @@ class _Patients:
             reservoir=table["reservoir_ml"],
             empty=table["empty_ml"],
             usable=table["reservoir_ml"] - table["alarm_ml"],
+            controller=table["controller_ml"],
+            ptm_max=table["ptm_max_ml_per_day"],
             stability=table["stability_days"],
             dose0=dose,
             dose_lo=lo,
@@ -225,7 +231,9 @@ class FillDays:
     """Days from a full fill (constant program) to each crossing, per patient."""
 
     programmer_alarm: FloatArray
-    """The programmer's low-reservoir alarm date: the program alone (``programmer_lra``)."""
+    """The refill date the programmer gives, which the clinic books from: the low-reservoir
+    alarm on the program alone (``programmer_lra``), or for a pump with its own "next refill"
+    rule (Prometra: 3 mL with every allotted bolus) that rule (``prometra_next_refill``)."""
     alarm: FloatArray
     """The calculated volume reaches the threshold: program + expected PTM boluses."""
     dry: FloatArray
@@ -249,13 +257,19 @@ def fill_days(
     basal_ml_per_day: FloatArray,
     ptm_ml_per_day: FloatArray,
     factor: FloatArray,
+    controller_ml: FloatArray,
+    ptm_max_ml_per_day: FloatArray,
 ) -> FillDays:
     """The crossings of a full reservoir on a constant program: the vectorized form of
-    ``forecast.deterministic.deterministic``'s ``programmer_lra``, ``low_reservoir_alarm``,
-    ``actual_dry`` and ``empty_reservoir`` for a simple program (tested against it)."""
+    ``forecast.deterministic.deterministic``'s ``programmer_lra`` (or ``prometra_next_refill``
+    where ``controller_ml`` is not NaN), ``low_reservoir_alarm``, ``actual_dry`` and
+    ``empty_reservoir`` for a simple program (tested against it)."""
     total = basal_ml_per_day + ptm_ml_per_day
+    by_controller = (reservoir_ml - controller_ml) / (basal_ml_per_day + ptm_max_ml_per_day)
     return FillDays(
-        programmer_alarm=usable_ml / basal_ml_per_day,
+        programmer_alarm=np.where(
+            np.isnan(controller_ml), usable_ml / basal_ml_per_day, by_controller
+        ),
         alarm=usable_ml / total,
         dry=reservoir_ml / (factor * total),
         empty=(reservoir_ml - empty_ml) / total,
@@ -301,7 +315,14 @@ def _next(spec: CohortSpec, d: Draws, p: _Patients, idx: IntArray) -> _Cycle:
     basal_ml = dose * p.conc_ml_per_mg[idx]
     total_ml = basal_ml + p.ptm_ml[idx]
     days = fill_days(
-        p.usable[idx], p.reservoir[idx], p.empty[idx], basal_ml, p.ptm_ml[idx], p.factor[idx]
+        p.usable[idx],
+        p.reservoir[idx],
+        p.empty[idx],
+        basal_ml,
+        p.ptm_ml[idx],
+        p.factor[idx],
+        p.controller[idx],
+        p.ptm_max[idx],
     )
     u = d.cycle[idx, p.cycle[idx]]
     policy = spec.refill
