@@ -14,10 +14,13 @@ the block from its last fill to whatever comes first:
   later (if before the booked visit). Empty to refill is **therapy gap**. At a refill the pump
   is filled to capacity and the dose is titrated (``titration_per_month``, within the
   ``daily_dose`` bounds); a **pocket fill** happens with ``per_refill`` probability;
-* a **device or clinical event** (Poisson over implanted time): motor stall, over-infusion and
-  pump surgery replace the pump (a new battery), catheter surgery revises the catheter; each
-  takes its ``therapy_gap`` without therapy and refills the pump at the operation; an infection
-  ends therapy (explant) with ``explant_share``, else it is only counted;
+* a **device or clinical event** (Poisson over implanted time): motor stall and pump surgery
+  replace the pump (a new battery), catheter surgery revises the catheter; each takes its
+  ``therapy_gap`` without therapy and refills the pump at the operation; an infection ends
+  therapy (explant) with ``explant_share``, else it is only counted; an **over-infusion** makes
+  the next fill deliver ``delivery_factor`` × the program while the calculated volume (and the
+  alarm) follow the program, so the pump may run dry before its alarm; the refill that ends
+  that fill finds it and the pump is replaced (``therapy_gap``);
 * the battery's **ERI** (``BatterySpec.drain_coefficients`` over the programmed volume) is
   followed ``replace_after_eri`` later by a **battery replacement** (a new pump, refilled);
 * **death** or the end of follow-up.
@@ -59,9 +62,12 @@ __all__ = ["DEFAULT_BLOCK_SIZE", "FillDays", "fill_days", "simulate_block", "sim
 DEFAULT_BLOCK_SIZE = 1024
 """Patients per block: the memory of a block is about ``block × layout.length × 8`` bytes."""
 
-_REPLACES_PUMP = (True, True, True, False, False)
-"""Per ``EVENT_STREAMS`` kind: does it put in a new pump (new battery)?"""
+_REPLACES_PUMP = (True, False, True, False, False)
+"""Per ``EVENT_STREAMS`` kind ending a fill: does it put in a new pump (new battery)? (An
+over-infusion does not end the fill it begins in; its pump is replaced at the refill that
+finds it.)"""
 _INFECTION = EVENT_STREAMS.index("infection")
+_OVER = EVENT_STREAMS.index("over_infusion")
 
 
 def simulate_cohort(
@@ -136,6 +142,8 @@ class _Patients:
     replace_at: FloatArray = field(default_factory=lambda: np.zeros(0))
     pointer: IntArray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
     cycle: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    over: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    """0 a sound pump, 1 over-infusion began in this fill, 2 this fill over-infuses."""
     active: BoolArray = field(default_factory=lambda: np.zeros(0, bool))
 
     @classmethod
@@ -208,6 +216,7 @@ class _Patients:
         p.replace_at = np.full(n, np.inf)
         p.pointer = np.zeros((n, len(EVENT_STREAMS)), np.int64)
         p.cycle = np.zeros(n, np.int64)
+        p.over = np.zeros(n, np.int64)
         p.active = alive_end > 0
         return p
 
@@ -283,6 +292,8 @@ class _Cycle:
     idx: IntArray
     t: FloatArray
     total_ml: FloatArray
+    factor: FloatArray
+    """The delivery factor of this fill (an over-infusing pump's, if it is one)."""
     alarm: FloatArray
     dry: FloatArray
     booked: FloatArray
@@ -314,13 +325,14 @@ def _next(spec: CohortSpec, d: Draws, p: _Patients, idx: IntArray) -> _Cycle:
     dose = np.clip(p.dose0[idx] * np.exp(p.growth[idx] * t), p.dose_lo[idx], p.dose_hi[idx])
     basal_ml = dose * p.conc_ml_per_mg[idx]
     total_ml = basal_ml + p.ptm_ml[idx]
+    factor = np.where(p.over[idx] == 2, spec.events.over_infusion.delivery_factor, p.factor[idx])
     days = fill_days(
         p.usable[idx],
         p.reservoir[idx],
         p.empty[idx],
         basal_ml,
         p.ptm_ml[idx],
-        p.factor[idx],
+        factor,
         p.controller[idx],
         p.ptm_max[idx],
     )
@@ -358,6 +370,7 @@ def _next(spec: CohortSpec, d: Draws, p: _Patients, idx: IntArray) -> _Cycle:
         idx=idx,
         t=t,
         total_ml=total_ml,
+        factor=factor,
         alarm=alarm,
         dry=dry,
         booked=booked,
@@ -375,6 +388,27 @@ def _next(spec: CohortSpec, d: Draws, p: _Patients, idx: IntArray) -> _Cycle:
 
 def _apply(spec: CohortSpec, d: Draws, p: _Patients, c: _Cycle, log: BlockLog) -> None:
     """Log what the cycle ``c`` did and move each patient to its next fill (or end)."""
+    explant = _infections(spec, d, p, c, log)
+    onset = (c.what == 2) & (c.kind == _OVER)
+    if np.any(onset):
+        rows = np.flatnonzero(onset)
+        who = c.idx[rows]
+        log.event("over_infusion", who, c.stop[rows])
+        p.pointer[who, _OVER] += 1
+        p.over[who] = np.where(p.over[who] == 0, 1, p.over[who])
+    # an infection without explant and the onset of an over-infusion are only counted: the
+    # fill goes on, nothing else happened yet
+    counted_only = ((c.what == 2) & (c.kind == _INFECTION) & ~explant) | onset
+    ends = ~counted_only
+    if not np.any(ends):
+        return
+    resume = _resume(spec, p, c, ends)
+    _log_fill(spec, d, p, c, ends, resume, log)
+    _advance(p, c, ends, explant, resume, log)
+
+
+def _infections(spec: CohortSpec, d: Draws, p: _Patients, c: _Cycle, log: BlockLog) -> BoolArray:
+    """Count the infections of cycle ``c``; the rows that end in an explant."""
     infection = (c.what == 2) & (c.kind == _INFECTION)
     explant = np.zeros(len(c.idx), bool)
     if np.any(infection):
@@ -386,25 +420,44 @@ def _apply(spec: CohortSpec, d: Draws, p: _Patients, c: _Cycle, log: BlockLog) -
         p.pointer[who, _INFECTION] += 1
         log.event("explant", c.idx[explant], c.stop[explant])
         p.implant_end[c.idx[explant]] = c.stop[explant]
-    # an infection without explant is only counted: the fill goes on, nothing else happened
-    ends = ~(infection & ~explant)
-    if not np.any(ends):
-        return
-    _log_fill(spec, d, p, c, ends, log)
-    _advance(spec, p, c, ends | explant, explant, log)
+    return explant
+
+
+def _found_over_infusing(p: _Patients, c: _Cycle, ends: BoolArray) -> BoolArray:
+    """The fills ending now at a refill visit that finds an over-infusing pump."""
+    found: BoolArray = (c.what[ends] == 1) & (p.over[c.idx[ends]] == 2)
+    return found
+
+
+def _resume(spec: CohortSpec, p: _Patients, c: _Cycle, ends: BoolArray) -> FloatArray:
+    """When the next fill starts, for each fill ending now: at the visit, at the end of an
+    operation's therapy gap (an event, or the replacement of an over-infusing pump found at
+    the visit), capped by the end of follow-up."""
+    stop = c.stop[ends]
+    gaps = np.array([float(getattr(spec.events, k).therapy_gap_days) for k in EVENT_STREAMS])
+    after = np.where(c.what[ends] == 2, gaps[c.kind[ends]], 0.0)
+    after = np.where(_found_over_infusing(p, c, ends), gaps[_OVER], after)
+    resume: FloatArray = np.minimum(stop + after, p.implant_end[c.idx[ends]])
+    return resume
 
 
 def _log_fill(
-    spec: CohortSpec, d: Draws, p: _Patients, c: _Cycle, ends: BoolArray, log: BlockLog
+    spec: CohortSpec,
+    d: Draws,
+    p: _Patients,
+    c: _Cycle,
+    ends: BoolArray,
+    resume: FloatArray,
+    log: BlockLog,
 ) -> None:
     """Delivery, gap, alarm, no-show, visit and pocket fill of the fills that end now."""
     idx, stop = c.idx[ends], c.stop[ends]
     dry = c.dry[ends]
     delivered_to = np.minimum(dry, stop)
-    log.delivery(idx, c.t[ends], delivered_to, p.factor[idx] * c.total_ml[ends])
-    surgery = c.what[ends] == 2
-    gap_end = np.where(surgery, _surgery_end(spec, c, ends, p), stop)
-    gap_start = np.where(surgery, delivered_to, dry)  # an operation stops therapy at once
+    log.delivery(idx, c.t[ends], delivered_to, c.factor[ends] * c.total_ml[ends])
+    operation = (c.what[ends] == 2) | _found_over_infusing(p, c, ends)
+    gap_start = np.where(operation, delivered_to, dry)  # an operation stops therapy at once
+    gap_end = np.where(operation, resume, stop)
     without = gap_start < gap_end
     log.gap(idx[without], gap_start[without], gap_end[without])
     sounded = c.alarm[ends] < stop
@@ -420,45 +473,37 @@ def _log_fill(
     log.event("pocket_fill", idx[pocket], stop[pocket])
 
 
-def _surgery_end(spec: CohortSpec, c: _Cycle, ends: BoolArray, p: _Patients) -> FloatArray:
-    """When therapy resumes after the event of each cycle (the operation, capped by the end of
-    follow-up)."""
-    gaps = np.array([float(getattr(spec.events, k).therapy_gap_days) for k in EVENT_STREAMS])
-    resume: FloatArray = np.minimum(c.stop[ends] + gaps[c.kind[ends]], p.implant_end[c.idx[ends]])
-    return resume
-
-
 def _advance(
-    spec: CohortSpec,
     p: _Patients,
     c: _Cycle,
     ends: BoolArray,
     explant: BoolArray,
+    resume: FloatArray,
     log: BlockLog,
 ) -> None:
-    """Battery, events, and the next fill of each patient whose fill ended."""
+    """Battery, events, pump and the next fill of each patient whose fill ended."""
     idx, stop, what = c.idx[ends], c.stop[ends], c.what[ends]
     drain = p.house[idx] + p.per_ml[idx] * c.total_ml[ends]
     p.battery[idx] = np.minimum(1.0, p.battery[idx] + drain * (stop - c.t[ends]))
     reached = np.isinf(p.replace_at[idx]) & (c.eri[ends] < stop)
     p.replace_at[idx[reached]] = c.replace[ends][reached]
     event = (what == 2) & ~explant[ends]
-    next_fill = stop.copy()
+    new_pump = (what == 3) | _found_over_infusing(p, c, ends)
     if np.any(event):
         kinds = c.kind[ends][event]
         who = idx[event]
         for k, name in enumerate(EVENT_STREAMS):
             log.event(name, who[kinds == k], stop[event][kinds == k])
         p.pointer[who, kinds] += 1
-        next_fill[event] = _surgery_end(spec, c, ends, p)[event]
-        new_pump = np.array(_REPLACES_PUMP)[kinds]
-        _new_pump(p, who[new_pump])
+        new_pump[event] = np.array(_REPLACES_PUMP)[kinds]
     battery = what == 3
     log.event("battery_replacement", idx[battery], stop[battery])
-    _new_pump(p, idx[battery])
-    p.t[idx] = next_fill
+    # over-infusion begun in this fill shows in the next one, unless the pump is replaced
+    p.over[idx] = np.where(new_pump, 0, np.where(p.over[idx] == 1, 2, p.over[idx]))
+    _new_pump(p, idx[new_pump])
+    p.t[idx] = resume
     p.cycle[idx] += 1
-    p.active[idx] = (what != 0) & ~explant[ends] & (next_fill < p.implant_end[idx])
+    p.active[idx] = (what != 0) & ~explant[ends] & (resume < p.implant_end[idx])
 
 
 def _new_pump(p: _Patients, who: IntArray) -> None:

@@ -250,3 +250,31 @@ def test_a_spec_travels_to_another_process_unchanged() -> None:
     back = pickle.loads(pickle.dumps(spec))
     assert back == spec and hash(back) == hash(spec)
     assert simulate_block(back, 3, 5, 17) == simulate_block(spec, 3, 5, 17)
+
+
+def test_an_over_infusing_pump_runs_dry_before_its_alarm() -> None:
+    """The hand-computed cohort with over-infusions (×1.25): an over-infused fill delivers
+    1.8 mL/day, so it is dry at 11.11 days, before the calculated alarm (12.5 days): the patient
+    comes as an emergency 0.5 day later with no alarm, and the pump is replaced (1 day). So
+    every visit is either on time with an alarm or such an emergency, and each found pump
+    costs 0.5 + 1 day without therapy."""
+    data = deterministic(patients=60)
+    data["events"] = {
+        **data["events"],
+        "over_infusion": {
+            "per_pump_year": "300 %",
+            "delivery_factor": 1.25,
+            "therapy_gap": "1 day",
+            "source": "test",
+        },
+    }
+    tally = simulate_cohort(_spec(data), 8)
+    totals = _totals(tally)
+    emergencies, visits = totals["emergency_visits"], totals["refill_visits"]
+    assert emergencies > 60
+    # fills cut by the end of follow-up: at most one per patient is unfinished
+    assert totals["event:over_infusion"] >= emergencies
+    assert 0 <= totals["alarms"] - (visits - emergencies) <= 60
+    found = emergencies  # every emergency here is a found over-infusing pump
+    assert found * 2160 <= totals["gap_minutes"] <= found * 2160 + 60 * 2160
+    assert totals["event:pump_surgery"] == 0 and totals["event:motor_stall"] == 0
