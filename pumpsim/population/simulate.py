@@ -31,8 +31,7 @@ tally is integers per month (``CohortTally``), rounded per patient, so blocks ad
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -49,7 +48,8 @@ from pumpsim.population.draws import (
     layout,
     out_of_cycles,
 )
-from pumpsim.population.outcome import DAYS_PER_MONTH, CohortTally
+from pumpsim.population.outcome import CohortTally
+from pumpsim.population.patients import BlockPatients
 from pumpsim.population.tally import BlockLog, tally_block
 from pumpsim.population.therapies import Combination, check_dose_limits, combinations
 
@@ -96,7 +96,7 @@ def simulate_block(spec: CohortSpec, seed: int, first: int, stop: int) -> Cohort
     if stop == first:
         return CohortTally.empty(spec.months)
     draws = draw_block(spec, combos, lay, seed, first, stop)
-    patients = _Patients.start(spec, combos, draws)
+    patients = BlockPatients.start(spec, combos, draws)
     log = BlockLog(n=stop - first)
     _run(spec, lay, draws, patients, log)
     return tally_block(spec.months, log, patients.alive_end, patients.implant_end, patients.death)
@@ -109,129 +109,6 @@ def _prepared(spec: CohortSpec) -> tuple[tuple[Combination, ...], Layout]:
     check_dose_limits(spec)
     combos = combinations(spec)
     return combos, layout(spec, combos)
-
-
-# ---------------------------------------------------------------- the patients of a block
-@dataclass
-class _Patients:
-    """Per-patient constants and state of a block (days since implant)."""
-
-    conc_ml_per_mg: FloatArray
-    reservoir: FloatArray
-    empty: FloatArray
-    usable: FloatArray
-    controller: FloatArray
-    ptm_max: FloatArray
-    stability: FloatArray
-    dose0: FloatArray
-    dose_lo: FloatArray
-    dose_hi: FloatArray
-    growth: FloatArray
-    ptm_ml: FloatArray
-    factor: FloatArray
-    house: FloatArray
-    per_ml: FloatArray
-    days_before: FloatArray
-    death: FloatArray
-    alive_end: FloatArray
-    implant_end: FloatArray
-    event_at: FloatArray
-    """(patients, kinds, events) days of each Poisson event."""
-    t: FloatArray = field(default_factory=lambda: np.zeros(0))
-    battery: FloatArray = field(default_factory=lambda: np.zeros(0))
-    replace_at: FloatArray = field(default_factory=lambda: np.zeros(0))
-    pointer: IntArray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
-    cycle: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
-    over: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
-    """0 a sound pump, 1 over-infusion began in this fill, 2 this fill over-infuses."""
-    active: BoolArray = field(default_factory=lambda: np.zeros(0, bool))
-
-    @classmethod
-    def start(cls, spec: CohortSpec, combos: tuple[Combination, ...], d: Draws) -> _Patients:
-        n = len(d.combo)
-        table = {
-            name: np.array([getattr(c, name) for c in combos], float)[d.combo]
-            for name in (
-                "ml_per_mg",
-                "reservoir_ml",
-                "empty_ml",
-                "alarm_ml",
-                "stability_days",
-                "bolus_ml",
-                "max_boluses_per_day",
-                "housekeeping_per_day",
-                "per_ml",
-                "stall_per_year",
-                "controller_ml",
-                "ptm_max_ml_per_day",
-            )
-        }
-        options = [spec.therapies[c.option] for c in combos]
-        dose = np.empty(n)
-        presses = np.zeros(n)
-        lo, hi, growth = np.empty(n), np.empty(n), np.empty(n)
-        for k, opt in enumerate(options):
-            mine = d.combo == k
-            dose[mine] = opt.daily_dose.from_normal(d.dose_z[mine])
-            lo[mine], hi[mine] = opt.daily_dose.low, opt.daily_dose.high
-            growth[mine] = math.log1p(opt.titration_per_month) / DAYS_PER_MONTH
-            if opt.presses_per_day is not None:
-                presses[mine] = opt.presses_per_day.from_normal(d.presses_z[mine])
-        # expected PTM boluses a day: schedule.ptm.expected_boluses_per_day, per patient
-        ptm_ml = table["bolus_ml"] * np.minimum(presses, table["max_boluses_per_day"])
-        horizon = spec.months * DAYS_PER_MONTH
-        death = (
-            spec.survival.days_from_uniform(d.survival_u)
-            if spec.survival is not None
-            else np.full(n, np.inf)
-        )
-        alive_end = np.minimum(death, horizon)
-        rates = _event_rates(spec, table["stall_per_year"])
-        with np.errstate(divide="ignore"):
-            event_at = d.event_days * (365.25 / rates)[:, :, None]
-        p = cls(
-            conc_ml_per_mg=table["ml_per_mg"],
-            reservoir=table["reservoir_ml"],
-            empty=table["empty_ml"],
-            usable=table["reservoir_ml"] - table["alarm_ml"],
-            controller=table["controller_ml"],
-            ptm_max=table["ptm_max_ml_per_day"],
-            stability=table["stability_days"],
-            dose0=dose,
-            dose_lo=lo,
-            dose_hi=hi,
-            growth=growth,
-            ptm_ml=ptm_ml,
-            factor=d.factor,
-            house=table["housekeeping_per_day"],
-            per_ml=table["per_ml"],
-            days_before=spec.refill.days_before_alarm.from_normal(d.days_before_z),
-            death=death,
-            alive_end=alive_end,
-            implant_end=alive_end.copy(),
-            event_at=np.where(rates[:, :, None] > 0, event_at, np.inf),
-        )
-        p.t = np.zeros(n)
-        p.battery = np.zeros(n)
-        p.replace_at = np.full(n, np.inf)
-        p.pointer = np.zeros((n, len(EVENT_STREAMS)), np.int64)
-        p.cycle = np.zeros(n, np.int64)
-        p.over = np.zeros(n, np.int64)
-        p.active = alive_end > 0
-        return p
-
-
-def _event_rates(spec: CohortSpec, stall_per_year: FloatArray) -> FloatArray:
-    """(patients, kinds) events per pump-year, in ``EVENT_STREAMS`` order."""
-    ev = spec.events
-    fixed = [
-        ev.over_infusion.per_pump_year,
-        ev.pump_surgery.per_pump_year,
-        ev.catheter_surgery.per_pump_year,
-        ev.infection.per_pump_year,
-    ]
-    n = len(stall_per_year)
-    return np.column_stack([stall_per_year, *(np.full(n, r) for r in fixed)])
 
 
 # ---------------------------------------------------------------- one cycle for the block
@@ -309,7 +186,7 @@ class _Cycle:
     """0 end of follow-up (death, horizon, explant), 1 visit, 2 event, 3 battery."""
 
 
-def _run(spec: CohortSpec, lay: Layout, d: Draws, p: _Patients, log: BlockLog) -> None:
+def _run(spec: CohortSpec, lay: Layout, d: Draws, p: BlockPatients, log: BlockLog) -> None:
     while True:
         idx = np.flatnonzero(p.active)
         if len(idx) == 0:
@@ -320,7 +197,8 @@ def _run(spec: CohortSpec, lay: Layout, d: Draws, p: _Patients, log: BlockLog) -
         _apply(spec, d, p, c, log)
 
 
-def _next(spec: CohortSpec, d: Draws, p: _Patients, idx: IntArray) -> _Cycle:
+def _next(spec: CohortSpec, d: Draws, p: BlockPatients, idx: IntArray) -> _Cycle:
+    """What comes next for the patients ``idx``, each from its last fill at ``p.t``."""
     t = p.t[idx]
     dose = np.clip(p.dose0[idx] * np.exp(p.growth[idx] * t), p.dose_lo[idx], p.dose_hi[idx])
     basal_ml = dose * p.conc_ml_per_mg[idx]
@@ -336,34 +214,10 @@ def _next(spec: CohortSpec, d: Draws, p: _Patients, idx: IntArray) -> _Cycle:
         p.controller[idx],
         p.ptm_max[idx],
     )
-    u = d.cycle[idx, p.cycle[idx]]
-    policy = spec.refill
-    due = t + np.minimum(days.programmer_alarm, p.stability[idx])
-    booked = np.maximum(due - p.days_before[idx], t + 1.0)
-    no_show = u[:, 2] < policy.no_show
-    attended = (
-        booked
-        + policy.lateness.from_normal(cycle_normal(u, 0))
-        + np.where(no_show, policy.rebook_after_days, 0.0)
-    )
-    alarm = t + days.alarm
     dry = t + days.therapy_ends
-    rescue = dry + policy.emergency_after_empty.from_normal(cycle_normal(u, 4))
-    emergency = rescue < attended
-    visit = np.where(emergency, rescue, attended)
-    pointer = p.pointer[idx]
-    upcoming = np.take_along_axis(
-        p.event_at[idx], np.minimum(pointer, p.event_at.shape[2] - 1)[:, :, None], axis=2
-    )[:, :, 0]
-    upcoming = np.where(pointer < p.event_at.shape[2], upcoming, np.inf)
-    kind = np.argmin(upcoming, axis=1)
-    event = np.maximum(upcoming[np.arange(len(idx)), kind], t)
-    drain = p.house[idx] + p.per_ml[idx] * total_ml
-    with np.errstate(divide="ignore", invalid="ignore"):
-        eri = np.where(drain > 0, t + np.maximum(1.0 - p.battery[idx], 0.0) / drain, np.inf)
-    replace = np.where(
-        np.isfinite(p.replace_at[idx]), p.replace_at[idx], eri + spec.battery.replace_after_eri_days
-    )
+    booked, no_show, visit, emergency = _visit(spec, d, p, idx, t, days, dry)
+    event, kind = _next_event(p, idx, t)
+    eri, replace = _battery(spec, p, idx, t, total_ml)
     options = np.column_stack([p.implant_end[idx], visit, event, replace])
     what = np.argmin(options, axis=1)
     return _Cycle(
@@ -371,7 +225,7 @@ def _next(spec: CohortSpec, d: Draws, p: _Patients, idx: IntArray) -> _Cycle:
         t=t,
         total_ml=total_ml,
         factor=factor,
-        alarm=alarm,
+        alarm=t + days.alarm,
         dry=dry,
         booked=booked,
         no_show=no_show,
@@ -386,7 +240,56 @@ def _next(spec: CohortSpec, d: Draws, p: _Patients, idx: IntArray) -> _Cycle:
     )
 
 
-def _apply(spec: CohortSpec, d: Draws, p: _Patients, c: _Cycle, log: BlockLog) -> None:
+def _visit(
+    spec: CohortSpec,
+    d: Draws,
+    p: BlockPatients,
+    idx: IntArray,
+    t: FloatArray,
+    days: FillDays,
+    dry: FloatArray,
+) -> tuple[FloatArray, BoolArray, FloatArray, BoolArray]:
+    """The booking, whether it is missed, the visit and whether it is an emergency."""
+    u = d.cycle[idx, p.cycle[idx]]
+    policy = spec.refill
+    due = t + np.minimum(days.programmer_alarm, p.stability[idx])
+    booked = np.maximum(due - p.days_before[idx], t + 1.0)
+    no_show = u[:, 2] < policy.no_show
+    attended = (
+        booked
+        + policy.lateness.from_normal(cycle_normal(u, 0))
+        + np.where(no_show, policy.rebook_after_days, 0.0)
+    )
+    rescue = dry + policy.emergency_after_empty.from_normal(cycle_normal(u, 4))
+    emergency = rescue < attended
+    return booked, no_show, np.where(emergency, rescue, attended), emergency
+
+
+def _next_event(p: BlockPatients, idx: IntArray, t: FloatArray) -> tuple[FloatArray, IntArray]:
+    """The day (not before ``t``) and kind of each patient's next Poisson event."""
+    pointer = p.pointer[idx]
+    depth = p.event_at.shape[2]
+    upcoming = np.take_along_axis(
+        p.event_at[idx], np.minimum(pointer, depth - 1)[:, :, None], axis=2
+    )[:, :, 0]
+    upcoming = np.where(pointer < depth, upcoming, np.inf)
+    kind = np.argmin(upcoming, axis=1)
+    return np.maximum(upcoming[np.arange(len(idx)), kind], t), kind
+
+
+def _battery(
+    spec: CohortSpec, p: BlockPatients, idx: IntArray, t: FloatArray, total_ml: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """The ERI day on this fill's program and the day of the battery replacement."""
+    drain = p.house[idx] + p.per_ml[idx] * total_ml
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eri = np.where(drain > 0, t + np.maximum(1.0 - p.battery[idx], 0.0) / drain, np.inf)
+    known = np.isfinite(p.replace_at[idx])
+    replace = np.where(known, p.replace_at[idx], eri + spec.battery.replace_after_eri_days)
+    return eri, replace
+
+
+def _apply(spec: CohortSpec, d: Draws, p: BlockPatients, c: _Cycle, log: BlockLog) -> None:
     """Log what the cycle ``c`` did and move each patient to its next fill (or end)."""
     explant = _infections(spec, d, p, c, log)
     onset = (c.what == 2) & (c.kind == _OVER)
@@ -407,7 +310,9 @@ def _apply(spec: CohortSpec, d: Draws, p: _Patients, c: _Cycle, log: BlockLog) -
     _advance(p, c, ends, explant, resume, log)
 
 
-def _infections(spec: CohortSpec, d: Draws, p: _Patients, c: _Cycle, log: BlockLog) -> BoolArray:
+def _infections(
+    spec: CohortSpec, d: Draws, p: BlockPatients, c: _Cycle, log: BlockLog
+) -> BoolArray:
     """Count the infections of cycle ``c``; the rows that end in an explant."""
     infection = (c.what == 2) & (c.kind == _INFECTION)
     explant = np.zeros(len(c.idx), bool)
@@ -423,13 +328,13 @@ def _infections(spec: CohortSpec, d: Draws, p: _Patients, c: _Cycle, log: BlockL
     return explant
 
 
-def _found_over_infusing(p: _Patients, c: _Cycle, ends: BoolArray) -> BoolArray:
+def _found_over_infusing(p: BlockPatients, c: _Cycle, ends: BoolArray) -> BoolArray:
     """The fills ending now at a refill visit that finds an over-infusing pump."""
     found: BoolArray = (c.what[ends] == 1) & (p.over[c.idx[ends]] == 2)
     return found
 
 
-def _resume(spec: CohortSpec, p: _Patients, c: _Cycle, ends: BoolArray) -> FloatArray:
+def _resume(spec: CohortSpec, p: BlockPatients, c: _Cycle, ends: BoolArray) -> FloatArray:
     """When the next fill starts, for each fill ending now: at the visit, at the end of an
     operation's therapy gap (an event, or the replacement of an over-infusing pump found at
     the visit), capped by the end of follow-up."""
@@ -444,7 +349,7 @@ def _resume(spec: CohortSpec, p: _Patients, c: _Cycle, ends: BoolArray) -> Float
 def _log_fill(
     spec: CohortSpec,
     d: Draws,
-    p: _Patients,
+    p: BlockPatients,
     c: _Cycle,
     ends: BoolArray,
     resume: FloatArray,
@@ -474,7 +379,7 @@ def _log_fill(
 
 
 def _advance(
-    p: _Patients,
+    p: BlockPatients,
     c: _Cycle,
     ends: BoolArray,
     explant: BoolArray,
@@ -506,6 +411,6 @@ def _advance(
     p.active[idx] = (what != 0) & ~explant[ends] & (resume < p.implant_end[idx])
 
 
-def _new_pump(p: _Patients, who: IntArray) -> None:
+def _new_pump(p: BlockPatients, who: IntArray) -> None:
     p.battery[who] = 0.0
     p.replace_at[who] = np.inf

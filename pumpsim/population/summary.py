@@ -63,6 +63,7 @@ class CohortSummary:
     """``refill_visits``, ``emergency_visits``, ``alarms``, ``gap_days`` per patient-year alive."""
     no_shows_per_100_pump_years: Estimate
     events_per_100_pump_years: dict[str, Estimate]
+    """Every ``EVENT_KINDS`` kind but ``implant`` (one per patient, at month 0)."""
     deaths_per_100_patient_years: Estimate
     mean_months_alive: Estimate
     mean_months_on_pump: Estimate
@@ -124,6 +125,7 @@ def summarize_tally(tally: CohortTally) -> CohortSummary:
         events_per_100_pump_years={
             kind: poisson_rate(int(tally.events[kind].sum()), pump_years, 100)
             for kind in EVENT_KINDS
+            if kind != "implant"
         },
         deaths_per_100_patient_years=poisson_rate(deaths, patient_years, 100),
         mean_months_alive=patient_mean(tally, "alive_minutes", MINUTES_PER_MONTH),
