@@ -62,44 +62,21 @@ class BlockPatients:
 
     @classmethod
     def start(cls, spec: CohortSpec, combos: tuple[Combination, ...], d: Draws) -> BlockPatients:
+        """The block's patients at implant: constants from their draws and rules, full pumps."""
         n = len(d.combo)
         table = {
             name: np.array([getattr(c, name) for c in combos], float)[d.combo]
-            for name in (
-                "ml_per_mg",
-                "reservoir_ml",
-                "empty_ml",
-                "alarm_ml",
-                "stability_days",
-                "bolus_ml",
-                "max_boluses_per_day",
-                "housekeeping_per_day",
-                "per_ml",
-                "stall_per_year",
-                "controller_ml",
-                "ptm_max_ml_per_day",
-            )
+            for name in _PER_COMBINATION
         }
-        options = [spec.therapies[c.option] for c in combos]
-        dose = np.empty(n)
-        presses = np.zeros(n)
-        lo, hi, growth = np.empty(n), np.empty(n), np.empty(n)
-        for k, opt in enumerate(options):
-            mine = d.combo == k
-            dose[mine] = opt.daily_dose.from_normal(d.dose_z[mine])
-            lo[mine], hi[mine] = opt.daily_dose.low, opt.daily_dose.high
-            growth[mine] = math.log1p(opt.titration_per_month) / DAYS_PER_MONTH
-            if opt.presses_per_day is not None:
-                presses[mine] = opt.presses_per_day.from_normal(d.presses_z[mine])
+        dose, lo, hi, growth, presses = _dosing(spec, combos, d)
         # expected PTM boluses a day: schedule.ptm.expected_boluses_per_day, per patient
         ptm_ml = table["bolus_ml"] * np.minimum(presses, table["max_boluses_per_day"])
-        horizon = spec.months * DAYS_PER_MONTH
         death = (
             spec.survival.days_from_uniform(d.survival_u)
             if spec.survival is not None
             else np.full(n, np.inf)
         )
-        alive_end = np.minimum(death, horizon)
+        alive_end = np.minimum(death, spec.months * DAYS_PER_MONTH)
         rates = event_rates(spec, table["stall_per_year"])
         with np.errstate(divide="ignore"):
             event_at = d.event_days * (365.25 / rates)[:, :, None]
@@ -125,14 +102,46 @@ class BlockPatients:
             implant_end=alive_end.copy(),
             event_at=np.where(rates[:, :, None] > 0, event_at, np.inf),
         )
-        p.t = np.zeros(n)
-        p.battery = np.zeros(n)
-        p.replace_at = np.full(n, np.inf)
+        p.t, p.battery, p.replace_at = np.zeros(n), np.zeros(n), np.full(n, np.inf)
         p.pointer = np.zeros((n, len(EVENT_STREAMS)), np.int64)
-        p.cycle = np.zeros(n, np.int64)
-        p.over = np.zeros(n, np.int64)
+        p.cycle, p.over = np.zeros(n, np.int64), np.zeros(n, np.int64)
         p.active = alive_end > 0
         return p
+
+
+_PER_COMBINATION = (
+    "ml_per_mg",
+    "reservoir_ml",
+    "empty_ml",
+    "alarm_ml",
+    "stability_days",
+    "bolus_ml",
+    "max_boluses_per_day",
+    "housekeeping_per_day",
+    "per_ml",
+    "stall_per_year",
+    "controller_ml",
+    "ptm_max_ml_per_day",
+)
+"""The ``Combination`` fields each patient takes from its pump × therapy."""
+
+
+def _dosing(
+    spec: CohortSpec, combos: tuple[Combination, ...], d: Draws
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Per patient: starting dose, its bounds (mg/day), titration growth (per day, log) and
+    PTM presses a day, each from the patient's therapy option."""
+    n = len(d.combo)
+    dose, lo, hi, growth, presses = (np.zeros(n) for _ in range(5))
+    for k, combo in enumerate(combos):
+        opt = spec.therapies[combo.option]
+        mine = d.combo == k
+        dose[mine] = opt.daily_dose.from_normal(d.dose_z[mine])
+        lo[mine], hi[mine] = opt.daily_dose.low, opt.daily_dose.high
+        growth[mine] = math.log1p(opt.titration_per_month) / DAYS_PER_MONTH
+        if opt.presses_per_day is not None:
+            presses[mine] = opt.presses_per_day.from_normal(d.presses_z[mine])
+    return dose, lo, hi, growth, presses
 
 
 def event_rates(spec: CohortSpec, stall_per_year: FloatArray) -> FloatArray:
