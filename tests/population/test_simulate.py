@@ -3,11 +3,13 @@ shares with the single-patient code, and the invariants of any tally (hypothesis
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 from cohort_cases import deterministic
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -185,8 +187,28 @@ def _check_invariants(tally: CohortTally, patients: int) -> None:
         assert (tally.events[kind] >= 0).all()
 
 
+def _prometra_mixture() -> CohortSpec:
+    """The Smith cohort on Prometra II 20 mL pumps (its own "next refill" rule, no trickle
+    after empty) with a second, off-label option: morphine + bupivacaine."""
+    data = yaml.safe_load(shipped_cohort("smith-2002-pump-arm").read_text(encoding="utf-8"))
+    data["pumps"] = [{"pump": "prometra-ii-20", "weight": 1}]
+    mixture = copy.deepcopy(data["therapies"][0])
+    mixture["drugs"] = [
+        {"drug": "morphine", "concentration": "20 mg/mL"},
+        {"drug": "bupivacaine", "concentration": "10 mg/mL"},
+    ]
+    mixture["on_label"] = False
+    mixture["weight"] = 0.5
+    data["therapies"].append(mixture)
+    return _spec(data)
+
+
+_PROMETRA_MIX = _prometra_mixture()
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
+    preset=st.sampled_from(["smith", "baclofen", "prometra-mixture"]),
     seed=st.integers(0, 2**32 - 1),
     patients=st.integers(1, 40),
     lateness_days=st.floats(0, 40),
@@ -195,15 +217,23 @@ def _check_invariants(tally: CohortTally, patients: int) -> None:
     high_events=st.booleans(),
 )
 def test_tally_invariants(
-    seed: int, patients: int, lateness_days: float, no_show: float, years: float, high_events: bool
+    preset: str,
+    seed: int,
+    patients: int,
+    lateness_days: float,
+    no_show: float,
+    years: float,
+    high_events: bool,
 ) -> None:
-    """For random seeds, cohort sizes, lateness, no-show rates and event rates: no negative
+    """For three cohorts (morphine on SynchroMed, baclofen on two pump sizes, Prometra with an
+    off-label mixture) and random seeds, sizes, lateness, no-show and event rates: no negative
     count, on-pump + gap <= alive, deaths <= patients, per-patient sums = monthly sums; blocks
     of 3 give the same tally as one block."""
-    refill = _SMITH.refill.model_copy(
-        update={"no_show": no_show, "lateness": _SMITH.refill.lateness.fixed(lateness_days)}
+    base = {"smith": _SMITH, "baclofen": _BACLOFEN, "prometra-mixture": _PROMETRA_MIX}[preset]
+    refill = base.refill.model_copy(
+        update={"no_show": no_show, "lateness": base.refill.lateness.fixed(lateness_days)}
     )
-    events = _SMITH.events
+    events = base.events
     if high_events:
         bump = {"per_pump_year": 2.0}
         events = events.model_copy(
@@ -213,7 +243,7 @@ def test_tally_invariants(
                 "infection": events.infection.model_copy(update={"per_pump_year": 1.0}),
             }
         )
-    spec = _SMITH.model_copy(
+    spec = base.model_copy(
         update={"patients": patients, "years": years, "refill": refill, "events": events}
     )
     tally = simulate_cohort(spec, seed)
