@@ -63,6 +63,7 @@ __all__ = [
     "Events",
     "Infection",
     "MotorStall",
+    "OverInfusion",
     "PocketFill",
     "PumpChoice",
     "RefillPolicy",
@@ -357,6 +358,15 @@ class MotorStall(EventRate):
     off_label_per_pump_year: Annotated[Share, Field(ge=0, le=5)]
 
 
+class OverInfusion(EventRate):
+    """Over-infusion: from the fill after its onset the pump delivers ``delivery_factor`` ×
+    the programmed volume (above its rated accuracy) while the calculated volume, and so the
+    alarm, still follow the program; it is found at the next refill (less is withdrawn than
+    expected) and the pump is replaced, ``therapy_gap`` without therapy."""
+
+    delivery_factor: Annotated[float, Field(gt=1.0, le=2.0)]
+
+
 class Infection(EventRate):
     """Infection; ``explant_share`` of them end therapy (the pump is removed for good)."""
 
@@ -373,12 +383,13 @@ class PocketFill(FrozenModel):
 class Events(FrozenModel):
     """Event rates: pocket fill per refill; the others per pump-year (``EventRate``).
 
-    ``motor_stall``, ``over_infusion`` and ``pump_surgery`` replace the pump (a new battery);
-    ``catheter_surgery`` revises the catheter; all four refill the pump at the operation."""
+    ``motor_stall`` and ``pump_surgery`` replace the pump (a new battery), ``catheter_surgery``
+    revises the catheter, all three refilling the pump at the operation; ``over_infusion`` (see
+    ``OverInfusion``) replaces the pump at the refill that finds it."""
 
     pocket_fill: PocketFill
     motor_stall: MotorStall
-    over_infusion: EventRate
+    over_infusion: OverInfusion
     catheter_surgery: EventRate
     pump_surgery: EventRate
     infection: Infection
@@ -438,6 +449,17 @@ class CohortSpec(FrozenModel):
                         f"{self.battery.replace_after_eri_days:g} days",
                         f"at most {battery.eri_to_eos_days:g} days (ERI to end of service of "
                         f"{choice.pump.key})",
+                    )
+                )
+        over = self.events.over_infusion.delivery_factor
+        for choice in self.pumps:
+            top = choice.pump.delivery_factor_range[1]
+            if over <= top:
+                problems.append(
+                    Problem(
+                        "events.over_infusion.delivery_factor",
+                        over,
+                        f"above {choice.pump.key}'s rated accuracy (more than {top:g})",
                     )
                 )
         problems.extend(p for i in range(len(self.therapies)) for p in self._rate_problems(i))

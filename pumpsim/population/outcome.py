@@ -5,8 +5,10 @@ patient blocks is exact and associative: 1 worker, 8 workers or a Dask cluster g
 tally, hence byte-identical JSON. Month ``m`` covers simulated days ``[m * DAYS_PER_MONTH,
 (m + 1) * DAYS_PER_MONTH)`` from each patient's implant (month 0 holds the implant).
 
-The per-patient sums (``patient_sum`` / ``patient_sumsq``) give means with a standard error over
-patients for the headline rates; the histogram gives the refill burden's distribution.
+The per-patient sums (``patient_sum`` / ``patient_sumsq`` / ``patient_cross``, the last against
+alive minutes) give means and rates per patient-year with a standard error over patients for
+the headline rates (``pumpsim.population.summary``); the histogram gives the refill burden's
+distribution.
 """
 
 from __future__ import annotations
@@ -83,6 +85,9 @@ class CohortTally:
     """``EVENT_KINDS`` name -> int64 array of ``months``."""
     patient_sum: dict[str, int] = field(default_factory=dict)
     patient_sumsq: dict[str, int] = field(default_factory=dict)
+    patient_cross: dict[str, int] = field(default_factory=dict)
+    """``PER_PATIENT`` name -> sum over patients of that total × the patient's alive minutes
+    (with the sums and sums of squares: a rate per patient-year with its standard error)."""
     refill_burden: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     """Patients per ``REFILL_BURDEN_EDGES`` bin (length ``len(REFILL_BURDEN_EDGES)``)."""
 
@@ -96,6 +101,7 @@ class CohortTally:
             events={kind: np.zeros(months, np.int64) for kind in EVENT_KINDS},
             patient_sum={name: 0 for name in PER_PATIENT},
             patient_sumsq={name: 0 for name in PER_PATIENT},
+            patient_cross={name: 0 for name in PER_PATIENT},
             refill_burden=np.zeros(len(REFILL_BURDEN_EDGES), np.int64),
         )
 
@@ -112,6 +118,9 @@ class CohortTally:
             events={k: self.events[k] + other.events[k] for k in EVENT_KINDS},
             patient_sum={k: self.patient_sum[k] + other.patient_sum[k] for k in PER_PATIENT},
             patient_sumsq={k: self.patient_sumsq[k] + other.patient_sumsq[k] for k in PER_PATIENT},
+            patient_cross={
+                k: self.patient_cross.get(k, 0) + other.patient_cross.get(k, 0) for k in PER_PATIENT
+            },
             refill_burden=self.refill_burden + other.refill_burden,
         )
 
@@ -125,6 +134,7 @@ class CohortTally:
             and all(np.array_equal(self.events[k], other.events[k]) for k in EVENT_KINDS)
             and self.patient_sum == other.patient_sum
             and self.patient_sumsq == other.patient_sumsq
+            and self.patient_cross == other.patient_cross
             and np.array_equal(self.refill_burden, other.refill_burden)
         )
 

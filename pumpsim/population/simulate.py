@@ -14,10 +14,13 @@ the block from its last fill to whatever comes first:
   later (if before the booked visit). Empty to refill is **therapy gap**. At a refill the pump
   is filled to capacity and the dose is titrated (``titration_per_month``, within the
   ``daily_dose`` bounds); a **pocket fill** happens with ``per_refill`` probability;
-* a **device or clinical event** (Poisson over implanted time): motor stall, over-infusion and
-  pump surgery replace the pump (a new battery), catheter surgery revises the catheter; each
-  takes its ``therapy_gap`` without therapy and refills the pump at the operation; an infection
-  ends therapy (explant) with ``explant_share``, else it is only counted;
+* a **device or clinical event** (Poisson over implanted time): motor stall and pump surgery
+  replace the pump (a new battery), catheter surgery revises the catheter; each takes its
+  ``therapy_gap`` without therapy and refills the pump at the operation; an infection ends
+  therapy (explant) with ``explant_share``, else it is only counted; an **over-infusion** makes
+  the next fill deliver ``delivery_factor`` × the program while the calculated volume (and the
+  alarm) follow the program, so the pump may run dry before its alarm; the refill that ends
+  that fill finds it and the pump is replaced (``therapy_gap``);
 * the battery's **ERI** (``BatterySpec.drain_coefficients`` over the programmed volume) is
   followed ``replace_after_eri`` later by a **battery replacement** (a new pump, refilled);
 * **death** or the end of follow-up.
@@ -28,8 +31,8 @@ tally is integers per month (``CohortTally``), rounded per patient, so blocks ad
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -45,7 +48,8 @@ from pumpsim.population.draws import (
     layout,
     out_of_cycles,
 )
-from pumpsim.population.outcome import DAYS_PER_MONTH, CohortTally
+from pumpsim.population.outcome import CohortTally
+from pumpsim.population.patients import BlockPatients
 from pumpsim.population.tally import BlockLog, tally_block
 from pumpsim.population.therapies import Combination, check_dose_limits, combinations
 
@@ -53,14 +57,17 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-__all__ = ["DEFAULT_BLOCK_SIZE", "simulate_block", "simulate_cohort"]
+__all__ = ["DEFAULT_BLOCK_SIZE", "FillDays", "fill_days", "simulate_block", "simulate_cohort"]
 
 DEFAULT_BLOCK_SIZE = 1024
 """Patients per block: the memory of a block is about ``block × layout.length × 8`` bytes."""
 
-_REPLACES_PUMP = (True, True, True, False, False)
-"""Per ``EVENT_STREAMS`` kind: does it put in a new pump (new battery)?"""
+_REPLACES_PUMP = (True, False, True, False, False)
+"""Per ``EVENT_STREAMS`` kind ending a fill: does it put in a new pump (new battery)? (An
+over-infusion does not end the fill it begins in; its pump is replaced at the refill that
+finds it.)"""
 _INFECTION = EVENT_STREAMS.index("infection")
+_OVER = EVENT_STREAMS.index("over_infusion")
 
 
 def simulate_cohort(
@@ -85,130 +92,76 @@ def simulate_block(spec: CohortSpec, seed: int, first: int, stop: int) -> Cohort
             f"need seed >= 0 and 0 <= first <= stop <= {spec.patients}, got seed {seed}, "
             f"patients {first}..{stop}"
         )
-    check_dose_limits(spec)
-    combos = combinations(spec)
-    lay = layout(spec, combos)
+    combos, lay = _prepared(spec)
     if stop == first:
         return CohortTally.empty(spec.months)
     draws = draw_block(spec, combos, lay, seed, first, stop)
-    patients = _Patients.start(spec, combos, draws)
+    patients = BlockPatients.start(spec, combos, draws)
     log = BlockLog(n=stop - first)
     _run(spec, lay, draws, patients, log)
     return tally_block(spec.months, log, patients.alive_end, patients.implant_end, patients.death)
 
 
-# ---------------------------------------------------------------- the patients of a block
-@dataclass
-class _Patients:
-    """Per-patient constants and state of a block (days since implant)."""
-
-    conc_ml_per_mg: FloatArray
-    reservoir: FloatArray
-    usable: FloatArray
-    stability: FloatArray
-    dose0: FloatArray
-    dose_lo: FloatArray
-    dose_hi: FloatArray
-    growth: FloatArray
-    ptm_ml: FloatArray
-    factor: FloatArray
-    house: FloatArray
-    per_ml: FloatArray
-    days_before: FloatArray
-    death: FloatArray
-    alive_end: FloatArray
-    implant_end: FloatArray
-    event_at: FloatArray
-    """(patients, kinds, events) days of each Poisson event."""
-    t: FloatArray = field(default_factory=lambda: np.zeros(0))
-    battery: FloatArray = field(default_factory=lambda: np.zeros(0))
-    replace_at: FloatArray = field(default_factory=lambda: np.zeros(0))
-    pointer: IntArray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
-    cycle: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
-    active: BoolArray = field(default_factory=lambda: np.zeros(0, bool))
-
-    @classmethod
-    def start(cls, spec: CohortSpec, combos: tuple[Combination, ...], d: Draws) -> _Patients:
-        n = len(d.combo)
-        table = {
-            name: np.array([getattr(c, name) for c in combos], float)[d.combo]
-            for name in (
-                "ml_per_mg",
-                "reservoir_ml",
-                "alarm_ml",
-                "stability_days",
-                "bolus_ml",
-                "max_boluses_per_day",
-                "housekeeping_per_day",
-                "per_ml",
-                "stall_per_year",
-            )
-        }
-        options = [spec.therapies[c.option] for c in combos]
-        dose = np.empty(n)
-        presses = np.zeros(n)
-        lo, hi, growth = np.empty(n), np.empty(n), np.empty(n)
-        for k, opt in enumerate(options):
-            mine = d.combo == k
-            dose[mine] = opt.daily_dose.from_normal(d.dose_z[mine])
-            lo[mine], hi[mine] = opt.daily_dose.low, opt.daily_dose.high
-            growth[mine] = math.log1p(opt.titration_per_month) / DAYS_PER_MONTH
-            if opt.presses_per_day is not None:
-                presses[mine] = opt.presses_per_day.from_normal(d.presses_z[mine])
-        # expected PTM boluses a day: schedule.ptm.expected_boluses_per_day, per patient
-        ptm_ml = table["bolus_ml"] * np.minimum(presses, table["max_boluses_per_day"])
-        horizon = spec.months * DAYS_PER_MONTH
-        death = (
-            spec.survival.days_from_uniform(d.survival_u)
-            if spec.survival is not None
-            else np.full(n, np.inf)
-        )
-        alive_end = np.minimum(death, horizon)
-        rates = _event_rates(spec, table["stall_per_year"])
-        with np.errstate(divide="ignore"):
-            event_at = d.event_days * (365.25 / rates)[:, :, None]
-        p = cls(
-            conc_ml_per_mg=table["ml_per_mg"],
-            reservoir=table["reservoir_ml"],
-            usable=table["reservoir_ml"] - table["alarm_ml"],
-            stability=table["stability_days"],
-            dose0=dose,
-            dose_lo=lo,
-            dose_hi=hi,
-            growth=growth,
-            ptm_ml=ptm_ml,
-            factor=d.factor,
-            house=table["housekeeping_per_day"],
-            per_ml=table["per_ml"],
-            days_before=spec.refill.days_before_alarm.from_normal(d.days_before_z),
-            death=death,
-            alive_end=alive_end,
-            implant_end=alive_end.copy(),
-            event_at=np.where(rates[:, :, None] > 0, event_at, np.inf),
-        )
-        p.t = np.zeros(n)
-        p.battery = np.zeros(n)
-        p.replace_at = np.full(n, np.inf)
-        p.pointer = np.zeros((n, len(EVENT_STREAMS)), np.int64)
-        p.cycle = np.zeros(n, np.int64)
-        p.active = alive_end > 0
-        return p
-
-
-def _event_rates(spec: CohortSpec, stall_per_year: FloatArray) -> FloatArray:
-    """(patients, kinds) events per pump-year, in ``EVENT_STREAMS`` order."""
-    ev = spec.events
-    fixed = [
-        ev.over_infusion.per_pump_year,
-        ev.pump_surgery.per_pump_year,
-        ev.catheter_surgery.per_pump_year,
-        ev.infection.per_pump_year,
-    ]
-    n = len(stall_per_year)
-    return np.column_stack([stall_per_year, *(np.full(n, r) for r in fixed)])
+@lru_cache(maxsize=16)
+def _prepared(spec: CohortSpec) -> tuple[tuple[Combination, ...], Layout]:
+    """The dose-limit check, the rules per combination and the draw layout of ``spec``, once
+    per process (every block of a run asks for the same)."""
+    check_dose_limits(spec)
+    combos = combinations(spec)
+    return combos, layout(spec, combos)
 
 
 # ---------------------------------------------------------------- one cycle for the block
+@dataclass(frozen=True)
+class FillDays:
+    """Days from a full fill (constant program) to each crossing, per patient."""
+
+    programmer_alarm: FloatArray
+    """The refill date the programmer gives, which the clinic books from: the low-reservoir
+    alarm on the program alone (``programmer_lra``), or for a pump with its own "next refill"
+    rule (Prometra: 3 mL with every allotted bolus) that rule (``prometra_next_refill``)."""
+    alarm: FloatArray
+    """The calculated volume reaches the threshold: program + expected PTM boluses."""
+    dry: FloatArray
+    """The actual reservoir is empty: the true delivery factor × (program + PTM)."""
+    empty: FloatArray
+    """The calculated volume reaches the pump's empty threshold: the empty-reservoir alarm, and
+    the pump drops to its ``rate_after_empty`` (a pump that under-delivers still holds drug)."""
+
+    @property
+    def therapy_ends(self) -> FloatArray:
+        """The earlier of running dry and the calculated empty: therapy stops (the trickle at
+        ``rate_after_empty`` is not counted as therapy)."""
+        ends: FloatArray = np.minimum(self.dry, self.empty)
+        return ends
+
+
+def fill_days(
+    usable_ml: FloatArray,
+    reservoir_ml: FloatArray,
+    empty_ml: FloatArray,
+    basal_ml_per_day: FloatArray,
+    ptm_ml_per_day: FloatArray,
+    factor: FloatArray,
+    controller_ml: FloatArray,
+    ptm_max_ml_per_day: FloatArray,
+) -> FillDays:
+    """The crossings of a full reservoir on a constant program: the vectorized form of
+    ``forecast.deterministic.deterministic``'s ``programmer_lra`` (or ``prometra_next_refill``
+    where ``controller_ml`` is not NaN), ``low_reservoir_alarm``, ``actual_dry`` and
+    ``empty_reservoir`` for a simple program (tested against it)."""
+    total = basal_ml_per_day + ptm_ml_per_day
+    by_controller = (reservoir_ml - controller_ml) / (basal_ml_per_day + ptm_max_ml_per_day)
+    return FillDays(
+        programmer_alarm=np.where(
+            np.isnan(controller_ml), usable_ml / basal_ml_per_day, by_controller
+        ),
+        alarm=usable_ml / total,
+        dry=reservoir_ml / (factor * total),
+        empty=(reservoir_ml - empty_ml) / total,
+    )
+
+
 @dataclass(frozen=True)
 class _Cycle:
     """One step for the patients ``idx``: what would happen next, and what comes first."""
@@ -216,6 +169,8 @@ class _Cycle:
     idx: IntArray
     t: FloatArray
     total_ml: FloatArray
+    factor: FloatArray
+    """The delivery factor of this fill (an over-infusing pump's, if it is one)."""
     alarm: FloatArray
     dry: FloatArray
     booked: FloatArray
@@ -231,7 +186,7 @@ class _Cycle:
     """0 end of follow-up (death, horizon, explant), 1 visit, 2 event, 3 battery."""
 
 
-def _run(spec: CohortSpec, lay: Layout, d: Draws, p: _Patients, log: BlockLog) -> None:
+def _run(spec: CohortSpec, lay: Layout, d: Draws, p: BlockPatients, log: BlockLog) -> None:
     while True:
         idx = np.flatnonzero(p.active)
         if len(idx) == 0:
@@ -242,46 +197,35 @@ def _run(spec: CohortSpec, lay: Layout, d: Draws, p: _Patients, log: BlockLog) -
         _apply(spec, d, p, c, log)
 
 
-def _next(spec: CohortSpec, d: Draws, p: _Patients, idx: IntArray) -> _Cycle:
+def _next(spec: CohortSpec, d: Draws, p: BlockPatients, idx: IntArray) -> _Cycle:
+    """What comes next for the patients ``idx``, each from its last fill at ``p.t``."""
     t = p.t[idx]
     dose = np.clip(p.dose0[idx] * np.exp(p.growth[idx] * t), p.dose_lo[idx], p.dose_hi[idx])
     basal_ml = dose * p.conc_ml_per_mg[idx]
     total_ml = basal_ml + p.ptm_ml[idx]
-    u = d.cycle[idx, p.cycle[idx]]
-    policy = spec.refill
-    due = np.minimum(t + p.usable[idx] / basal_ml, t + p.stability[idx])
-    booked = np.maximum(due - p.days_before[idx], t + 1.0)
-    no_show = u[:, 2] < policy.no_show
-    attended = (
-        booked
-        + policy.lateness.from_normal(cycle_normal(u, 0))
-        + np.where(no_show, policy.rebook_after_days, 0.0)
+    factor = np.where(p.over[idx] == 2, spec.events.over_infusion.delivery_factor, p.factor[idx])
+    days = fill_days(
+        p.usable[idx],
+        p.reservoir[idx],
+        p.empty[idx],
+        basal_ml,
+        p.ptm_ml[idx],
+        factor,
+        p.controller[idx],
+        p.ptm_max[idx],
     )
-    alarm = t + p.usable[idx] / total_ml
-    dry = t + p.reservoir[idx] / (p.factor[idx] * total_ml)
-    rescue = dry + policy.emergency_after_empty.from_normal(cycle_normal(u, 4))
-    emergency = rescue < attended
-    visit = np.where(emergency, rescue, attended)
-    pointer = p.pointer[idx]
-    upcoming = np.take_along_axis(
-        p.event_at[idx], np.minimum(pointer, p.event_at.shape[2] - 1)[:, :, None], axis=2
-    )[:, :, 0]
-    upcoming = np.where(pointer < p.event_at.shape[2], upcoming, np.inf)
-    kind = np.argmin(upcoming, axis=1)
-    event = np.maximum(upcoming[np.arange(len(idx)), kind], t)
-    drain = p.house[idx] + p.per_ml[idx] * total_ml
-    with np.errstate(divide="ignore", invalid="ignore"):
-        eri = np.where(drain > 0, t + np.maximum(1.0 - p.battery[idx], 0.0) / drain, np.inf)
-    replace = np.where(
-        np.isfinite(p.replace_at[idx]), p.replace_at[idx], eri + spec.battery.replace_after_eri_days
-    )
+    dry = t + days.therapy_ends
+    booked, no_show, visit, emergency = _visit(spec, d, p, idx, t, days, dry)
+    event, kind = _next_event(p, idx, t)
+    eri, replace = _battery(spec, p, idx, t, total_ml)
     options = np.column_stack([p.implant_end[idx], visit, event, replace])
     what = np.argmin(options, axis=1)
     return _Cycle(
         idx=idx,
         t=t,
         total_ml=total_ml,
-        alarm=alarm,
+        factor=factor,
+        alarm=t + days.alarm,
         dry=dry,
         booked=booked,
         no_show=no_show,
@@ -296,8 +240,80 @@ def _next(spec: CohortSpec, d: Draws, p: _Patients, idx: IntArray) -> _Cycle:
     )
 
 
-def _apply(spec: CohortSpec, d: Draws, p: _Patients, c: _Cycle, log: BlockLog) -> None:
+def _visit(
+    spec: CohortSpec,
+    d: Draws,
+    p: BlockPatients,
+    idx: IntArray,
+    t: FloatArray,
+    days: FillDays,
+    dry: FloatArray,
+) -> tuple[FloatArray, BoolArray, FloatArray, BoolArray]:
+    """The booking, whether it is missed, the visit and whether it is an emergency."""
+    u = d.cycle[idx, p.cycle[idx]]
+    policy = spec.refill
+    due = t + np.minimum(days.programmer_alarm, p.stability[idx])
+    booked = np.maximum(due - p.days_before[idx], t + 1.0)
+    no_show = u[:, 2] < policy.no_show
+    attended = (
+        booked
+        + policy.lateness.from_normal(cycle_normal(u, 0))
+        + np.where(no_show, policy.rebook_after_days, 0.0)
+    )
+    rescue = dry + policy.emergency_after_empty.from_normal(cycle_normal(u, 4))
+    emergency = rescue < attended
+    return booked, no_show, np.where(emergency, rescue, attended), emergency
+
+
+def _next_event(p: BlockPatients, idx: IntArray, t: FloatArray) -> tuple[FloatArray, IntArray]:
+    """The day (not before ``t``) and kind of each patient's next Poisson event."""
+    pointer = p.pointer[idx]
+    depth = p.event_at.shape[2]
+    upcoming = np.take_along_axis(
+        p.event_at[idx], np.minimum(pointer, depth - 1)[:, :, None], axis=2
+    )[:, :, 0]
+    upcoming = np.where(pointer < depth, upcoming, np.inf)
+    kind = np.argmin(upcoming, axis=1)
+    return np.maximum(upcoming[np.arange(len(idx)), kind], t), kind
+
+
+def _battery(
+    spec: CohortSpec, p: BlockPatients, idx: IntArray, t: FloatArray, total_ml: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """The ERI day on this fill's program and the day of the battery replacement."""
+    drain = p.house[idx] + p.per_ml[idx] * total_ml
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eri = np.where(drain > 0, t + np.maximum(1.0 - p.battery[idx], 0.0) / drain, np.inf)
+    known = np.isfinite(p.replace_at[idx])
+    replace = np.where(known, p.replace_at[idx], eri + spec.battery.replace_after_eri_days)
+    return eri, replace
+
+
+def _apply(spec: CohortSpec, d: Draws, p: BlockPatients, c: _Cycle, log: BlockLog) -> None:
     """Log what the cycle ``c`` did and move each patient to its next fill (or end)."""
+    explant = _infections(spec, d, p, c, log)
+    onset = (c.what == 2) & (c.kind == _OVER)
+    if np.any(onset):
+        rows = np.flatnonzero(onset)
+        who = c.idx[rows]
+        log.event("over_infusion", who, c.stop[rows])
+        p.pointer[who, _OVER] += 1
+        p.over[who] = np.where(p.over[who] == 0, 1, p.over[who])
+    # an infection without explant and the onset of an over-infusion are only counted: the
+    # fill goes on, nothing else happened yet
+    counted_only = ((c.what == 2) & (c.kind == _INFECTION) & ~explant) | onset
+    ends = ~counted_only
+    if not np.any(ends):
+        return
+    resume = _resume(spec, p, c, ends)
+    _log_fill(spec, d, p, c, ends, resume, log)
+    _advance(p, c, ends, explant, resume, log)
+
+
+def _infections(
+    spec: CohortSpec, d: Draws, p: BlockPatients, c: _Cycle, log: BlockLog
+) -> BoolArray:
+    """Count the infections of cycle ``c``; the rows that end in an explant."""
     infection = (c.what == 2) & (c.kind == _INFECTION)
     explant = np.zeros(len(c.idx), bool)
     if np.any(infection):
@@ -309,25 +325,44 @@ def _apply(spec: CohortSpec, d: Draws, p: _Patients, c: _Cycle, log: BlockLog) -
         p.pointer[who, _INFECTION] += 1
         log.event("explant", c.idx[explant], c.stop[explant])
         p.implant_end[c.idx[explant]] = c.stop[explant]
-    # an infection without explant is only counted: the fill goes on, nothing else happened
-    ends = ~(infection & ~explant)
-    if not np.any(ends):
-        return
-    _log_fill(spec, d, p, c, ends, log)
-    _advance(spec, p, c, ends | explant, explant, log)
+    return explant
+
+
+def _found_over_infusing(p: BlockPatients, c: _Cycle, ends: BoolArray) -> BoolArray:
+    """The fills ending now at a refill visit that finds an over-infusing pump."""
+    found: BoolArray = (c.what[ends] == 1) & (p.over[c.idx[ends]] == 2)
+    return found
+
+
+def _resume(spec: CohortSpec, p: BlockPatients, c: _Cycle, ends: BoolArray) -> FloatArray:
+    """When the next fill starts, for each fill ending now: at the visit, at the end of an
+    operation's therapy gap (an event, or the replacement of an over-infusing pump found at
+    the visit), capped by the end of follow-up."""
+    stop = c.stop[ends]
+    gaps = np.array([float(getattr(spec.events, k).therapy_gap_days) for k in EVENT_STREAMS])
+    after = np.where(c.what[ends] == 2, gaps[c.kind[ends]], 0.0)
+    after = np.where(_found_over_infusing(p, c, ends), gaps[_OVER], after)
+    resume: FloatArray = np.minimum(stop + after, p.implant_end[c.idx[ends]])
+    return resume
 
 
 def _log_fill(
-    spec: CohortSpec, d: Draws, p: _Patients, c: _Cycle, ends: BoolArray, log: BlockLog
+    spec: CohortSpec,
+    d: Draws,
+    p: BlockPatients,
+    c: _Cycle,
+    ends: BoolArray,
+    resume: FloatArray,
+    log: BlockLog,
 ) -> None:
     """Delivery, gap, alarm, no-show, visit and pocket fill of the fills that end now."""
     idx, stop = c.idx[ends], c.stop[ends]
     dry = c.dry[ends]
     delivered_to = np.minimum(dry, stop)
-    log.delivery(idx, c.t[ends], delivered_to, p.factor[idx] * c.total_ml[ends])
-    surgery = c.what[ends] == 2
-    gap_end = np.where(surgery, _surgery_end(spec, c, ends, p), stop)
-    gap_start = np.where(surgery, delivered_to, dry)  # an operation stops therapy at once
+    log.delivery(idx, c.t[ends], delivered_to, c.factor[ends] * c.total_ml[ends])
+    operation = (c.what[ends] == 2) | _found_over_infusing(p, c, ends)
+    gap_start = np.where(operation, delivered_to, dry)  # an operation stops therapy at once
+    gap_end = np.where(operation, resume, stop)
     without = gap_start < gap_end
     log.gap(idx[without], gap_start[without], gap_end[without])
     sounded = c.alarm[ends] < stop
@@ -343,47 +378,39 @@ def _log_fill(
     log.event("pocket_fill", idx[pocket], stop[pocket])
 
 
-def _surgery_end(spec: CohortSpec, c: _Cycle, ends: BoolArray, p: _Patients) -> FloatArray:
-    """When therapy resumes after the event of each cycle (the operation, capped by the end of
-    follow-up)."""
-    gaps = np.array([float(getattr(spec.events, k).therapy_gap_days) for k in EVENT_STREAMS])
-    resume: FloatArray = np.minimum(c.stop[ends] + gaps[c.kind[ends]], p.implant_end[c.idx[ends]])
-    return resume
-
-
 def _advance(
-    spec: CohortSpec,
-    p: _Patients,
+    p: BlockPatients,
     c: _Cycle,
     ends: BoolArray,
     explant: BoolArray,
+    resume: FloatArray,
     log: BlockLog,
 ) -> None:
-    """Battery, events, and the next fill of each patient whose fill ended."""
+    """Battery, events, pump and the next fill of each patient whose fill ended."""
     idx, stop, what = c.idx[ends], c.stop[ends], c.what[ends]
     drain = p.house[idx] + p.per_ml[idx] * c.total_ml[ends]
     p.battery[idx] = np.minimum(1.0, p.battery[idx] + drain * (stop - c.t[ends]))
     reached = np.isinf(p.replace_at[idx]) & (c.eri[ends] < stop)
     p.replace_at[idx[reached]] = c.replace[ends][reached]
     event = (what == 2) & ~explant[ends]
-    next_fill = stop.copy()
+    new_pump = (what == 3) | _found_over_infusing(p, c, ends)
     if np.any(event):
         kinds = c.kind[ends][event]
         who = idx[event]
         for k, name in enumerate(EVENT_STREAMS):
             log.event(name, who[kinds == k], stop[event][kinds == k])
         p.pointer[who, kinds] += 1
-        next_fill[event] = _surgery_end(spec, c, ends, p)[event]
-        new_pump = np.array(_REPLACES_PUMP)[kinds]
-        _new_pump(p, who[new_pump])
+        new_pump[event] = np.array(_REPLACES_PUMP)[kinds]
     battery = what == 3
     log.event("battery_replacement", idx[battery], stop[battery])
-    _new_pump(p, idx[battery])
-    p.t[idx] = next_fill
+    # over-infusion begun in this fill shows in the next one, unless the pump is replaced
+    p.over[idx] = np.where(new_pump, 0, np.where(p.over[idx] == 1, 2, p.over[idx]))
+    _new_pump(p, idx[new_pump])
+    p.t[idx] = resume
     p.cycle[idx] += 1
-    p.active[idx] = (what != 0) & ~explant[ends] & (next_fill < p.implant_end[idx])
+    p.active[idx] = (what != 0) & ~explant[ends] & (resume < p.implant_end[idx])
 
 
-def _new_pump(p: _Patients, who: IntArray) -> None:
+def _new_pump(p: BlockPatients, who: IntArray) -> None:
     p.battery[who] = 0.0
     p.replace_at[who] = np.inf

@@ -142,9 +142,20 @@ def tally_block(
         monthly=monthly,
         events=events,
         patient_sum={k: int(v.sum()) for k, v in per_patient.items()},
-        patient_sumsq={k: int((v * v).sum()) for k, v in per_patient.items()},
+        patient_sumsq={k: _dot(v, v) for k, v in per_patient.items()},
+        patient_cross={k: _dot(v, alive) for k, v in per_patient.items()},
         refill_burden=_burden(per_patient["refill_visits"], alive),
     )
+
+
+def _dot(a: IntArray, b: IntArray) -> int:
+    """Σ a·b exactly: in int64 when it cannot overflow, else in Python integers."""
+    if len(a) == 0:
+        return 0
+    bound = int(np.abs(a).max()) * int(np.abs(b).max()) * len(a)
+    if bound < 2**62:
+        return int(np.dot(a, b))
+    return sum(int(x) * int(y) for x, y in zip(a.tolist(), b.tolist(), strict=True))
 
 
 def _per_month(minutes: IntArray, months: int) -> IntArray:

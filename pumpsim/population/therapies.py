@@ -4,13 +4,16 @@ A cohort has few pump models and few infusates, so each pump rule is asked once 
 combination through its one home, on the template ``Therapy`` of ``CohortSpec.therapy``:
 
 * the low-reservoir alarm in effect: ``Therapy.low_reservoir_alarm_ml``;
-* the reservoir and the non-retrievable residual: the pump catalog (``PumpSpec``);
+* the reservoir and the empty threshold (the calculated volume at which the pump reports empty
+  and drops to its ``rate_after_empty``): the pump catalog (``PumpSpec``);
 * the drug-stability limit of a fill: ``Infusate.stability_days`` (``fill_stability_limit``'s
   rule, a fill that is not a first fill);
 * dose → volume: ``schedule.segments.dose_to_volume_ml`` (a simple program's
   ``mean_daily_volume_ml`` is its rate);
 * the most PTM boluses a day holds: ``schedule.ptm.max_boluses_per_day`` (the expected number
-  a day is ``min(presses, that)``: ``expected_boluses_per_day``, per patient);
+  a day is ``min(presses, that)``: ``expected_boluses_per_day``, per patient) and their volume
+  (``ptm_max_ml_per_day``, for Prometra's "next refill" rule,
+  ``PumpSpec.controller_next_refill_ml``);
 * the battery: ``BatterySpec.drain_coefficients`` (housekeeping share a day, share per mL), the
   model ``forecast.deterministic.elective_replacement_day`` solves;
 * the delivery factor: ``FactorDistribution`` (the spec's, else ``for_therapy``: uniform within
@@ -22,6 +25,7 @@ combination through its one home, on the template ``Therapy`` of ``CohortSpec.th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +34,7 @@ import numpy.typing as npt
 from pumpsim.models import FactorDistribution, Therapy
 from pumpsim.models.cohort import CohortSpec
 from pumpsim.schedule.limits import enforce_dose_limits
-from pumpsim.schedule.ptm import max_boluses_per_day
+from pumpsim.schedule.ptm import max_boluses_per_day, ptm_max_ml_per_day
 from pumpsim.schedule.segments import dose_to_volume_ml
 
 FloatArray = npt.NDArray[np.float64]
@@ -45,7 +49,14 @@ class Combination:
     pump: int
     option: int
     reservoir_ml: float
+    empty_ml: float
+    """The calculated volume at which the pump reports empty (``empty_reservoir_threshold``)."""
     alarm_ml: float
+    controller_ml: float
+    """The pump controller's own "next refill" level (Prometra: 3 mL, every allotted bolus
+    taken; ``PumpSpec.controller_next_refill_ml``), NaN for a pump without that rule."""
+    ptm_max_ml_per_day: float
+    """Every allowed PTM bolus a day (``schedule.ptm.ptm_max_ml_per_day``)."""
     stability_days: float
     ml_per_mg: float
     """Programmed volume per mg of the primary drug (mL/mg): ``dose_to_volume_ml(1, c)``."""
@@ -81,7 +92,14 @@ def combinations(spec: CohortSpec) -> tuple[Combination, ...]:
                     pump=p,
                     option=o,
                     reservoir_ml=pump.reservoir_ml,
+                    empty_ml=pump.empty_reservoir_threshold_ml,
                     alarm_ml=alarm,
+                    controller_ml=(
+                        math.nan
+                        if pump.controller_next_refill_ml is None
+                        else pump.controller_next_refill_ml
+                    ),
+                    ptm_max_ml_per_day=ptm_max_ml_per_day(opt.ptm),
                     stability_days=therapy.infusate.stability_days(),
                     ml_per_mg=dose_to_volume_ml(
                         1.0, therapy.infusate.primary.concentration_mg_per_ml

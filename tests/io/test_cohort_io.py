@@ -136,6 +136,13 @@ BAD: list[tuple[str, str, Any, str, str]] = [
         "events.infection.explant_share",
         "150 %",
     ),
+    (
+        "over-infusion-within-accuracy",
+        "events/over_infusion/delivery_factor",
+        1.1,
+        "events.over_infusion.delivery_factor",
+        "1.1",
+    ),
     ("event-missing", "events/over_infusion", DELETE, "events.over_infusion", "(missing)"),
     (
         "battery-after-eos",

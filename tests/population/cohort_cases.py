@@ -12,7 +12,7 @@ NO_EVENTS: dict[str, Any] = {
         "off_label_per_pump_year": "0 %",
         "source": "test: none",
     },
-    "over_infusion": {"per_pump_year": "0 %", "source": "test: none"},
+    "over_infusion": {"per_pump_year": "0 %", "delivery_factor": 1.25, "source": "test: none"},
     "catheter_surgery": {"per_pump_year": "0 %", "source": "test: none"},
     "pump_surgery": {"per_pump_year": "0 %", "source": "test: none"},
     "infection": {"per_pump_year": "0 %", "explant_share": "0 %", "source": "test: none"},

@@ -3,11 +3,13 @@ shares with the single-patient code, and the invariants of any tally (hypothesis
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 from cohort_cases import deterministic
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -185,8 +187,28 @@ def _check_invariants(tally: CohortTally, patients: int) -> None:
         assert (tally.events[kind] >= 0).all()
 
 
+def _prometra_mixture() -> CohortSpec:
+    """The Smith cohort on Prometra II 20 mL pumps (its own "next refill" rule, no trickle
+    after empty) with a second, off-label option: morphine + bupivacaine."""
+    data = yaml.safe_load(shipped_cohort("smith-2002-pump-arm").read_text(encoding="utf-8"))
+    data["pumps"] = [{"pump": "prometra-ii-20", "weight": 1}]
+    mixture = copy.deepcopy(data["therapies"][0])
+    mixture["drugs"] = [
+        {"drug": "morphine", "concentration": "20 mg/mL"},
+        {"drug": "bupivacaine", "concentration": "10 mg/mL"},
+    ]
+    mixture["on_label"] = False
+    mixture["weight"] = 0.5
+    data["therapies"].append(mixture)
+    return _spec(data)
+
+
+_PROMETRA_MIX = _prometra_mixture()
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
+    preset=st.sampled_from(["smith", "baclofen", "prometra-mixture"]),
     seed=st.integers(0, 2**32 - 1),
     patients=st.integers(1, 40),
     lateness_days=st.floats(0, 40),
@@ -195,15 +217,23 @@ def _check_invariants(tally: CohortTally, patients: int) -> None:
     high_events=st.booleans(),
 )
 def test_tally_invariants(
-    seed: int, patients: int, lateness_days: float, no_show: float, years: float, high_events: bool
+    preset: str,
+    seed: int,
+    patients: int,
+    lateness_days: float,
+    no_show: float,
+    years: float,
+    high_events: bool,
 ) -> None:
-    """For random seeds, cohort sizes, lateness, no-show rates and event rates: no negative
+    """For three cohorts (morphine on SynchroMed, baclofen on two pump sizes, Prometra with an
+    off-label mixture) and random seeds, sizes, lateness, no-show and event rates: no negative
     count, on-pump + gap <= alive, deaths <= patients, per-patient sums = monthly sums; blocks
     of 3 give the same tally as one block."""
-    refill = _SMITH.refill.model_copy(
-        update={"no_show": no_show, "lateness": _SMITH.refill.lateness.fixed(lateness_days)}
+    base = {"smith": _SMITH, "baclofen": _BACLOFEN, "prometra-mixture": _PROMETRA_MIX}[preset]
+    refill = base.refill.model_copy(
+        update={"no_show": no_show, "lateness": base.refill.lateness.fixed(lateness_days)}
     )
-    events = _SMITH.events
+    events = base.events
     if high_events:
         bump = {"per_pump_year": 2.0}
         events = events.model_copy(
@@ -213,7 +243,7 @@ def test_tally_invariants(
                 "infection": events.infection.model_copy(update={"per_pump_year": 1.0}),
             }
         )
-    spec = _SMITH.model_copy(
+    spec = base.model_copy(
         update={"patients": patients, "years": years, "refill": refill, "events": events}
     )
     tally = simulate_cohort(spec, seed)
@@ -239,3 +269,42 @@ def test_cancer_cohort_dies_on_its_survival_curve() -> None:
     tally = simulate_cohort(spec, 9, block_size=4096)
     dead_by_6 = int(tally.monthly["deaths"][:6].sum())
     assert abs(1 - dead_by_6 / 10_000 - 0.539) < 0.02
+
+
+def test_a_spec_travels_to_another_process_unchanged() -> None:
+    """Runners send the spec to workers: pickled and back, it is equal, hashes alike and gives
+    the same block tally."""
+    import pickle
+
+    spec = _SMITH.model_copy(update={"patients": 20})
+    back = pickle.loads(pickle.dumps(spec))
+    assert back == spec and hash(back) == hash(spec)
+    assert simulate_block(back, 3, 5, 17) == simulate_block(spec, 3, 5, 17)
+
+
+def test_an_over_infusing_pump_runs_dry_before_its_alarm() -> None:
+    """The hand-computed cohort with over-infusions (×1.25): an over-infused fill delivers
+    1.8 mL/day, so it is dry at 11.11 days, before the calculated alarm (12.5 days): the patient
+    comes as an emergency 0.5 day later with no alarm, and the pump is replaced (1 day). So
+    every visit is either on time with an alarm or such an emergency, and each found pump
+    costs 0.5 + 1 day without therapy."""
+    data = deterministic(patients=60)
+    data["events"] = {
+        **data["events"],
+        "over_infusion": {
+            "per_pump_year": "300 %",
+            "delivery_factor": 1.25,
+            "therapy_gap": "1 day",
+            "source": "test",
+        },
+    }
+    tally = simulate_cohort(_spec(data), 8)
+    totals = _totals(tally)
+    emergencies, visits = totals["emergency_visits"], totals["refill_visits"]
+    assert emergencies > 60
+    # fills cut by the end of follow-up: at most one per patient is unfinished
+    assert totals["event:over_infusion"] >= emergencies
+    assert 0 <= totals["alarms"] - (visits - emergencies) <= 60
+    found = emergencies  # every emergency here is a found over-infusing pump
+    assert found * 2160 <= totals["gap_minutes"] <= found * 2160 + 60 * 2160
+    assert totals["event:pump_surgery"] == 0 and totals["event:motor_stall"] == 0
