@@ -36,7 +36,6 @@ from pumpsim.core.errors import SimulationError
 from pumpsim.ensemble.kernels import (
     DECISIONS,
     NO_PRESS,
-    bolus_end_volumes,
     delivered_crossing,
     gate_presses,
     grant_presses,
@@ -54,7 +53,6 @@ __all__ = [
     "NO_PRESS",
     "Ensemble",
     "Plan",
-    "bolus_end_volumes",
     "delivered_crossing",
     "gate_presses",
     "grant_presses",
@@ -199,20 +197,14 @@ def run_chunk(
         grants = np.full((n, 0), np.inf)
         n_presses = n_granted = np.zeros(n, dtype=np.int64)
         vol, dur = 0.0, 1.0
-    end_volumes = bolus_end_volumes(grants, plan.schedule, vol, dur)
     v0, thr = plan.volume_ml, plan.empty_threshold_ml
     x_empty = max(v0 - thr, 0.0)
 
     def crossing(level_ml: float | FloatArray) -> FloatArray:
-        x = np.broadcast_to(np.asarray(v0 - level_ml, dtype=float), (n,)).copy()
-        t = np.full(n, np.inf)
-        before = x <= x_empty
-        if before.all():
-            g, e, xs = grants, end_volumes, x
-        else:
-            g, e, xs = grants[before], end_volumes[before], x[before]
-        solved = delivered_crossing(np.maximum(xs, 0.0), g, plan.schedule, vol, dur, e)
-        t[before] = np.where(xs <= 0, 0.0, solved)
+        x = np.broadcast_to(np.asarray(v0 - level_ml, dtype=float), (n,))
+        solved = delivered_crossing(np.maximum(x, 0.0), grants, plan.schedule, vol, dur, n_granted)
+        # a level below the empty threshold is reached only after the pump stopped counting
+        t = np.where(x <= x_empty, np.where(x <= 0, 0.0, solved), np.inf)
         t[t > plan.horizon_day] = np.inf
         return t
 
