@@ -1,8 +1,10 @@
-"""Array kernels of the vectorized engine: the PTM gate over many trajectories at once, and
-exact crossing times on the delivered-volume curve (program plus bolus ramps).
+"""Kernels of the vectorized engine: the PTM gate over many trajectories at once, and exact
+crossing times on the delivered-volume curve (program plus bolus ramps).
 
-Same rules and float operations as ``schedule.ptm.PtmGate``; ``pumpsim.ensemble.montecarlo`` drives
-these kernels chunk by chunk.
+Thin typed doors to the compiled loops of ``pumpsim.schedule._kernels`` (numba, loaded on the
+first call): one row per trajectory, its presses in time order, decided by the rules of
+``schedule.ptm.PtmGate`` (tested press for press against it). ``pumpsim.ensemble.montecarlo``
+drives them chunk by chunk.
 """
 
 from __future__ import annotations
@@ -118,7 +120,8 @@ def delivered_crossing(
     duration_days: float,
     n_granted: IntArray | None = None,
 ) -> FloatArray:
-    """First time the delivered volume ``P(t) + granted boluses`` reaches ``target_ml``.
+    """First time the delivered volume ``P(t) + granted boluses`` reaches ``target_ml``: one
+    target per row ``(n,)``, or several ``(n, L)`` (then one answer per column).
 
     ``P`` is the programmed curve ``schedule``; ``grants`` ``(n, J)`` are bolus start times
     (sorted, ``inf``-padded; ``n_granted`` per row, counted when not given), each bolus adding
@@ -128,11 +131,13 @@ def delivered_crossing(
     """
     from pumpsim.schedule._kernels import delivered_crossings  # loads numba on first use
 
-    x = np.ascontiguousarray(np.broadcast_to(np.asarray(target_ml, dtype=float), grants.shape[:1]))
+    x = np.asarray(target_ml, dtype=float)
+    table = x if x.ndim == 2 else np.broadcast_to(x, grants.shape[:1])[:, None]
+    columns = np.ascontiguousarray(table)
     if n_granted is None:
         n_granted = np.isfinite(grants).sum(axis=1).astype(np.int64)
-    return delivered_crossings(
-        x,
+    out = delivered_crossings(
+        columns,
         np.ascontiguousarray(grants, dtype=np.float64),
         np.ascontiguousarray(n_granted, dtype=np.int64),
         schedule.times,
@@ -140,3 +145,4 @@ def delivered_crossing(
         float(bolus_ml),
         float(duration_days),
     )
+    return out if x.ndim == 2 else out[:, 0]

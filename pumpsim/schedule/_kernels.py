@@ -93,8 +93,29 @@ def knot_bins(xp: FloatArray) -> IntArray:
 
 @inline
 def knot_search(x: float, xp: FloatArray) -> int:
-    """The last index with ``xp[j] <= x`` (``-1`` when none), by binary search."""
-    return int(np.searchsorted(xp, x, side="right")) - 1
+    """The last index with ``xp[j] <= x`` (``-1`` when none) of an increasing table, by
+    bisection (``np.searchsorted(xp, x, side="right") - 1``)."""
+    lo, hi = 0, xp.size
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if xp[mid] <= x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo - 1
+
+
+@inline
+def first_at_or_above(v: float, xp: FloatArray) -> int:
+    """The first index with ``xp[i] >= v`` (``np.searchsorted(xp, v, side="left")``)."""
+    lo, hi = 0, xp.size
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if xp[mid] < v:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 @inline
@@ -295,17 +316,40 @@ def gate_rows(
 
 
 # ---------------------------------------------------------------- exact crossings
+@njit
+def day_knots(times: FloatArray) -> IntArray:
+    """``knot_search(d, times)`` for every whole day ``d`` from 0 to past the schedule's end:
+    where a search for a time of day ``d`` may start (a schedule has a few knots a day)."""
+    out = np.empty(max(int(np.ceil(times[-1])), 0) + 2, dtype=np.int64)
+    for d in range(out.size):
+        out[d] = knot_search(float(d), times)
+    return out
+
+
 @inline
-def volume_at(t: float, times: FloatArray, volumes: FloatArray, slopes: FloatArray) -> float:
+def knot_near(x: float, times: FloatArray, table: IntArray) -> int:
+    """``knot_search(x, times)`` from the day's entry of ``table = day_knots(times)``."""
+    if not 0.0 <= x < table.size - 1:
+        return knot_search(x, times)
+    j = table[int(x)]
+    while j + 1 < times.size and times[j + 1] <= x:
+        j += 1
+    return int(j)
+
+
+@inline
+def volume_at(
+    t: float, times: FloatArray, volumes: FloatArray, slopes: FloatArray, table: IntArray
+) -> float:
     """``CumulativeSchedule.volume_at`` of one time (``np.interp``, the same bits)."""
-    return interp_at(t, times, volumes, slopes, knot_search(t, times))
+    return interp_at(t, times, volumes, slopes, knot_near(t, times, table))
 
 
 @inline
 def time_of_volume(v: float, times: FloatArray, volumes: FloatArray) -> float:
     """``CumulativeSchedule.time_of_volume`` of one volume (the same float operations)."""
     size = volumes.size
-    idx = int(np.searchsorted(volumes, v, side="left"))
+    idx = first_at_or_above(v, volumes)
     if idx >= size:
         return np.inf
     if idx == 0:
@@ -323,18 +367,19 @@ def solve_in_bolus(
     times: FloatArray,
     volumes: FloatArray,
     slopes: FloatArray,
+    table: IntArray,
     rate: float,
     duration_days: float,
 ) -> float:
     """The ``t`` in ``(start, start + duration]`` where ``P(t) + rate * (t - start) = y``,
     walking over the schedule's breakpoints inside the bolus (usually none or one)."""
     lo = start
-    g_lo = volume_at(lo, times, volumes, slopes)
+    g_lo = volume_at(lo, times, volumes, slopes, table)
     end = start + duration_days
     while True:
-        i = int(np.searchsorted(times, lo, side="right"))
+        i = knot_near(lo, times, table) + 1
         hi = min(times[i] if i < times.size else np.inf, end)
-        g_hi = volume_at(hi, times, volumes, slopes) + rate * (hi - start)
+        g_hi = volume_at(hi, times, volumes, slopes, table) + rate * (hi - start)
         if g_hi >= y or hi <= lo:  # hit (or no span left: the end, within rounding)
             slope = (g_hi - g_lo) / (hi - lo) if hi > lo else np.inf
             step = (y - g_lo) / slope if np.isfinite(slope) and slope > 0 else 0.0
@@ -352,35 +397,40 @@ def delivered_crossings(
     bolus_ml: float,
     duration_days: float,
 ) -> FloatArray:
-    """Per row ``r``, the first time the delivered volume ``P(t)`` plus the row's granted
-    boluses (each ``bolus_ml`` linearly over ``duration_days`` from its start ``grants[r, k]``)
-    reaches ``targets[r]``; ``inf`` when not inside the schedule.
+    """Per row ``r`` and column ``c`` of ``targets`` ``(n, L)``, the first time the delivered
+    volume ``P(t)`` plus the row's granted boluses (each ``bolus_ml`` linearly over
+    ``duration_days`` from its start ``grants[r, k]``) reaches ``targets[r, c]``; ``inf`` when
+    not inside the schedule.
 
     Bolus ``k`` ends at delivered volume ``E_k = P(g_k + duration) + (k + 1) * bolus``
     (increasing in ``k``); with ``m`` the number of ``E_k`` below the target, the crossing lies
     in bolus ``m`` when that bolus starts below the target, else on the programmed curve at
-    ``target - m * bolus``. Binary search over ``k``: O(log grants) per row.
+    ``target - m * bolus``. Binary search over ``k``: O(log grants) per target, a row's targets
+    one after the other (its grants stay in the cache).
     """
-    n = targets.size
-    out = np.empty(n)
+    n, n_targets = targets.shape
+    out = np.empty((n, n_targets))
     slopes = knot_slopes(times, volumes)
+    table = day_knots(times)
     rate = bolus_ml / duration_days
     for r in range(n):
-        x = targets[r]
-        lo, hi = 0, n_granted[r]  # m = the first k with E_k >= x
-        while lo < hi:
-            k = (lo + hi) // 2
-            end_ml = volume_at(grants[r, k] + duration_days, times, volumes, slopes)
-            if end_ml + (float(k) + 1.0) * bolus_ml < x:
-                lo = k + 1
-            else:
-                hi = k
-        m = lo
-        y = x - m * bolus_ml
-        if m < n_granted[r]:
-            start = grants[r, m]
-            if volume_at(start, times, volumes, slopes) + m * bolus_ml < x:
-                out[r] = solve_in_bolus(y, start, times, volumes, slopes, rate, duration_days)
-                continue
-        out[r] = time_of_volume(y, times, volumes)
+        for c in range(n_targets):
+            x = targets[r, c]
+            lo, hi = 0, n_granted[r]  # m = the first k with E_k >= x
+            while lo < hi:
+                k = (lo + hi) // 2
+                end_ml = volume_at(grants[r, k] + duration_days, times, volumes, slopes, table)
+                if end_ml + (float(k) + 1.0) * bolus_ml < x:
+                    lo = k + 1
+                else:
+                    hi = k
+            m = lo
+            y = x - m * bolus_ml
+            out[r, c] = time_of_volume(y, times, volumes)
+            if m < n_granted[r]:
+                start = grants[r, m]
+                if volume_at(start, times, volumes, slopes, table) + m * bolus_ml < x:
+                    out[r, c] = solve_in_bolus(
+                        y, start, times, volumes, slopes, table, rate, duration_days
+                    )
     return out
