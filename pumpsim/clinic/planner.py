@@ -151,7 +151,7 @@ class _Planner:
     def run(self) -> Plan:
         """Sweep every open day of the horizon and collect the plan."""
         self._add_first_cycles()
-        if isinstance(self.source, Prefetching):
+        if isinstance(self.source, Prefetching) and self.source.prefetching:
             self.source.prefetch(self._predicted(0))
         for n, day in enumerate(self.days):
             self._sweep_day(n, day)
@@ -199,7 +199,7 @@ class _Planner:
             WindowRequest(t, key=_uid(e, c), delivery_factor=self._factor(e))
             for e, c, t in successors
         ]
-        if isinstance(self.source, Prefetching):
+        if isinstance(self.source, Prefetching) and self.source.prefetching:
             self.source.prefetch(requests)
             self.source.prefetch(self._predicted(n + 1))
         if requests:

@@ -93,6 +93,11 @@ class WindowSource(Protocol):
 class Prefetching(Protocol):
     """A window source that can start on requests before they are asked for."""
 
+    @property
+    def prefetching(self) -> bool:
+        """True when ``prefetch`` does something (the planner then predicts requests)."""
+        ...
+
     def prefetch(self, requests: Sequence[WindowRequest]) -> None:
         """Start computing these windows (a later ``windows`` call with an equal request uses
         the result; one with a different request under the same key replaces it)."""
@@ -179,6 +184,11 @@ class ForecastWindowSource:
         return ForecastJob(
             r.therapy, r.key, {**options, "as_of": r.as_of, "delivery_factor": r.delivery_factor}
         )
+
+    @property
+    def prefetching(self) -> bool:
+        """True while a pool is open: one worker computes every window when asked for."""
+        return self._runner.parallel
 
     def prefetch(self, requests: Sequence[WindowRequest]) -> None:
         """Queue these forecasts in the pool (nothing without one: 1 worker computes on demand)."""

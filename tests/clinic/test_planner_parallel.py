@@ -68,6 +68,7 @@ class RecordingSource:
     """Schedule windows, and a record of what the planner prefetched and asked for."""
 
     description = "schedule, recorded"
+    prefetching = True
 
     def __init__(self) -> None:
         self.inner = ScheduleWindowSource()
