@@ -59,6 +59,10 @@ LOOKAHEAD_DAYS = 1
 the next day's refills (a copy of the sweep without the windows still being forecast) and has
 their next windows started, so the pool never waits for the planner."""
 
+PREDICT_BELOW = 64
+"""Predict only after a day that booked fewer refills than this: a larger day's windows keep
+the pool busy on their own, and predicting costs the planner a second sweep of the day."""
+
 
 @dataclass
 class _Job:
@@ -142,6 +146,8 @@ class _Planner:
         self.jobs: dict[str, _Job] = {}
         self.pinned: dict[tuple[str, int], list[int]] = {}
         self._factors: dict[str, DeliveryFactorEstimate | None] = {}
+        self._refills: dict[str, Therapy] = {}
+        """Next-cycle therapies worked out by ``_predicted``, by job key."""
         self.appointments: list[Appointment] = []
         self.dropped: list[_Job] = []
         self.unplaceable: list[Unplaceable] = []
@@ -192,16 +198,18 @@ class _Planner:
             self.dropped.extend(self.jobs.pop(unit.key) for unit in dropped)
             for appointment, job in self._slots(pool, day, placed):
                 self.appointments.append(appointment)
-                successors.append(
-                    (job.entry, job.cycle + 1, self._refilled(job, appointment.start))
-                )
+                therapy = self._refills.pop(job.unit.key, None)
+                if therapy is None or therapy.state.time != appointment.start:
+                    therapy = self._refilled(job, appointment.start)
+                successors.append((job.entry, job.cycle + 1, therapy))
         requests = [
             WindowRequest(t, key=_uid(e, c), delivery_factor=self._factor(e))
             for e, c, t in successors
         ]
         if isinstance(self.source, Prefetching) and self.source.prefetching:
             self.source.prefetch(requests)
-            self.source.prefetch(self._predicted(n + 1))
+            if len(requests) < PREDICT_BELOW:
+                self.source.prefetch(self._predicted(n + 1))
         if requests:
             windows = self.source.windows(requests)
             for (entry, cycle, therapy), window in zip(successors, windows, strict=True):
@@ -232,6 +240,7 @@ class _Planner:
                 jobs = [self.jobs[u.key] for u in placed]
                 for job, index, _kept in self._slot_indexes(pool, jobs):
                     therapy = self._refilled(job, self.calendar.slot_start(date, index))
+                    self._refills[job.unit.key] = therapy  # the booking will likely need it
                     key = _uid(job.entry, job.cycle + 1)
                     factor = self._factor(job.entry)
                     out.append(WindowRequest(therapy, key=key, delivery_factor=factor))
