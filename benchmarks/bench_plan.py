@@ -1,7 +1,8 @@
 """Benchmark: the clinic planner's second core, and its cost against the roster size.
 
     python benchmarks/bench_plan.py [--runs 10000] [--rounds 2] [--scale-runs 200]
-                                    [--sizes 100 1000 10000] [--skip-speedup] [--skip-scaling]
+                                    [--sizes 100 1000 10000] [--memory-sizes ...]
+                                    [--skip-speedup] [--skip-scaling]
 
 1. **Second worker.** ``pumpsim plan profiles/rosters/clinic-1000.csv --start 2026-03-09
    --weeks 13 --json`` (the CLI's defaults otherwise: ``--runs 10000``, capacity 8) with
@@ -15,9 +16,10 @@
    refills per open day per 100 patients in all), one plan each; the exponent is the
    least-squares slope of log CPU time (the planner's and its workers': a loaded machine
    disturbs it less than the wall clock, whose slope is printed too) against log patients
-   (1.00 = linear). A second pass with 20
-   runs per forecast under ``tracemalloc`` gives the planning process's peak memory per patient
-   (the forecasts run in the workers). Final line ``RATIO plan_cost_exponent``.
+   (1.00 = linear). Final line ``RATIO plan_cost_exponent``.
+3. **Memory.** A pass with 20 runs per forecast under ``tracemalloc`` over ``--memory-sizes``
+   (default: ``--sizes``) gives the planning process's peak memory per patient (the forecasts
+   run in the workers).
 
 Run from the project root. The machine's load is printed before and after each part.
 """
@@ -132,8 +134,20 @@ def scaling(sizes: list[int], runs: int) -> float:
         print(
             f"   {size:6d} patients: CPU {c:8.1f} s ({1000 * c / size:6.1f} ms/patient), wall "
             f"{w:8.1f} s ({1000 * w / size:6.1f} ms/patient); {booked} refills, {asked} windows "
-            f"({ahead} started a day ahead)"
+            f"({ahead} started a day ahead)",
+            flush=True,
         )
+    sizes_f = [float(s) for s in sizes]
+    exponent = slope(sizes_f, cpu)
+    print(f"   cost exponent, CPU time of the planner and its workers: {exponent:.3f}")
+    print(f"   cost exponent, wall time: {slope(sizes_f, wall):.3f}")
+    print(f"   {machine_load()}", flush=True)
+    return exponent
+
+
+def memory(sizes: list[int]) -> None:
+    """The planning process's tracemalloc peak per patient (20 runs per forecast)."""
+    print(f"3. planning memory, 20 runs per forecast, {os.cpu_count()} workers, 13 weeks")
     for size in sizes:
         roster, calendar = roster_of(size), calendar_for(size)
         tracemalloc.start()
@@ -142,14 +156,10 @@ def scaling(sizes: list[int], runs: int) -> float:
         tracemalloc.stop()
         print(
             f"   {size:6d} patients: planning peak {peak / 2**20:7.1f} MiB, "
-            f"{peak / size:8.0f} B/patient (tracemalloc, 20 runs)"
+            f"{peak / size:8.0f} B/patient (tracemalloc)",
+            flush=True,
         )
-    sizes_f = [float(s) for s in sizes]
-    exponent = slope(sizes_f, cpu)
-    print(f"   cost exponent, CPU time of the planner and its workers: {exponent:.3f}")
-    print(f"   cost exponent, wall time: {slope(sizes_f, wall):.3f}")
     print(f"   {machine_load()}")
-    return exponent
 
 
 def main() -> None:
@@ -157,12 +167,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--scale-runs", type=int, default=200)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100, 1000, 10_000])
+    parser.add_argument("--memory-sizes", type=int, nargs="*", default=None)
     parser.add_argument("--skip-speedup", action="store_true")
     parser.add_argument("--skip-scaling", action="store_true")
     args = parser.parse_args()
     ratio = None if args.skip_speedup else speedup(args.runs, args.rounds)
-    exponent = None if args.skip_scaling else scaling(args.sizes, args.scale_runs)
+    exponent = None
+    if not args.skip_scaling and len(args.sizes) >= 2:
+        exponent = scaling(args.sizes, args.scale_runs)
+    if not args.skip_scaling:
+        memory(args.sizes if args.memory_sizes is None else args.memory_sizes)
     if ratio is not None:
         ratio_line("plan_two_workers_speedup", ratio, ">=", 1.7)
     if exponent is not None:

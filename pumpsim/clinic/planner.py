@@ -13,6 +13,10 @@ The rules (``docs/planning.md`` has a worked example):
 4. Cycles chain: once a refill has a slot, the next window comes from the therapy refilled at
    that slot (state = the fill volume at the slot's start, battery aged by the programmed
    delivery) and joins the sweep. Windows starting after the horizon are reported as next due.
+   With a ``Prefetching`` source (a forecast source with a process pool) the planner also
+   predicts the next open day's bookings and has their next windows started early; a window
+   is only ever taken for an equal request, so this changes when windows are ready, never the
+   plan (``docs/planning.md`` section 7).
 5. An *overdue* refill (its ``latest`` date is before the first open day: the window closed
    before the plan starts) is booked on the first open day with room on the patient's weekdays
    and flagged ``urgent`` ("overdue since <refill-by date>").
