@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -146,7 +147,9 @@ def scaling(sizes: list[int], runs: int) -> float:
 
 
 def memory(sizes: list[int]) -> None:
-    """The planning process's tracemalloc peak per patient (20 runs per forecast)."""
+    """The planning process's tracemalloc peak per patient (20 runs per forecast). The pool
+    starts its workers from a fork server: forked ones would inherit the tracing (and crawl)."""
+    multiprocessing.set_start_method("forkserver", force=True)
     print(f"3. planning memory, 20 runs per forecast, {os.cpu_count()} workers, 13 weeks")
     for size in sizes:
         roster, calendar = roster_of(size), calendar_for(size)
