@@ -2,8 +2,11 @@
 from the second core.
 
 Each patient: 1,000 trajectories (``--runs``). Patients differ in pump, program, fill and PTM
-use. Flat time per patient across roster sizes means linear scaling. Prints numbers measured in
-this run. Run: ``python benchmarks/bench_roster.py [--runs N] [--sizes 10,100,1000]``.
+use. Flat CPU time per patient across roster sizes means linear scaling. The largest roster is
+then forecast with 1 and 2 workers in ``--rounds`` interleaved pairs (``_harness.interleave``);
+the final line ``RATIO roster_forecast_two_workers_speedup`` is the median per-pair wall-clock
+ratio (CPU over wall is printed too: 2.0 = both cores busy). Prints numbers measured in this run.
+Run: ``python benchmarks/bench_roster.py [--runs N] [--sizes 10,100,1000] [--rounds 3]``.
 """
 
 from __future__ import annotations
@@ -11,11 +14,17 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import time
+import sys
+from pathlib import Path
 
-from pumpsim import load_catalog
-from pumpsim.forecast import forecast_many
-from pumpsim.models import (
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import Stats, interleave, machine_load, ratio_line, ratio_of, timed  # noqa: E402
+
+from pumpsim import load_catalog  # noqa: E402
+from pumpsim.forecast import forecast_many  # noqa: E402
+from pumpsim.models import (  # noqa: E402
     Catheter,
     Drug,
     FlexStep,
@@ -72,29 +81,43 @@ def roster(n: int) -> list[Therapy]:
     return out
 
 
-def timed(patients: list[Therapy], runs: int, workers: int) -> float:
-    t0 = time.perf_counter()
+def run(patients: list[Therapy], runs: int, workers: int) -> None:
     forecast_many(patients, runs=runs, seed=1, workers=workers)
-    return time.perf_counter() - t0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--sizes", default="10,100,1000")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"roster forecast, {args.runs} runs per patient, {os.cpu_count()} cores")
-    timed(roster(4), args.runs, 1)  # warm-up (imports, caches)
+    print(f"  {machine_load()}")
+    run(roster(4), args.runs, 1)  # warm-up (imports, caches)
     for size in sizes:
-        one = timed(roster(size), args.runs, 1)
-        print(f"  {size:5d} patients, 1 worker:  {one:7.2f} s  {one / size * 1e3:7.1f} ms/patient")
+        cpu, wall = timed(lambda size=size: run(roster(size), args.runs, 1))
+        print(
+            f"  {size:5d} patients, 1 worker: {wall:7.2f} s wall, "
+            f"{cpu / size * 1e3:7.1f} ms CPU/patient"
+        )
     size = max(sizes)
     patients = roster(size)
-    one = timed(patients, args.runs, 1)
-    two = timed(patients, args.runs, 2)
-    print(f"  {size:5d} patients, 2 workers: {two:7.2f} s  {two / size * 1e3:7.1f} ms/patient")
-    print(f"  speed-up from the second core: {one / two:.2f}x")
+    samples = interleave(
+        {f"{w} worker(s)": (lambda w=w: run(patients, args.runs, w)) for w in (1, 2)},
+        args.rounds,
+        warmup=0,
+    )
+    for name, side in samples.items():
+        busy = Stats.of(c / w for c, w in zip(side.cpu, side.wall, strict=True))
+        print(
+            f"  {size} patients, {name}: wall {side.wall_stats.text()}; "
+            f"cpu/wall {busy.text('', digits=2)}"
+        )
+    ratio = ratio_of(samples["1 worker(s)"].wall, samples["2 worker(s)"].wall)
+    print(f"  wall ratio per pair (1 worker / 2 workers): {ratio.text('x', digits=2)}")
+    print(f"  {machine_load()}")
+    ratio_line("roster_forecast_two_workers_speedup", ratio.median, ">=", 1.7)
 
 
 if __name__ == "__main__":

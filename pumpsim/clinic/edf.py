@@ -49,6 +49,17 @@ class UnitJob:
     deadline: int
     pinned: int | None = None
     weekdays: frozenset[int] | None = None
+    rank: tuple[int, int, int, str] = field(init=False, repr=False, compare=False)
+    """``priority()``, computed once (the sweep sorts and heaps jobs many times a day)."""
+    start_rank: tuple[int, tuple[int, int, int, str]] = field(init=False, repr=False, compare=False)
+    """``(first, priority())``: the order in which a forward sweep releases jobs."""
+
+    def __post_init__(self) -> None:
+        first = self.release if self.pinned is None else self.pinned
+        last = self.deadline if self.pinned is None else self.pinned
+        rank = (last, 0 if self.pinned is not None else 1, first, self.key)
+        object.__setattr__(self, "rank", rank)
+        object.__setattr__(self, "start_rank", (first, rank))
 
     @property
     def first(self) -> int:
@@ -65,7 +76,11 @@ class UnitJob:
 
     def priority(self) -> tuple[int, int, int, str]:
         """EDF order: earliest (effective) deadline, pinned first, earliest release, key."""
-        return (self.last, 0 if self.pinned is not None else 1, self.first, self.key)
+        return self.rank
+
+
+def _start_rank(job: UnitJob) -> tuple[int, tuple[int, int, int, str]]:
+    return job.start_rank
 
 
 def edf_unplaced(
@@ -81,30 +96,41 @@ def edf_unplaced(
     reported: they may still be placed after the horizon.
     """
     end = horizon_end if horizon_end is not None else (days[-1] if days else 0)
-    order = sorted(jobs, key=lambda j: (j.first, j.priority()))
+    return _unplaced_in_order(sorted(jobs, key=_start_rank), days, capacity, end)
+
+
+def _unplaced_in_order(
+    order: Sequence[UnitJob], days: Sequence[int], capacity: Mapping[int, int], end: int
+) -> list[UnitJob]:
+    """``edf_unplaced`` of jobs already sorted by ``start_rank``. A job on the heap was
+    released (``first <= day``) and is not late (checked at the top), so only its weekdays can
+    keep it off the day."""
     heap: list[tuple[tuple[int, int, int, str], int, UnitJob]] = []
     unplaced: list[UnitJob] = []
-    i = 0
+    push, pop = heapq.heappush, heapq.heappop
+    i, n = 0, len(order)
     for day in days:
-        while i < len(order) and order[i].first <= day:
+        while i < n and order[i].start_rank[0] <= day:
             job = order[i]
-            heapq.heappush(heap, (job.priority(), i, job))
+            push(heap, (job.rank, i, job))
             i += 1
         room = capacity.get(day, 0)
+        weekday = (day - 1) % 7
         skipped = []
         while heap:
-            if heap[0][2].last < day:
-                unplaced.append(heapq.heappop(heap)[2])
+            if heap[0][0][0] < day:  # rank[0] is the job's last day
+                unplaced.append(pop(heap)[2])
                 continue
             if room == 0:
                 break
-            item = heapq.heappop(heap)
-            if item[2].allowed_on(day):
+            item = pop(heap)
+            allowed = item[2].weekdays
+            if allowed is None or weekday in allowed:
                 room -= 1
             else:
                 skipped.append(item)
         for item in skipped:
-            heapq.heappush(heap, item)
+            push(heap, item)
     leftovers = [job for _, _, job in heap] + list(order[i:])
     unplaced.extend(job for job in leftovers if job.last <= end)
     return sorted(unplaced, key=UnitJob.priority)
@@ -140,7 +166,8 @@ class LazyEdf:
         future = self.days[position:]
         dropped: list[UnitJob] = []
         while True:
-            lost = edf_unplaced(self.pending, future, self.capacity, horizon_end=self.horizon_end)
+            order = sorted(self.pending, key=_start_rank)
+            lost = _unplaced_in_order(order, future, self.capacity, self.horizon_end)
             if not lost:
                 break
             lost_ids = {id(j) for j in lost}
@@ -153,6 +180,7 @@ class LazyEdf:
                 else:
                     retried.append(looser)
             if not retried:
+                order = sorted(self.pending, key=_start_rank)
                 break
             self.pending.extend(retried)
         # jobs that may go today, in EDF order; the rest of the schedule starts tomorrow
@@ -162,8 +190,8 @@ class LazyEdf:
 
         def feasible_with(k: int) -> bool:
             chosen = {id(j) for j in ready[:k]}
-            rest = [j for j in self.pending if id(j) not in chosen]
-            return not edf_unplaced(rest, later_days, self.capacity, horizon_end=self.horizon_end)
+            rest = [j for j in order if id(j) not in chosen]  # still in start order
+            return not _unplaced_in_order(rest, later_days, self.capacity, self.horizon_end)
 
         lo, hi = 0, most  # feasible_with(most) holds: it is what forward EDF does today
         while lo < hi:

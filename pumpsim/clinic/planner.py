@@ -13,6 +13,10 @@ The rules (``docs/planning.md`` has a worked example):
 4. Cycles chain: once a refill has a slot, the next window comes from the therapy refilled at
    that slot (state = the fill volume at the slot's start, battery aged by the programmed
    delivery) and joins the sweep. Windows starting after the horizon are reported as next due.
+   With a ``Prefetching`` source (a forecast source with a process pool) the planner also
+   predicts the next open day's bookings and has their next windows started early; a window
+   is only ever taken for an equal request, so this changes when windows are ready, never the
+   plan (``docs/planning.md`` section 7).
 5. An *overdue* refill (its ``latest`` date is before the first open day: the window closed
    before the plan starts) is booked on the first open day with room on the patient's weekdays
    and flagged ``urgent`` ("overdue since <refill-by date>").
@@ -37,7 +41,7 @@ from pumpsim.clinic.calendar import ClinicCalendar
 from pumpsim.clinic.edf import LazyEdf, UnitJob
 from pumpsim.clinic.explain import explain_unplaced
 from pumpsim.clinic.results import Appointment, DrugFill, NextDue, Plan, Unplaceable
-from pumpsim.clinic.windows import Window, WindowRequest, WindowSource
+from pumpsim.clinic.windows import Prefetching, Window, WindowRequest, WindowSource
 from pumpsim.core.clock import to_days, weekday_label
 from pumpsim.forecast.calibration import DeliveryFactorEstimate
 from pumpsim.forecast.deterministic import battery_used_at
@@ -53,6 +57,15 @@ PlanProgress = Callable[[str, int, int], None]
 """``progress(phase, done, total)``; phases ``"forecast"`` (first windows) and ``"plan"`` (days)."""
 
 _UID_NAMESPACE = uuid.UUID("6f2a4c1e-8d7b-5e0a-9c3f-2b1d4e6a8c10")
+
+LOOKAHEAD_DAYS = 1
+"""Open days a ``Prefetching`` source is told about ahead: after each day the planner predicts
+the next day's refills (a copy of the sweep without the windows still being forecast) and has
+their next windows started, so the pool never waits for the planner."""
+
+PREDICT_BELOW = 64
+"""Predict only after a day that booked fewer refills than this: a larger day's windows keep
+the pool busy on their own, and predicting costs the planner a second sweep of the day."""
 
 
 @dataclass
@@ -137,6 +150,8 @@ class _Planner:
         self.jobs: dict[str, _Job] = {}
         self.pinned: dict[tuple[str, int], list[int]] = {}
         self._factors: dict[str, DeliveryFactorEstimate | None] = {}
+        self._refills: dict[str, Therapy] = {}
+        """Next-cycle therapies worked out by ``_predicted``, by job key."""
         self.appointments: list[Appointment] = []
         self.dropped: list[_Job] = []
         self.unplaceable: list[Unplaceable] = []
@@ -146,8 +161,10 @@ class _Planner:
     def run(self) -> Plan:
         """Sweep every open day of the horizon and collect the plan."""
         self._add_first_cycles()
+        if isinstance(self.source, Prefetching) and self.source.prefetching:
+            self.source.prefetch(self._predicted(0))
         for n, day in enumerate(self.days):
-            self._sweep_day(day)
+            self._sweep_day(n, day)
             if self.progress is not None:
                 self.progress("plan", n + 1, len(self.days))
         for job in self.jobs.values():  # never forced inside the horizon: due after it
@@ -177,7 +194,7 @@ class _Planner:
         for entry, window in zip(entries, windows, strict=True):
             self._add(entry, 1, entry.therapy, window)
 
-    def _sweep_day(self, day: int) -> None:
+    def _sweep_day(self, n: int, day: int) -> None:
         """Place the day's refills in every pool and queue the refill after each of them."""
         successors: list[tuple[RosterEntry, int, Therapy]] = []  # (entry, cycle, therapy)
         for pool, sweep in self.sweeps.items():
@@ -185,16 +202,53 @@ class _Planner:
             self.dropped.extend(self.jobs.pop(unit.key) for unit in dropped)
             for appointment, job in self._slots(pool, day, placed):
                 self.appointments.append(appointment)
-                successors.append((job.entry, job.cycle + 1, self._refilled(job, appointment)))
-        if successors:
-            windows = self.source.windows(
-                [
-                    WindowRequest(t, key=_uid(e, c), delivery_factor=self._factor(e))
-                    for e, c, t in successors
-                ]
-            )
+                therapy = self._refills.pop(job.unit.key, None)
+                if therapy is None or therapy.state.time != appointment.start:
+                    therapy = self._refilled(job, appointment.start)
+                successors.append((job.entry, job.cycle + 1, therapy))
+        requests = [
+            WindowRequest(t, key=_uid(e, c), delivery_factor=self._factor(e))
+            for e, c, t in successors
+        ]
+        if isinstance(self.source, Prefetching) and self.source.prefetching:
+            self.source.prefetch(requests)
+            if len(requests) < PREDICT_BELOW:
+                self.source.prefetch(self._predicted(n + 1))
+        if requests:
+            windows = self.source.windows(requests)
             for (entry, cycle, therapy), window in zip(successors, windows, strict=True):
                 self._add(entry, cycle, therapy, window)
+
+    def _predicted(self, first: int) -> list[WindowRequest]:
+        """The next-cycle requests of the refills a copy of the sweep places on the
+        ``LOOKAHEAD_DAYS`` open days from ``self.days[first]`` on, knowing only today's jobs
+        (a guess: the refills booked today are not in it; nothing here changes the plan)."""
+        early = {key for key, job in self.jobs.items() if job.early}
+
+        def relax(unit: UnitJob) -> UnitJob | None:
+            job = self.jobs[unit.key]
+            looser = self._looser(job, unit, unit.key in early)
+            if looser is not None and job.urgent is None:
+                early.add(unit.key)
+            return looser
+
+        copies = {
+            pool: LazyEdf(sweep.days, sweep.capacity, sweep.horizon_end, relax, list(sweep.pending))
+            for pool, sweep in self.sweeps.items()
+        }
+        out: list[WindowRequest] = []
+        for day in self.days[first : first + LOOKAHEAD_DAYS]:
+            date = dt.date.fromordinal(day)
+            for pool, sweep in copies.items():
+                placed, _ = sweep.run_day(day)
+                jobs = [self.jobs[u.key] for u in placed]
+                for job, index, _kept in self._slot_indexes(pool, jobs):
+                    therapy = self._refilled(job, self.calendar.slot_start(date, index))
+                    self._refills[job.unit.key] = therapy  # the booking will likely need it
+                    key = _uid(job.entry, job.cycle + 1)
+                    factor = self._factor(job.entry)
+                    out.append(WindowRequest(therapy, key=key, delivery_factor=factor))
+        return out
 
     def _plan(self) -> Plan:
         """The finished plan, its lists sorted for display."""
@@ -260,19 +314,25 @@ class _Planner:
         """No slot inside the window: allow the days before ``earliest`` (a refill too early
         wastes drug; a missed one is unsafe). ``None`` when there is nothing left to relax."""
         job = self.jobs[unit.key]
+        looser = self._looser(job, unit, job.early)
+        if looser is not None:
+            if job.urgent is None:
+                job.early = True
+            job.unit = looser
+        return looser
+
+    def _looser(self, job: _Job, unit: UnitJob, early: bool) -> UnitJob | None:
+        """``_relax``'s looser job for ``unit`` (``early``: the job was relaxed before)."""
         if job.urgent is not None:
             later = self._next_day(unit.deadline, unit.weekdays)
             if later is None:
                 return None
-            job.unit = UnitJob(unit.key, unit.release, later, None, unit.weekdays)
-            return job.unit
+            return UnitJob(unit.key, unit.release, later, None, unit.weekdays)
         floor = max(self.calendar.start, job.therapy.state.time.date() + dt.timedelta(days=1))
         release = floor.toordinal()
-        if job.early or unit.pinned is not None or release >= unit.release:
+        if early or unit.pinned is not None or release >= unit.release:
             return None
-        job.early = True
-        job.unit = UnitJob(unit.key, release, unit.deadline, None, unit.weekdays)
-        return job.unit
+        return UnitJob(unit.key, release, unit.deadline, None, unit.weekdays)
 
     def _next_day(self, after: int, weekdays: frozenset[int] | None) -> int | None:
         """The first open day after ``after`` (an ordinal) on one of ``weekdays``."""
@@ -315,14 +375,22 @@ class _Planner:
     ) -> list[tuple[Appointment, _Job]]:
         """Give the day's placed jobs their slots: kept bookings their own, the rest in order."""
         jobs = [self.jobs.pop(u.key) for u in placed]
+        date = dt.date.fromordinal(day)
+        return [
+            (self._appointment(job, date, index, kept), job)
+            for job, index, kept in self._slot_indexes(pool, jobs)
+        ]
+
+    def _slot_indexes(self, pool: str, jobs: Sequence[_Job]) -> list[tuple[_Job, int, bool]]:
+        """``(job, slot index, kept)`` for a day's placed jobs in order: a kept booking keeps
+        its slot, the others take the free slots in turn."""
         taken = {self._slot_index(j.booked) for j in jobs if j.unit.pinned is not None and j.booked}
         free = (i for i in range(self.calendar.capacity(pool)) if i not in taken)
-        date = dt.date.fromordinal(day)
         out = []
         for job in jobs:
             kept = job.unit.pinned is not None and job.booked is not None
             index = self._slot_index(job.booked) if kept and job.booked else next(free)
-            out.append((self._appointment(job, date, index, kept), job))
+            out.append((job, index, kept))
         return out
 
     def _appointment(self, job: _Job, date: dt.date, index: int, kept: bool) -> Appointment:
@@ -377,11 +445,11 @@ class _Planner:
             previous_drugs_label=therapy.infusate.label() if bridge else None,
         )
 
-    def _refilled(self, job: _Job, appointment: Appointment) -> Therapy:
-        """The therapy right after this refill: the next cycle's window comes from it."""
+    def _refilled(self, job: _Job, when: dt.datetime) -> Therapy:
+        """The therapy right after this refill at ``when``: the next cycle's window comes from
+        it."""
         entry, therapy = job.entry, job.therapy
         base = entry.next_therapy if job.cycle == 1 and entry.next_therapy else therapy
-        when = appointment.start
         state = PumpState(
             time=when,
             calculated_volume_ml=entry.fill_ml,

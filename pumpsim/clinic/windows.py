@@ -15,14 +15,21 @@ Two sources ship:
   limit and the elective replacement indicator; ``earliest`` is ``span_days`` before
   ``latest``. Quick, and exact enough for tests and teaching; it ignores delivery-factor
   uncertainty.
+
+A source may also be ``Prefetching``: the planner then hands it the windows it expects to ask
+for next (the refills it predicts for the coming open day), so a process pool works on them
+while the planner sweeps. A window asked for is always the one of the request asked for: a
+prefetched forecast is used only when its request is equal, so prefetching changes how soon a
+window is ready, never what it is.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pumpsim.forecast.batch import ForecastJob, ForecastRunner
 from pumpsim.forecast.calibration import DeliveryFactorEstimate
@@ -32,6 +39,7 @@ from pumpsim.models import Therapy
 
 __all__ = [
     "ForecastWindowSource",
+    "Prefetching",
     "ScheduleWindowSource",
     "Window",
     "WindowRequest",
@@ -81,6 +89,21 @@ class WindowSource(Protocol):
     ) -> list[Window]: ...
 
 
+@runtime_checkable
+class Prefetching(Protocol):
+    """A window source that can start on requests before they are asked for."""
+
+    @property
+    def prefetching(self) -> bool:
+        """True when ``prefetch`` does something (the planner then predicts requests)."""
+        ...
+
+    def prefetch(self, requests: Sequence[WindowRequest]) -> None:
+        """Start computing these windows (a later ``windows`` call with an equal request uses
+        the result; one with a different request under the same key replaces it)."""
+        ...
+
+
 @dataclass(frozen=True)
 class ScheduleWindowSource:
     """Deterministic windows from the programmed schedule (see the module docstring)."""
@@ -121,7 +144,8 @@ class ForecastWindowSource:
     other patients in the roster: adding a patient does not move anyone else's booked refill.
 
     Use it as a context manager to keep one process pool (``workers`` processes, default all
-    cores; 1 = in this process) for the whole plan.
+    cores; 1 = in this process) for the whole plan. With a pool it is ``Prefetching``: every
+    forecast is its own task, queued as soon as the planner expects it.
     """
 
     def __init__(
@@ -132,6 +156,14 @@ class ForecastWindowSource:
         self.seed = seed
         self._runner = ForecastRunner(seed=seed, workers=workers)
         self.workers = self._runner.workers
+        self._ahead: dict[str, tuple[WindowRequest, Future[Window]]] = {}
+        self.asked = 0
+        """Windows asked for (``windows``)."""
+        self.ahead = 0
+        """Requests ``prefetch`` found already started by an earlier prefetch (a guess come
+        true: for the planner, a window started a day before it was needed)."""
+        self.wasted = 0
+        """Prefetched forecasts never used (replaced by a different request, or left over)."""
 
     @property
     def description(self) -> str:
@@ -142,22 +174,65 @@ class ForecastWindowSource:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        for _, future in self._ahead.values():
+            self._drop(future)
+        self._ahead.clear()
         self._runner.__exit__(*exc)
+
+    def _job(self, r: WindowRequest) -> ForecastJob:
+        options = {"runs": self.runs, "risk": self.risk, "keep_samples": False}
+        return ForecastJob(
+            r.therapy, r.key, {**options, "as_of": r.as_of, "delivery_factor": r.delivery_factor}
+        )
+
+    @property
+    def prefetching(self) -> bool:
+        """True while a pool is open: one worker computes every window when asked for."""
+        return self._runner.parallel
+
+    def prefetch(self, requests: Sequence[WindowRequest]) -> None:
+        """Queue these forecasts in the pool (nothing without one: 1 worker computes on demand)."""
+        if not self._runner.parallel:
+            return
+        for request in requests:
+            held = self._ahead.get(request.key)
+            if held is not None:
+                if held[0] == request:
+                    self.ahead += 1
+                    continue
+                self._drop(held[1])
+            future = self._runner.submit(self._job(request), reduce=forecast_window)
+            self._ahead[request.key] = (request, future)
+
+    def _drop(self, future: Future[Window]) -> None:
+        future.cancel()
+        self.wasted += 1
 
     def windows(
         self, requests: Sequence[WindowRequest], progress: ProgressCallback | None = None
     ) -> list[Window]:
-        options = {"runs": self.runs, "risk": self.risk, "keep_samples": False}
-        jobs = [
-            ForecastJob(
-                r.therapy,
-                r.key,
-                {**options, "as_of": r.as_of, "delivery_factor": r.delivery_factor},
-            )
-            for r in requests
-        ]
-        windows: list[Window] = self._runner.run(jobs, reduce=forecast_window, progress=progress)
-        return windows
+        self.asked += len(requests)
+        if not self._runner.parallel:
+            jobs = [self._job(r) for r in requests]
+            found: list[Window] = self._runner.run(jobs, reduce=forecast_window, progress=progress)
+            return found
+        futures = [self._take(r) for r in requests]
+        out: list[Window] = []
+        for future in futures:
+            out.append(future.result())
+            if progress is not None:
+                progress(len(out), len(futures))
+        return out
+
+    def _take(self, request: WindowRequest) -> Future[Window]:
+        """The prefetched forecast of ``request`` if its request was equal, else a new one."""
+        held = self._ahead.pop(request.key, None)
+        if held is not None:
+            if held[0] == request:
+                return held[1]
+            self._drop(held[1])
+        future: Future[Window] = self._runner.submit(self._job(request), reduce=forecast_window)
+        return future
 
 
 def forecast_window(f: Forecast) -> Window:

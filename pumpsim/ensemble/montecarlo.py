@@ -1,4 +1,4 @@
-"""Many pump trajectories at once, vectorized with NumPy, for forecasting.
+"""Many pump trajectories at once, vectorized (NumPy, compiled kernels), for forecasting.
 
 Same rules as the SimPy engine, through the same schedule module:
 
@@ -13,7 +13,8 @@ Same rules as the SimPy engine, through the same schedule module:
   clock, shaped over the day by ``demand.day_profile()``; with ``daily_cv > 0`` each day's rate is
   multiplied by a gamma variate of mean 1 and that coefficient of variation. An explicit press log
   (``demand.presses``) is used as given. Each press is granted or denied by the rules of
-  ``schedule.ptm.PtmGate`` (``gate_presses`` is its vectorized twin, decision for decision).
+  ``schedule.ptm.PtmGate`` (``gate_presses`` applies them with a compiled loop per trajectory,
+  decision for decision).
 
 Threshold crossings are solved exactly on the piecewise-linear delivered-volume curve
 (``CumulativeSchedule`` segments plus bolus ramps), never by ticking a clock. Trajectories are
@@ -36,7 +37,6 @@ from pumpsim.core.errors import SimulationError
 from pumpsim.ensemble.kernels import (
     DECISIONS,
     NO_PRESS,
-    bolus_end_volumes,
     delivered_crossing,
     gate_presses,
     grant_presses,
@@ -54,7 +54,6 @@ __all__ = [
     "NO_PRESS",
     "Ensemble",
     "Plan",
-    "bolus_end_volumes",
     "delivered_crossing",
     "gate_presses",
     "grant_presses",
@@ -199,28 +198,30 @@ def run_chunk(
         grants = np.full((n, 0), np.inf)
         n_presses = n_granted = np.zeros(n, dtype=np.int64)
         vol, dur = 0.0, 1.0
-    end_volumes = bolus_end_volumes(grants, plan.schedule, vol, dur)
     v0, thr = plan.volume_ml, plan.empty_threshold_ml
     x_empty = max(v0 - thr, 0.0)
 
-    def crossing(level_ml: float | FloatArray) -> FloatArray:
-        x = np.broadcast_to(np.asarray(v0 - level_ml, dtype=float), (n,)).copy()
-        t = np.full(n, np.inf)
-        before = x <= x_empty
-        if before.all():
-            g, e, xs = grants, end_volumes, x
-        else:
-            g, e, xs = grants[before], end_volumes[before], x[before]
-        solved = delivered_crossing(np.maximum(xs, 0.0), g, plan.schedule, vol, dur, e)
-        t[before] = np.where(xs <= 0, 0.0, solved)
-        t[t > plan.horizon_day] = np.inf
-        return t
-
-    empty_day = crossing(thr)
-    low = crossing(plan.low_reservoir_ml) if plan.low_reservoir_ml is not None else None
-    # actual volume <= 0  <=>  delivered >= true volume / factor
-    dry_level = v0 - plan.true_volume_ml / factors
-    dry = crossing(np.maximum(dry_level, thr))
+    # every crossing of the chunk in one call: a column per level (calculated volume, mL)
+    low_ml = [] if plan.low_reservoir_ml is None else [plan.low_reservoir_ml]
+    columns = [thr, *low_ml, *levels]
+    dry_level = v0 - plan.true_volume_ml / factors  # actual <= 0 <=> delivered >= true / factor
+    # actual volume <= L  <=>  calculated volume <= v0 - (true - L) / factor
+    actual = [v0 - (plan.true_volume_ml - a) / factors for a in actual_levels]
+    x = np.column_stack(
+        [np.broadcast_to(v0 - np.asarray(c, dtype=float), (n,)) for c in columns]
+        + [v0 - np.maximum(dry_level, thr)]
+        + [v0 - c for c in actual]
+    )
+    solved = delivered_crossing(np.maximum(x, 0.0), grants, plan.schedule, vol, dur, n_granted)
+    # a level below the empty threshold is reached only after the pump stopped counting
+    days = np.where(x <= x_empty, np.where(x <= 0, 0.0, solved), np.inf)
+    days[days > plan.horizon_day] = np.inf
+    cols = iter(np.ascontiguousarray(days.T))
+    empty_day = next(cols)
+    low = next(cols) if low_ml else None
+    level_days = {float(level): next(cols) for level in levels}
+    dry = next(cols)
+    actual_days = {float(a): next(cols) for a in actual_levels}
     after = dry_level < thr  # runs dry only after the calculated volume reached empty
     if after.any():
         rate = plan.rate_after_empty_ml_per_day
@@ -228,11 +229,6 @@ def run_chunk(
             dry[after] = empty_day[after] + (thr - dry_level[after]) / rate
         else:
             dry[after] = np.inf
-    level_days = {float(level): crossing(level) for level in levels}
-    # actual volume <= L  <=>  calculated volume <= v0 - (true - L) / factor
-    actual_days = {
-        float(a): crossing(v0 - (plan.true_volume_ml - a) / factors) for a in actual_levels
-    }
     return Ensemble(
         horizon_day=plan.horizon_day,
         delivery_factor=factors,

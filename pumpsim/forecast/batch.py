@@ -7,7 +7,9 @@ worker processes, nor on its place in the roster, nor on the other patients in i
 patient to a roster does not move anyone else's dates.
 
 ``ForecastRunner`` keeps one process pool for as long as it is open (the clinic planner asks for
-windows day after day); ``forecast_many`` opens one for a single roster.
+windows day after day, and submits forecasts ahead of the day that needs them);
+``forecast_many`` opens one for a single roster. A batch goes to the pool in small chunks so two
+workers finish together (the patients' forecasts differ tenfold in cost).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import datetime as dt
 import hashlib
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -40,6 +42,9 @@ T = TypeVar("T")
 
 MAX_WORKERS = 64
 """The most forecast processes a batch starts."""
+
+MAX_CHUNK = 8
+"""The most forecasts sent to a worker at once (small chunks balance the workers' load)."""
 
 
 def patient_stream(seed: int, key: str) -> np.random.SeedSequence:
@@ -92,8 +97,28 @@ class ForecastRunner:
 
     def __exit__(self, *exc: object) -> None:
         if self._pool is not None:
-            self._pool.shutdown()
+            self._pool.shutdown(cancel_futures=True)
             self._pool = None
+
+    @property
+    def parallel(self) -> bool:
+        """True while a process pool is open (``workers`` > 1 inside ``with``)."""
+        return self._pool is not None
+
+    def submit(
+        self, job: ForecastJob, *, reduce: Callable[[Forecast], T] | None = None
+    ) -> Future[Any]:
+        """Start one forecast (passed through ``reduce`` in the worker) and return its future;
+        without a pool it runs here and the future is already done."""
+        task = _Task(job, self.seed, reduce)
+        if self._pool is not None:
+            return self._pool.submit(_run, task)
+        done: Future[Any] = Future()
+        try:
+            done.set_result(task())
+        except Exception as exc:  # noqa: BLE001 - handed to whoever asks for the result
+            done.set_exception(exc)
+        return done
 
     def run(
         self,
@@ -110,7 +135,7 @@ class ForecastRunner:
         if self._pool is None or total <= 1:
             results: Any = map(_run, tasks)
         else:
-            chunk = max(1, total // (4 * self.workers))
+            chunk = min(MAX_CHUNK, max(1, total // (8 * self.workers)))
             results = self._pool.map(_run, tasks, chunksize=chunk)
         for result in results:
             out.append(result)

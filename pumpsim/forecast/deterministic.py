@@ -130,18 +130,37 @@ def elective_replacement_day(therapy: Therapy, ptm_ml_per_day: float = 0.0) -> f
 
 
 # ---------------------------------------------------------------- alarms on the programmed curve
+class _Plans:
+    """The programmed-curve plans of one deterministic forecast, each built once per extra
+    constant rate (the five trajectories share at most three; the schedules under them come
+    from ``CumulativeSchedule.for_therapy``'s cache)."""
+
+    def __init__(self, therapy: Therapy, course: Course | None) -> None:
+        self.therapy = therapy
+        self.course = course
+        self._built: dict[float, Plan] = {}
+
+    def get(self, extra_rate_ml_per_day: float) -> Plan:
+        plan = self._built.get(extra_rate_ml_per_day)
+        if plan is None:
+            plan = Plan.build(
+                self.therapy, extra_rate_ml_per_day=extra_rate_ml_per_day, course=self.course
+            )
+            self._built[extra_rate_ml_per_day] = plan
+        return plan
+
+
 def _first_crossings(
-    therapy: Therapy,
+    plans: _Plans,
     factor: float,
     *,
     demand: PtmDemand | None = None,
     extra_rate_ml_per_day: float = 0.0,
     levels: Sequence[float] = (),
-    course: Course | None = None,
 ) -> Ensemble:
     """One deterministic trajectory: fixed factor, a press log (or none), an optional extra
     constant delivery rate (patient boluses spread evenly), the course's reprograms and stalls."""
-    plan = Plan.build(therapy, extra_rate_ml_per_day=extra_rate_ml_per_day, course=course)
+    plan = plans.get(extra_rate_ml_per_day)
     no_ptm = demand is None or not demand.presses
     plan = dataclasses.replace(plan, demand=None if no_ptm else demand)
     presses = presses_for(plan, np.random.default_rng(0), 1)
@@ -185,13 +204,12 @@ def deterministic(
         if logged
         else (expected_ptm_ml_per_day(therapy) if ptm_ml_per_day is None else ptm_ml_per_day)
     )
-    nominal = _first_crossings(
-        therapy, factor, demand=demand, extra_rate_ml_per_day=expected, course=course
-    )
-    program_only = _first_crossings(therapy, factor, course=course)
-    best = _first_crossings(therapy, lo, course=course)
+    plans = _Plans(therapy, course)
+    nominal = _first_crossings(plans, factor, demand=demand, extra_rate_ml_per_day=expected)
+    program_only = _first_crossings(plans, factor)
+    best = _first_crossings(plans, lo)
     max_ptm = ptm_max_ml_per_day(therapy.ptm)
-    worst = _first_crossings(therapy, hi, extra_rate_ml_per_day=max_ptm, course=course)
+    worst = _first_crossings(plans, hi, extra_rate_ml_per_day=max_ptm)
     return DeterministicForecast(
         low_reservoir_alarm=when(therapy, _first(nominal.low_reservoir_day)),
         empty_reservoir=when(therapy, _first(nominal.empty_day)),
@@ -201,19 +219,17 @@ def deterministic(
         drug_stability_limit=stability_limit(therapy),
         elective_replacement=when(therapy, elective_replacement_day(therapy)),
         programmer_lra=when(therapy, _first(program_only.low_reservoir_day)),
-        prometra_next_refill=_controller_next_refill(therapy, factor, max_ptm, course),
+        prometra_next_refill=_controller_next_refill(plans, factor, max_ptm),
     )
 
 
 def _controller_next_refill(
-    therapy: Therapy, factor: float, max_ptm_ml_per_day: float, course: Course | None
+    plans: _Plans, factor: float, max_ptm_ml_per_day: float
 ) -> dt.datetime | None:
     """The pump controller's own "date of next refill" (``PumpSpec.controller_next_refill_ml``,
     Prometra's 3.0 mL with every allotted bolus); ``None`` for pumps without that rule."""
-    level = therapy.pump.controller_next_refill_ml
+    level = plans.therapy.pump.controller_next_refill_ml
     if level is None:
         return None
-    run = _first_crossings(
-        therapy, factor, extra_rate_ml_per_day=max_ptm_ml_per_day, levels=(level,), course=course
-    )
-    return when(therapy, _first(run.level_days[level]))
+    run = _first_crossings(plans, factor, extra_rate_ml_per_day=max_ptm_ml_per_day, levels=(level,))
+    return when(plans.therapy, _first(run.level_days[level]))

@@ -72,31 +72,23 @@ def random_press_times(
     counts = rng.poisson(mean)
     per_row = counts.sum(axis=1)
     width = int(per_row.max()) if n else 0
-    out = np.full((n, width), np.inf)
-    total = int(per_row.sum())
-    if total == 0:
-        return out
-    n_days = starts.size
-    group = np.repeat(np.arange(counts.size, dtype=np.int64), counts.ravel())
-    # uniform positions sorted within each (trajectory, day): sort group + u
-    key = group + rng.random(total)
-    key.sort()
-    row_start = np.arange(n, dtype=np.int64) * n_days
-    shift = np.repeat(row_start, per_row)
-    rel = key - shift  # day index within the row + position in the day
-    if not (inv_c.size == 2 and inv_f[0] == 0.0 and inv_f[1] == 1.0):
-        day_index = (group - shift).astype(float)
-        rel = day_index + np.interp(rel - day_index, inv_c, inv_f)
-    row_begin = np.cumsum(per_row) - per_row
-    for k in np.flatnonzero((lo > 0) | (hi < 1)):  # first / last day: only [0, horizon)
-        length = counts[:, k]
-        begin = row_begin + counts[:, :k].sum(axis=1)
-        sel = np.repeat(begin - (np.cumsum(length) - length), length) + np.arange(length.sum())
-        u = np.clip(key[sel] - group[sel], 0.0, 1.0)
-        rel[sel] = k + np.interp(c_lo[k] + u * mass[k], inv_c, inv_f)
-    # row-major boolean assignment keeps each row's presses left-aligned and in order
-    out[np.arange(width) < per_row[:, None]] = starts[0] + rel
-    return out
+    u = rng.random(int(per_row.sum()))
+    from pumpsim.schedule._kernels import place_presses  # loads numba on first use
+
+    shaped = not (inv_c.size == 2 and inv_f[0] == 0.0 and inv_f[1] == 1.0)
+    partial = (lo > 0) | (hi < 1)  # first / last day: only [0, horizon)
+    return place_presses(
+        np.ascontiguousarray(counts, dtype=np.int64),
+        u,
+        float(starts[0]) if starts.size else 0.0,
+        partial,
+        c_lo,
+        mass,
+        inv_c,
+        inv_f,
+        shaped,
+        width,
+    )
 
 
 def logged_press_times(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -347,18 +348,18 @@ class CumulativeSchedule:
         """The therapy's program from its pump state (day 0 = ``state.time``, where the program
         is taken to start) over ``[0, days]``, plus an even ``extra_ml_per_day``; with a
         ``course``, its reprograms take over from their day and nothing flows during its
-        stalls (the extra rate included: a stalled pump grants no bolus)."""
-        if course is None or not (course.programs or course.stalls):
-            return cls.for_program(
-                therapy.program,
-                origin=therapy.state.time,
-                start_day=0.0,
-                end_day=days,
-                program_start_day=0.0,
-                extra_ml_per_day=extra_ml_per_day,
-            )
-        segments = course.segments(therapy.program, therapy.state.time, days)
-        return cls.from_segments(course.stalled(_with_extra(segments, extra_ml_per_day)))
+        stalls (the extra rate included: a stalled pump grants no bolus).
+
+        Cached (``SCHEDULE_CACHE_SIZE`` recent curves, keyed on the frozen program, the state's
+        time, the window, the extra rate and the course; the arrays are read-only): one
+        forecast asks for the same curve several times (its horizon search, the deterministic
+        dates' plans, the battery)."""
+        origin = therapy.state.time
+        if course is not None and not (course.programs or course.stalls):
+            course = None
+        return _cached_schedule(
+            _CurveKey(therapy.program, origin, float(days), float(extra_ml_per_day), course)
+        )
 
     @property
     def end_day(self) -> float:
@@ -384,6 +385,60 @@ class CumulativeSchedule:
         solved = np.where(idx == 0, self.times[0], t0 + frac * (t1 - t0))
         out[inside] = solved[inside]
         return out
+
+
+SCHEDULE_CACHE_SIZE = 256
+"""How many cumulative schedules ``CumulativeSchedule.for_therapy`` keeps (per process)."""
+
+
+@dataclass(frozen=True, eq=False)
+class _CurveKey:
+    """What a cumulative curve depends on. Programs hold a dict (``weekly``), so the key hashes
+    a few plain fields and compares the whole program, course and the origin's zone."""
+
+    program: Program
+    origin: dt.datetime
+    days: float
+    extra_ml_per_day: float
+    course: Course | None
+
+    def __hash__(self) -> int:
+        p = self.program
+        return hash((p.mode, p.rate_ml_per_day, p.steps, self.origin, self.days))
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, _CurveKey)
+            and self.origin == other.origin
+            and self.origin.tzinfo == other.origin.tzinfo
+            and self.days == other.days
+            and self.extra_ml_per_day == other.extra_ml_per_day
+            and self.program == other.program
+            and self.course == other.course
+        )
+
+
+@functools.lru_cache(maxsize=SCHEDULE_CACHE_SIZE)
+def _cached_schedule(key: _CurveKey) -> CumulativeSchedule:
+    """``CumulativeSchedule.for_therapy``'s curve for ``key`` (arrays made read-only)."""
+    program, origin, days, extra = key.program, key.origin, key.days, key.extra_ml_per_day
+    if key.course is None:
+        schedule = CumulativeSchedule.for_program(
+            program,
+            origin=origin,
+            start_day=0.0,
+            end_day=days,
+            program_start_day=0.0,
+            extra_ml_per_day=extra,
+        )
+    else:
+        segments = key.course.segments(program, origin, days)
+        schedule = CumulativeSchedule.from_segments(
+            key.course.stalled(_with_extra(segments, extra))
+        )
+    schedule.times.flags.writeable = False
+    schedule.volumes.flags.writeable = False
+    return schedule
 
 
 # ---------------------------------------------------------------- a day's volume

@@ -4,14 +4,15 @@ Both engines run the same therapies; the SimPy runs reuse the Monte Carlo run's 
 (common random numbers), PTM presses are drawn independently by each engine. Alarm and dry times
 are censored at the SimPy run length.
 
-* Eight therapies (simple, flex by weekday, periodic bolus, Prometra, constant flow, long
-  boluses, actual below calculated, clock-day cap at an odd start time): 10,000 vectorized runs
-  against a few hundred SimPy runs; each vectorized p05/p50/p95 must lie inside the 99.9 %
-  distribution-free confidence interval of the SimPy quantile, and a two-sample KS test must not
-  reject (p > 0.001).
-* One therapy with 10,000 runs in each engine: p05/p50/p95 agree within 0.1 day.
+* Nine therapies (simple, flex by weekday, periodic bolus, Prometra, constant flow, long
+  boluses, actual below calculated, PTM-heavy, clock-day cap at an odd start time): 10,000
+  vectorized runs against a few hundred SimPy runs; each vectorized p05/p50/p95 must lie inside
+  the 99.9 % distribution-free confidence interval of the SimPy quantile, and a two-sample KS
+  test must not reject (p > 0.001).
+* Two therapies (simple, and PTM-heavy: 12 presses a day, 1 h lockout, at most 8 a day) with
+  10,000 runs in each engine: p05/p50/p95 agree within 0.1 day.
 
-Set ``PUMPSIM_FULL_AGREEMENT=1`` to run all eight with 10,000 SimPy runs each (minutes).
+Set ``PUMPSIM_FULL_AGREEMENT=1`` to run all nine with 10,000 SimPy runs each (minutes).
 """
 
 from __future__ import annotations
@@ -179,6 +180,18 @@ THERAPIES: dict[str, tuple[Therapy, float]] = {
         ),
         26.0,
     ),
+    "ptm-heavy": (  # 12 presses a day against a 1 h lockout and at most 8 a day
+        _therapy(
+            "ptm-heavy",
+            program=Program.simple(0.6),
+            volume_ml=16.0,
+            ptm=PtmSettings(
+                bolus_volume_ml=0.05, duration_days=10 / 1440, lockout_days=1 / 24, max_per_day=8
+            ),
+            demand=PtmDemand(presses_per_day=12, daily_cv=0.3),
+        ),
+        22.0,
+    ),
     "odd-start-clock-cap": (
         _therapy(
             "odd-start-clock-cap",
@@ -251,8 +264,9 @@ def test_engines_agree_in_distribution(name: str) -> None:
             assert ordered[lo] - 0.02 <= value <= ordered[hi] + 0.02, (event, q)
 
 
-def test_engines_agree_within_a_tenth_of_a_day_with_10000_runs_each() -> None:
-    therapy, days = THERAPIES["simple-rolling"]
+@pytest.mark.parametrize("name", ["simple-rolling", "ptm-heavy"])
+def test_engines_agree_within_a_tenth_of_a_day_with_10000_runs_each(name: str) -> None:
+    therapy, days = THERAPIES[name]
     mc, sim = _both(therapy, days, 10_000)
     for j, event in enumerate(EVENTS):
         a, b = _rounded(mc[:, j], days), _rounded(sim[:, j], days)

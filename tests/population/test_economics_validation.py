@@ -290,7 +290,7 @@ EXPECTED: dict[tuple[str, str, str], str] = {
         "kumar-2002",
         "5-year cumulative cost, pump (CAD)",
         "simulate_cohort(kumar-2002-failed-back, seed 2026): 23 × 60 months",
-    ): "29,523",
+    ): "29,524",
     (
         "kumar-2002",
         "5-year cumulative cost, CPT (CAD)",
@@ -300,7 +300,7 @@ EXPECTED: dict[tuple[str, str, str], str] = {
         "kumar-2002",
         "QALYs gained, ICER (CAD/QALY), P(cost-effective at 20,000)",
         "simulate_cohort(kumar-2002-failed-back, seed 2026): 23 × 60 months",
-    ): "+0.71 QALY, -11,939 (cheaper and better: dominant), P = 0.965",
+    ): "+0.71 QALY, -11,938 (cheaper and better: dominant), P = 0.965",
     (
         "de-lissovoy-1997",
         "60-month expected cost, pump, 5 % discount (USD)",

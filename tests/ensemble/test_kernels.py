@@ -1,0 +1,223 @@
+"""The compiled kernels (schedule._kernels) on hand-made cases: PtmGate's rules at their edges
+(lockout, the daily cap at the pump clock's midnight, a bolus still running, the reservoir
+empty), exact crossings inside a bolus, and press placement equal to a global sort of keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pytest
+
+from pumpsim.core.clock import EPS_DAYS, MINUTES_PER_DAY
+from pumpsim.ensemble.kernels import DECISIONS, NO_PRESS, delivered_crossing, gate_presses
+from pumpsim.models import DemandWindow, FlexStep, Program, PtmDemand, PtmSettings
+from pumpsim.schedule import _kernels
+from pumpsim.schedule.presses import day_grid, profile_knots, random_press_times
+from pumpsim.schedule.ptm import PtmGate
+from pumpsim.schedule.segments import CumulativeSchedule
+
+MINUTE = 1 / MINUTES_PER_DAY
+
+
+def test_kernel_constants_are_the_clock_s() -> None:
+    assert _kernels._EPS_DAYS == EPS_DAYS
+    assert _kernels._MINUTES_PER_DAY == MINUTES_PER_DAY
+
+
+def _gate(
+    presses: list[float],
+    settings: PtmSettings,
+    origin: dt.datetime,
+    *,
+    volume_ml: float = 100.0,
+    rate: float = 0.5,
+) -> tuple[list[str], list[float]]:
+    schedule = CumulativeSchedule.for_program(
+        Program.simple(rate), origin=origin, start_day=0.0, end_day=30.0, program_start_day=0.0
+    )
+    decisions, grants = gate_presses(
+        np.array([presses]),
+        settings,
+        base_minute=origin.hour * 60 + origin.minute,
+        schedule=schedule,
+        volume_ml=volume_ml,
+        empty_threshold_ml=0.0,
+    )
+    names = [DECISIONS[c] for c in decisions[0] if c != NO_PRESS]
+    return names, [float(g) for g in grants[0] if math.isfinite(g)]
+
+
+def _ptmgate(presses: list[float], settings: PtmSettings, origin: dt.datetime) -> list[str]:
+    gate, last, out = PtmGate(settings, origin), -math.inf, []
+    for t in presses:
+        decision = gate.decide(t, bolus_running_until=last + settings.duration_days)
+        if decision == "granted":
+            last = t
+        out.append(decision)
+    return out
+
+
+ORIGIN = dt.datetime(2026, 3, 2, 8, 0)
+
+
+def test_lockout_ends_at_last_grant_plus_lockout_within_eps() -> None:
+    """2 h lockout from a grant at day 1: 2e-9 days early is locked out, 0.5e-9 early is the
+    same instant (granted)."""
+    s = PtmSettings(
+        bolus_volume_ml=0.02, duration_days=10 * MINUTE, lockout_days=2 / 24, max_per_day=10
+    )
+    presses = [1.0, 1.0 + 1 / 12 - 2e-9, 1.0 + 1 / 12 - 0.5e-9, 1.1]
+    names, grants = _gate(presses, s, ORIGIN)
+    assert names == ["granted", "lockout", "granted", "lockout"]
+    assert grants == [1.0, 1.0 + 1 / 12 - 0.5e-9]
+    assert names == _ptmgate(presses, s, ORIGIN)
+
+
+def test_bolus_still_running_denies_a_press_the_lockout_would_allow() -> None:
+    """A 1 h bolus with a 15 min lockout: a press 30 min after the grant finds the bolus
+    running, one at the bolus end is granted."""
+    s = PtmSettings(
+        bolus_volume_ml=0.1, duration_days=1 / 24, lockout_days=15 * MINUTE, max_per_day=10
+    )
+    presses = [0.5, 0.5 + 30 * MINUTE, 0.5 + 1 / 24]
+    names, grants = _gate(presses, s, ORIGIN)
+    assert names == ["granted", "bolus_running", "granted"]
+    assert grants == [0.5, 0.5 + 1 / 24]
+    assert names == _ptmgate(presses, s, ORIGIN)
+
+
+@pytest.mark.parametrize(
+    ("day_definition", "expected"),
+    [
+        ("clock", ["granted", "granted", "daily_cap", "granted", "granted"]),
+        ("rolling", ["granted", "granted", "daily_cap", "daily_cap", "daily_cap"]),
+    ],
+)
+def test_daily_cap_resets_at_the_pump_clock_midnight(
+    day_definition: str, expected: list[str]
+) -> None:
+    """Origin 22:30, at most 2 a day, no lockout: presses at 23:00, 23:20, 23:40, at the
+    midnight (day 90 min) and at 00:10. The clock day starts again at midnight (two more
+    grants); the rolling day
+    still holds the two grants of the last 24 h."""
+    origin = dt.datetime(2026, 3, 2, 22, 30)
+    s = PtmSettings(
+        bolus_volume_ml=0.02,
+        duration_days=5 * MINUTE,
+        lockout_days=0.0,
+        max_per_day=2,
+        day_definition=day_definition,  # type: ignore[arg-type]
+    )
+    presses = [30 * MINUTE, 50 * MINUTE, 70 * MINUTE, 90 * MINUTE, 100 * MINUTE]
+    names, _ = _gate(presses, s, origin)
+    assert names == expected
+    assert names == _ptmgate(presses, s, origin)
+
+
+def test_reservoir_empty_denies_every_later_press_and_the_crossing_is_exact() -> None:
+    """2 mL at 1 mL/day, boluses of 0.5 mL over 10 min: grants at 0.2 and 1.0 (1.5 mL
+    delivered); at 1.2 the program plus both boluses reach 2 mL, so that press and every later
+    one is reservoir_empty. The empty time solves t + 0.5 + 0.5 * (t - 1) / dur = 2 exactly."""
+    dur = 10 * MINUTE
+    s = PtmSettings(bolus_volume_ml=0.5, duration_days=dur, lockout_days=0.0, max_per_day=10)
+    presses = [0.2, 1.0, 1.2, 1.6]
+    names, grants = _gate(presses, s, ORIGIN, volume_ml=2.0, rate=1.0)
+    assert names == ["granted", "granted", "reservoir_empty", "reservoir_empty"]
+    assert grants == [0.2, 1.0]
+    schedule = CumulativeSchedule.for_program(
+        Program.simple(1.0), origin=ORIGIN, start_day=0.0, end_day=3.0, program_start_day=0.0
+    )
+    t = delivered_crossing(np.array([2.0]), np.array([grants]), schedule, 0.5, dur)
+    assert t[0] == pytest.approx((1.5 + 0.5 / dur) / (1 + 0.5 / dur), abs=1e-12)
+
+
+def test_crossing_inside_a_bolus_that_spans_a_program_step() -> None:
+    """1 mL/day until 12:00, then 3 mL/day; a 0.24 mL bolus over 2 h from 11:00 (2.88 mL/day).
+    The delivered volume at 12:30 is 0.5 + 3/48 + 2.88 * 1.5/24 = 0.7425 mL: solving for it
+    walks across the 12:00 step inside the bolus."""
+    program = Program(
+        mode="flex",
+        steps=(
+            FlexStep(start_minute=0, rate_ml_per_day=1.0),
+            FlexStep(start_minute=720, rate_ml_per_day=3.0),
+        ),
+    )
+    origin = dt.datetime(2026, 3, 2, 0, 0)
+    schedule = CumulativeSchedule.for_program(
+        program, origin=origin, start_day=0.0, end_day=2.0, program_start_day=0.0
+    )
+    grants = np.array([[11 / 24, np.inf], [np.inf, np.inf]])
+    t = delivered_crossing(np.array([0.7425, 0.7425]), grants, schedule, 0.24, 1 / 12)
+    assert t[0] == pytest.approx(12.5 / 24, abs=1e-12)
+    # without the bolus, the program alone: 0.5 + 3 * (t - 0.5) = 0.7425
+    assert t[1] == pytest.approx(0.5 + 0.2425 / 3, abs=1e-12)
+
+
+# ---------------------------------------------------------------- press placement
+def _global_sort_reference(
+    demand: PtmDemand,
+    origin: dt.datetime,
+    horizon: float,
+    rng: np.random.Generator,
+    n: int,
+    rate_shape: float | None,
+) -> np.ndarray:
+    """The former NumPy placement: the same draws, every key ``group + u`` sorted at once."""
+    assert demand.presses_per_day is not None
+    starts, lo, hi = day_grid(origin, horizon)
+    fracs, cdf, inv_f, inv_c = profile_knots(demand)
+    c_lo, c_hi = np.interp(lo, fracs, cdf), np.interp(hi, fracs, cdf)
+    mass = c_hi - c_lo
+    mean = np.broadcast_to(demand.presses_per_day * mass, (n, starts.size))
+    if rate_shape is not None:
+        mean = mean * rng.gamma(rate_shape, 1.0 / rate_shape, n)[:, None]
+    if demand.daily_cv > 0:
+        shape = 1.0 / demand.daily_cv**2
+        mean = mean * rng.gamma(shape, 1.0 / shape, (n, starts.size))
+    counts = rng.poisson(mean)
+    per_row = counts.sum(axis=1)
+    out = np.full((n, int(per_row.max())), np.inf)
+    group = np.repeat(np.arange(counts.size), counts.ravel())
+    key = np.sort(group + rng.random(int(per_row.sum())))
+    shift = np.repeat(np.arange(n) * starts.size, per_row)
+    rel = key - shift
+    if not (inv_c.size == 2 and inv_f[0] == 0.0 and inv_f[1] == 1.0):
+        day = (group - shift).astype(float)
+        rel = day + np.interp(rel - day, inv_c, inv_f)
+    for k in np.flatnonzero((lo > 0) | (hi < 1)):
+        sel = np.flatnonzero((group - shift) == k)
+        u = np.clip(key[sel] - group[sel], 0.0, 1.0)
+        rel[sel] = k + np.interp(c_lo[k] + u * mass[k], inv_c, inv_f)
+    out[np.arange(out.shape[1]) < per_row[:, None]] = starts[0] + rel
+    return out
+
+
+PROFILE = (
+    DemandWindow(start_minute=0, weight=0.3),
+    DemandWindow(start_minute=420, weight=1.0),
+    DemandWindow(start_minute=900, weight=1.5),
+    DemandWindow(start_minute=1320, weight=0.5),
+)
+
+
+@pytest.mark.parametrize(
+    ("demand", "origin", "horizon", "rate_shape"),
+    [
+        (PtmDemand(presses_per_day=3, profile=PROFILE, daily_cv=0.3), ORIGIN, 40.25, None),
+        (PtmDemand(presses_per_day=12), dt.datetime(2026, 3, 7, 23, 37), 9.5, None),
+        (PtmDemand(presses_per_day=40, profile=PROFILE), dt.datetime(2026, 3, 1, 0, 0), 6.0, 2.0),
+    ],
+)
+def test_placement_equals_a_global_sort_of_every_key(
+    demand: PtmDemand, origin: dt.datetime, horizon: float, rate_shape: float | None
+) -> None:
+    """Day-by-day placement gives bit for bit the times of the former global sort, each row
+    sorted inside [0, horizon)."""
+    got = random_press_times(demand, origin, horizon, np.random.default_rng(5), 300, rate_shape)
+    ref = _global_sort_reference(demand, origin, horizon, np.random.default_rng(5), 300, rate_shape)
+    assert np.array_equal(got, ref)
+    finite = got[np.isfinite(got)]
+    assert finite.min() >= 0.0 and finite.max() < horizon
+    assert np.all(np.diff(np.where(np.isfinite(got), got, 1e9), axis=1) >= 0)
