@@ -69,7 +69,7 @@ def _register() -> None:
     from pumpsim.cli import basics as basics
 
     basics.register(_commands)
-    for name in ("simulate", "forecast", "program", "plan", "scenario"):
+    for name in ("simulate", "forecast", "program", "plan", "scenario", "cohort"):
         try:
             module = __import__(f"pumpsim.cli.{name}", fromlist=["register"])
         except ModuleNotFoundError as exc:

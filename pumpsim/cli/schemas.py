@@ -1,12 +1,12 @@
 """The JSON Schemas of the documents pumpsim writes, generated from typed output models.
 
-Each document (``check``, ``forecast``, ``program``, ``simulate``, ``scenario``, ``plan``) has one
-pydantic model here, or the library model it serializes (``TherapySummary`` for ``check``,
-``Plan`` for the plan export). ``generate()`` turns them into JSON Schemas (draft 2020-12, via
-``model_json_schema(mode="serialization")``); ``python -m pumpsim.cli.schemas DIR`` (``make
-schemas``) writes them to ``docs/schemas/NAME.json``. ``tests/cli/test_schemas.py`` fails when a
-published schema differs from the generated one, and checks each command's real output against
-its published schema.
+Each document (``check``, ``forecast``, ``program``, ``simulate``, ``scenario``, ``plan``,
+``cohort``) has one pydantic model here, or the library model it serializes
+(``TherapySummary`` for ``check``, ``Plan`` for the plan export). ``generate()`` turns them
+into JSON Schemas (draft 2020-12, via ``model_json_schema(mode="serialization")``); ``python -m
+pumpsim.cli.schemas DIR`` (``make schemas``) writes them to ``docs/schemas/NAME.json``.
+``tests/cli/test_schemas.py`` fails when a published schema differs from the generated one, and
+checks each command's real output against its published schema.
 
 The top level of each document is closed (``additionalProperties: false``); nested objects whose
 field names carry a drug's unit (``concentration_mcg_per_ml``) are open objects.
@@ -164,6 +164,39 @@ class ScenarioDocument(_Document):
     costs: Object | None
 
 
+class CohortTallyDocument(BaseModel):
+    """The merged integer tally of a cohort run (``pumpsim.population.outcome.CohortTally``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    months: int
+    patients: int
+    monthly: dict[str, list[int]]
+    events: dict[str, list[int]]
+    patient_sum: dict[str, int]
+    patient_sumsq: dict[str, int]
+    patient_cross: dict[str, int]
+    refill_burden_edges: list[float]
+    refill_burden: list[int]
+
+
+class CohortDocument(_Document):
+    """``pumpsim cohort run --json``: the cohort, its outcomes with 95 % intervals, the economics
+    (``null`` without ``--costs``) and the raw tally; nothing about workers or scheduler, so it
+    is byte-identical however the run was spread."""
+
+    cohort: str
+    indication: str
+    seed: int
+    patients: int
+    years: float
+    months: int
+    outcomes: Object
+    costs: str | None
+    economics: Object | None
+    tally: CohortTallyDocument
+
+
 DOCUMENTS: dict[str, type[BaseModel]] = {
     "check": CheckDocument,
     "forecast": ForecastDocument,
@@ -171,6 +204,7 @@ DOCUMENTS: dict[str, type[BaseModel]] = {
     "simulate": SimulateDocument,
     "scenario": ScenarioDocument,
     "plan": Plan,
+    "cohort": CohortDocument,
 }
 
 

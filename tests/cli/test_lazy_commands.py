@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from pumpsim.cli import app
 
-EXPECTED = ["check", "simulate", "forecast", "program", "plan", "catalog", "scenario"]
+EXPECTED = ["check", "simulate", "forecast", "program", "plan", "catalog", "scenario", "cohort"]
 
 
 def _root() -> typer.core.TyperGroup:

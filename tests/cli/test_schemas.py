@@ -62,6 +62,11 @@ CASES = {
         + ["--weeks", "3", "--json"],
         False,
     ),
+    "cohort": (
+        ["cohort", "run", "smith-2002-pump-arm", "--workers", "1", "--costs", "stearns-2019"]
+        + ["--psa", "50", "--json", "-"],
+        False,
+    ),
 }
 
 
