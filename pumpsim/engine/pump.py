@@ -67,6 +67,72 @@ class _Ledger:
 class PumpModel:
     """One implanted pump and its catheter, integrated exactly between events."""
 
+    # slots, not an instance dict: the event loop reads and writes these at every event, and
+    # an instance with this many attributes would otherwise fall back to dict lookups
+    __slots__ = (
+        "_empty_threshold_ml",
+        "_eri_to_eos_days",
+        "_flow_values",
+        "_has_battery",
+        "_housekeeping",
+        "_label",
+        "_labelled",
+        "_midnight",
+        "_open_alarms",
+        "_origin_minute",
+        "_per_ml",
+        "_rate_after_empty",
+        "basal_rate",
+        "battery_drain",
+        "battery_used",
+        "bolus_share",
+        "bridge_left_ml",
+        "calculated_ml",
+        "context",
+        "dead",
+        "delivery_factor",
+        "disconnected_until",
+        "dry",
+        "due",
+        "empty_mode",
+        "eos",
+        "eri_day",
+        "flows",
+        "infusate",
+        "last_fill_ml",
+        "leaking",
+        "ledger",
+        "low_reservoir_ml",
+        "motor",
+        "occluded_until",
+        "on_program_change",
+        "origin",
+        "outflow",
+        "pending_program",
+        "periodic_rate",
+        "priming_left_ml",
+        "priming_rate",
+        "program",
+        "program_start_day",
+        "programmed_since_fill_ml",
+        "ptm",
+        "ptm_rate",
+        "ptm_until",
+        "reservoir",
+        "spec",
+        "stability_day",
+        "stalled_until",
+        "steady_dead_volume",
+        "t",
+        "therapy",
+        "therapy_prescribed",
+        "thresholds",
+        "trace",
+        "uncounted_residual_ml",
+        "unsettled",
+        "unusual",
+    )
+
     def __init__(
         self,
         therapy: Therapy,
@@ -75,6 +141,8 @@ class PumpModel:
         sample_sink: SampleSink | None = None,
     ) -> None:
         self.therapy = therapy
+        self.on_program_change: Callable[[], None] | None = None
+        """Called when the running program changes (``simulate`` restarts the basal process)."""
         self.spec = therapy.pump
         self.trace = trace
         self.origin = trace.origin
@@ -136,6 +204,7 @@ class PumpModel:
         self._empty_threshold_ml = self.spec.empty_reservoir_threshold_ml
         self._rate_after_empty = self.spec.rate_after_empty_ml_per_day
         self._eri_to_eos_days = self.spec.battery.eri_to_eos_days if self.spec.battery else 0.0
+        self._has_battery = self.spec.battery is not None
         self._midnight = -math.inf
         self.due = -math.inf
         """The next crossing as last solved by ``next_crossing`` (days)."""
@@ -148,6 +217,8 @@ class PumpModel:
         """A bridge or priming bolus, a pending program, a motor stall, an occlusion or a
         disconnection is in play: only then do ``advance``, ``next_crossing`` and ``settle``
         look at them (they are rare, and those three run at every event)."""
+        self._labelled: Infusate | None = None
+        self._label = ""
         self.therapy_prescribed = False
         self.context = 0.0
         """Index in ``flows.contexts`` of (leaking, prescribed, reservoir fluid), as a float."""
@@ -172,23 +243,25 @@ class PumpModel:
         catheter is blocked or the reservoir dry), ``bolus_share`` (the part of the motor rate
         that is periodic, PTM or priming bolus) and whether therapy is prescribed now."""
         t = self.t
-        bolus = self.periodic_rate + self.ptm_rate + self.priming_rate
-        if self.eos or t < self.stalled_until - TOLERANCE_DAYS:  # stopped()
+        basal, periodic, ptm = self.basal_rate, self.periodic_rate, self.ptm_rate
+        bolus = periodic + ptm + self.priming_rate
+        eos = self.eos
+        if eos or t < self.stalled_until - TOLERANCE_DAYS:  # stopped()
             motor, bolus = 0.0, 0.0
         elif self.empty_mode:
             motor, bolus = self._rate_after_empty, 0.0
         else:
-            motor = self.basal_rate + bolus
+            motor = basal + bolus
         self.motor = motor
         self.bolus_share = bolus / motor if motor > 0 else 0.0
         blocked = self.dry or t < self.occluded_until - TOLERANCE_DAYS
         self.outflow = 0.0 if blocked else self.delivery_factor * motor
         leaking = t < self.disconnected_until - TOLERANCE_DAYS
-        prescribed = self.basal_rate + self.periodic_rate + self.ptm_rate > 0
+        prescribed = basal + periodic + ptm > 0
         if leaking is not self.leaking or prescribed is not self.therapy_prescribed:
             self.leaking, self.therapy_prescribed = leaking, prescribed
             self._new_context()
-        self.battery_drain = 0.0 if self.eos else self._housekeeping + self._per_ml * motor
+        self.battery_drain = 0.0 if eos else self._housekeeping + self._per_ml * motor
 
     def _update_unusual(self) -> None:
         """Whether a rare state is in play (see ``unusual``): set by the rules that start one,
@@ -239,7 +312,8 @@ class PumpModel:
         motor = self.motor
         reservoir = self.reservoir
         calc0, actual0 = self.calculated_ml, reservoir.volume_ml
-        volume = self.outflow * dt_days
+        outflow = self.outflow
+        volume = outflow * dt_days
         if volume > actual0:
             volume = actual0
         flows = self.flows
@@ -251,7 +325,7 @@ class PumpModel:
                 flows.tips[flows.stretches] = self.dead.push(volume, fluid)
                 self.steady_dead_volume = self.dead.holds_only(fluid)
         values = self._flow_values
-        values.extend((t0, calc0, actual0, motor, self.outflow, self.bolus_share, self.context))
+        values.extend((t0, calc0, actual0, motor, outflow, self.bolus_share, self.context))
         if len(values) >= BATCH_VALUES:
             flows.flush(t_now)
         pumped = motor * dt_days
@@ -285,8 +359,6 @@ class PumpModel:
         self._new_context()
         self.steady_dead_volume = self.dead.holds_only(self.reservoir.concentration)
 
-    on_program_change: Callable[[], None] | None = None
-
     def next_midnight(self) -> float:
         """The first pump-clock midnight after ``self.t`` (days since origin)."""
         if self.t < self._midnight - EPS_DAYS:
@@ -300,23 +372,23 @@ class PumpModel:
         running bolus or fault ends at the current rates (kept in ``due``), the next midnight
         (days are accounted separately) or ``limit``, whichever is first.
 
-        Kept as plain comparisons: it runs after every change of rate."""
+        Kept as plain comparisons on local names: it runs after every change of rate."""
         t = self.t
         soonest = math.inf
         motor = self.motor
+        empty_mode = self.empty_mode
+        unusual = self.unusual
         if motor > 0:
             calc = self.calculated_ml
             low = self.low_reservoir_ml
             if low > 0 and calc > low and "low_reservoir" not in self._open_alarms:
-                at = t + (calc - low) / motor
-                if at < soonest:
-                    soonest = at
-            if not self.empty_mode:
+                soonest = t + (calc - low) / motor
+            if not empty_mode:
                 at = t + (calc - self._empty_threshold_ml) / motor
                 if at < soonest:
                     soonest = at
-            if self.unusual:
-                if self.priming_left_ml > 0 and self.priming_rate > 0 and not self.empty_mode:
+            if unusual:
+                if self.priming_left_ml > 0 and self.priming_rate > 0 and not empty_mode:
                     at = t + self.priming_left_ml / self.priming_rate
                     if at < soonest:
                         soonest = at
@@ -324,8 +396,9 @@ class PumpModel:
                     at = t + self.bridge_left_ml / motor
                     if at < soonest:
                         soonest = at
-        if self.outflow > 0:
-            at = t + self.reservoir.volume_ml / self.outflow
+        outflow = self.outflow
+        if outflow > 0:
+            at = t + self.reservoir.volume_ml / outflow
             if at < soonest:
                 soonest = at
         if not self.eos:
@@ -333,22 +406,27 @@ class PumpModel:
                 at = self.eri_day + self._eri_to_eos_days
                 if at < soonest:
                     soonest = at
-            elif self.battery_drain > 0:
-                left = 1.0 - self.battery_used
-                at = t + left / self.battery_drain if left > 0 else t
-                if at < soonest:
-                    soonest = at
-        if self.stability_day < soonest:
-            soonest = self.stability_day + 2 * TOLERANCE_DAYS  # a refill at the limit comes first
+            else:
+                drain = self.battery_drain
+                if drain > 0:
+                    left = 1.0 - self.battery_used
+                    at = t + left / drain if left > 0 else t
+                    if at < soonest:
+                        soonest = at
+        stability_day = self.stability_day
+        if stability_day < soonest:
+            soonest = stability_day + 2 * TOLERANCE_DAYS  # a refill at the limit comes first
         after = t + TOLERANCE_DAYS
-        if after < self.ptm_until < soonest:
-            soonest = self.ptm_until
-        if self.unusual:
+        ptm_until = self.ptm_until
+        if after < ptm_until < soonest:
+            soonest = ptm_until
+        if unusual:
             for until in (self.stalled_until, self.occluded_until, self.disconnected_until):
                 if after < until < soonest:
                     soonest = until
         due = self.due = soonest if soonest > t else t
-        wake = self._midnight if t < self._midnight - EPS_DAYS else self.next_midnight()
+        midnight = self._midnight
+        wake = midnight if t < midnight - EPS_DAYS else self.next_midnight()
         if limit < wake:
             wake = limit
         return due if due < wake else wake
@@ -378,14 +456,14 @@ class PumpModel:
             self.ptm_rate, self.ptm_until = 0.0, -math.inf  # the patient bolus has run
         if t >= self.stability_day + TOLERANCE_DAYS:
             self._stability_exceeded()
-        if self.spec.battery is not None:
+        if self._has_battery:
             if self.eri_day is None and self.battery_used >= 1.0 - 1e-12:
                 self.eri_day = t
                 self.alarm_on("elective_replacement", battery_used=round(self.battery_used, 6))
             if (
                 self.eri_day is not None
                 and not self.eos
-                and t >= self.eri_day + self.spec.battery.eri_to_eos_days - TOLERANCE_DAYS
+                and t >= self.eri_day + self._eri_to_eos_days - TOLERANCE_DAYS
             ):
                 self.eos = True
                 self.alarm_on("end_of_service")
@@ -426,7 +504,7 @@ class PumpModel:
         self.trace.fills.append(
             FillRecord(
                 time=filled_at,
-                fluid=self.infusate.label(),
+                fluid=self.fluid_label(),
                 first_fill=first_fill,
                 stability_days=self.infusate.stability_days(first_fill=first_fill),
                 stability_limit=limit,
@@ -455,6 +533,12 @@ class PumpModel:
     # ------------------------------------------------------------------ log and alarms
     def log(self, kind: str, **detail: object) -> None:
         self.trace.events.append(Event(self.t, kind, detail, self.origin))
+
+    def fluid_label(self) -> str:
+        """``self.infusate.label()``, worked out once per infusate (formatting costs)."""
+        if self._labelled is not self.infusate:
+            self._labelled, self._label = self.infusate, self.infusate.label()
+        return self._label
 
     def time(self, day: float) -> dt.datetime:
         """Wall-clock time of ``day`` (days since origin), to the second."""
@@ -604,7 +688,7 @@ class PumpModel:
             fill_ml=record.fill_ml,
             entered_ml=record.entered_ml,
             pocket_fill=record.pocket_fill,
-            fluid=self.infusate.label(),
+            fluid=self.fluid_label(),
             verdict=verdict.level,
             cause=verdict.cause,
         )
