@@ -578,3 +578,16 @@ def test_dense_samples_are_streamed_in_bounded_batches_equal_to_kept_ones() -> N
     refill = kept.samples.day.tolist().index(6.0)  # the sample at the refill shows before it
     assert kept.samples.calculated_ml[refill] == pytest.approx(17.0, abs=ML)
     assert kept.samples.calculated_ml[refill + 1] == pytest.approx(10.0 - 0.5 / 1440, abs=ML)
+
+
+def test_fluid_label_follows_the_infusate_across_a_concentration_change() -> None:
+    """The fill records and the refill event name the fluid in the reservoir: 10 mg/mL at the
+    start, 20 mg/mL from the refill at 03-12 00:00 (the label is worked out once per infusate,
+    so a stale one would show here)."""
+    trace = _concentration_change(bridge=False)
+    assert [(f.time, f.fluid) for f in trace.fills] == [
+        (dt.datetime(2026, 3, 2, 0, 0), "morphine 10 mg/mL"),
+        (dt.datetime(2026, 3, 12, 0, 0), "morphine 20 mg/mL"),
+    ]
+    refill = trace.first_event("refill")
+    assert refill is not None and refill.detail["fluid"] == "morphine 20 mg/mL"
