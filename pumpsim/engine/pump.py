@@ -38,6 +38,9 @@ from pumpsim.schedule.segments import mean_daily_volume_ml
 
 TOLERANCE_ML = 1e-9
 TOLERANCE_DAYS = 1e-9
+FAR_MARGIN_DAYS = 1e-3
+"""How far (days) beyond the next look ``_far_until`` must lie for the short solve: far more
+than rounding can move a solved crossing."""
 BATCH_VALUES = BATCH * FIELDS
 
 
@@ -72,6 +75,8 @@ class PumpModel:
     __slots__ = (
         "_empty_threshold_ml",
         "_eri_to_eos_days",
+        "_far_rate",
+        "_far_until",
         "_flow_values",
         "_has_battery",
         "_housekeeping",
@@ -207,6 +212,8 @@ class PumpModel:
         self._has_battery = self.spec.battery is not None
         self._midnight = -math.inf
         self.due = -math.inf
+        self._far_until = -math.inf
+        self._far_rate = 0.0
         """The next crossing as last solved by ``next_crossing`` (days)."""
         self.unsettled = True
         """An instantaneous change happened that ``settle`` must look at."""
@@ -280,6 +287,7 @@ class PumpModel:
         """A rule changed the pump at this instant: ``settle`` must look, the rare-state flag
         and the rates are worked out again."""
         self.unsettled = True
+        self._far_until = -math.inf
         self._update_unusual()
         self.refresh_rates()
 
@@ -372,7 +380,30 @@ class PumpModel:
         running bolus or fault ends at the current rates (kept in ``due``), the next midnight
         (days are accounted separately) or ``limit``, whichever is first.
 
-        Kept as plain comparisons on local names: it runs after every change of rate."""
+        It runs after every change of rate, so it first asks ``_far_until``: while no volume,
+        battery or stability threshold can be reached before the next midnight at any rate up
+        to ``_far_rate``, only the end of a running patient bolus is solved. ``due`` then stays
+        beyond the next look whenever the full solve would put it there, and the look falls at
+        the same time, so the run is the same."""
+        t = self.t
+        midnight = self._midnight
+        wake = midnight if t < midnight - EPS_DAYS else self.next_midnight()
+        if (
+            self._far_until > wake + FAR_MARGIN_DAYS
+            and self.motor <= self._far_rate
+            and not self.unusual
+        ):
+            ptm_until = self.ptm_until
+            due = self.due = ptm_until if t + TOLERANCE_DAYS < ptm_until else math.inf
+        else:
+            due = self._solve_due(t)
+        if limit < wake:
+            wake = limit
+        return due if due < wake else wake
+
+    def _solve_due(self, t: float) -> float:
+        """The earliest threshold, end of a bolus or end of a fault at the current rates (days,
+        stored in ``due``), as plain comparisons on local names."""
         t = self.t
         soonest = math.inf
         motor = self.motor
@@ -425,11 +456,37 @@ class PumpModel:
                 if after < until < soonest:
                     soonest = until
         due = self.due = soonest if soonest > t else t
-        midnight = self._midnight
-        wake = midnight if t < midnight - EPS_DAYS else self.next_midnight()
-        if limit < wake:
-            wake = limit
-        return due if due < wake else wake
+        if not unusual:
+            self._far_bound(t)
+        return due
+
+    def _far_bound(self, t: float) -> None:
+        """Store in ``_far_until`` a time before which no volume, battery or stability
+        threshold can be reached at any motor rate up to ``_far_rate`` (the highest rate seen
+        so far): each is solved as in ``_solve_due`` at that rate. A rule that raises a rate is
+        followed by a look, where ``next_crossing`` sees the higher rate and solves in full; a
+        rule that moves a threshold or changes a mode resets the bound (``_far_until =
+        -inf``)."""
+        rate = self.motor if self.motor > self._far_rate else self._far_rate
+        until = self.stability_day
+        if rate > 0:
+            calc = self.calculated_ml
+            low = self.low_reservoir_ml
+            if low > 0 and calc > low and "low_reservoir" not in self._open_alarms:
+                until = min(until, t + (calc - low) / rate)
+            if not self.empty_mode:
+                until = min(until, t + (calc - self._empty_threshold_ml) / rate)
+            until = min(until, t + self.reservoir.volume_ml / (self.delivery_factor * rate))
+        if not self.eos:
+            if self.eri_day is not None:
+                until = min(until, self.eri_day + self._eri_to_eos_days)
+            else:
+                housekeeping = self._housekeeping
+                drain = max(housekeeping, housekeeping + self._per_ml * rate)
+                if drain > 0:
+                    left = 1.0 - self.battery_used
+                    until = min(until, t + left / drain if left > 0 else t)
+        self._far_until, self._far_rate = until, rate
 
     def settle(self) -> None:
         """Apply every threshold reached at ``self.t`` (alarms, modes, ends of boluses).
@@ -446,11 +503,13 @@ class PumpModel:
         if not self.empty_mode and self.calculated_ml <= self._empty_threshold_ml + TOLERANCE_ML:
             self.calculated_ml = max(self.calculated_ml, 0.0)
             self.empty_mode = True
+            self._far_until = -math.inf
             self.alarm_on("empty_reservoir", calculated_ml=self.calculated_ml)
             self.ptm_rate, self.ptm_until = 0.0, -math.inf
         if not self.dry and self.reservoir.volume_ml <= TOLERANCE_ML:
             self.reservoir.draw(self.reservoir.volume_ml)
             self.dry = True
+            self._far_until = -math.inf
             self.log("actual_dry", calculated_ml=round(self.calculated_ml, 9))
         if self.ptm_rate > 0 and t >= self.ptm_until - TOLERANCE_DAYS:
             self.ptm_rate, self.ptm_until = 0.0, -math.inf  # the patient bolus has run
@@ -459,6 +518,7 @@ class PumpModel:
         if self._has_battery:
             if self.eri_day is None and self.battery_used >= 1.0 - 1e-12:
                 self.eri_day = t
+                self._far_until = -math.inf
                 self.alarm_on("elective_replacement", battery_used=round(self.battery_used, 6))
             if (
                 self.eri_day is not None
@@ -466,6 +526,7 @@ class PumpModel:
                 and t >= self.eri_day + self._eri_to_eos_days - TOLERANCE_DAYS
             ):
                 self.eos = True
+                self._far_until = -math.inf
                 self.alarm_on("end_of_service")
         if self.unusual:
             self._settle_unusual()
@@ -513,12 +574,14 @@ class PumpModel:
         )
         if in_reservoir:
             self.stability_day = to_days(self.origin, limit)
+            self._far_until = -math.inf
 
     def _stability_exceeded(self) -> None:
         """The fluid in the reservoir has passed its stability limit (not logged for an empty
         reservoir: there is nothing left to exceed it)."""
         fill = self.trace.current_fill(self.t)
         self.stability_day = math.inf
+        self._far_until = -math.inf
         if self.dry or fill is None:
             return
         self.log(
@@ -555,12 +618,14 @@ class PumpModel:
         )
         record = AlarmRecord(name, severity, self.t, self.time(self.t), repeat)
         self._open_alarms[name] = record
+        self._far_until = -math.inf  # the low-reservoir threshold counts only while it is off
         self.trace.alarms.append(record)
         self.log("alarm_on", alarm=name, severity=severity, **detail)
 
     def alarm_off(self, name: str) -> None:
         record = self._open_alarms.pop(name, None)
         if record is not None:
+            self._far_until = -math.inf
             record.off_day, record.off_time = self.t, self.time(self.t)
             self.log("alarm_off", alarm=name)
 
