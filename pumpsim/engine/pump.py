@@ -253,7 +253,8 @@ class PumpModel:
         basal, periodic, ptm = self.basal_rate, self.periodic_rate, self.ptm_rate
         bolus = periodic + ptm + self.priming_rate
         eos = self.eos
-        if eos or t < self.stalled_until - TOLERANCE_DAYS:  # stopped()
+        unusual = self.unusual  # without a stall or fault in play their checks are False
+        if eos or (unusual and t < self.stalled_until - TOLERANCE_DAYS):  # stopped()
             motor, bolus = 0.0, 0.0
         elif self.empty_mode:
             motor, bolus = self._rate_after_empty, 0.0
@@ -261,9 +262,9 @@ class PumpModel:
             motor = basal + bolus
         self.motor = motor
         self.bolus_share = bolus / motor if motor > 0 else 0.0
-        blocked = self.dry or t < self.occluded_until - TOLERANCE_DAYS
+        blocked = self.dry or (unusual and t < self.occluded_until - TOLERANCE_DAYS)
         self.outflow = 0.0 if blocked else self.delivery_factor * motor
-        leaking = t < self.disconnected_until - TOLERANCE_DAYS
+        leaking = unusual and t < self.disconnected_until - TOLERANCE_DAYS
         prescribed = basal + periodic + ptm > 0
         if leaking is not self.leaking or prescribed is not self.therapy_prescribed:
             self.leaking, self.therapy_prescribed = leaking, prescribed
