@@ -591,3 +591,15 @@ def test_fluid_label_follows_the_infusate_across_a_concentration_change() -> Non
     ]
     refill = trace.first_event("refill")
     assert refill is not None and refill.detail["fluid"] == "morphine 20 mg/mL"
+
+
+def test_low_reservoir_alarm_after_a_raise_of_the_rate_comes_at_the_new_rate() -> None:
+    """20 mL at 1 mL/day for 5 days leaves 15 mL at 03-07 08:00; reprogrammed to 10 mL/day the
+    2 mL alarm comes (15 - 2) / 10 = 1.3 days later, 03-08 15:12, and empty (0 mL) 0.2 days
+    after that, 03-08 20:00. The engine's short crossing solve was set up for 1 mL/day: the
+    higher rate must be solved in full."""
+    change = Reprogram(at=dt.datetime(2026, 3, 7, 8, 0), program=Program.simple(10.0))
+    trace = simulate(therapy(Program.simple(1.0)), Timeline(entries=(change,)), days=8)
+    on = {a.name: a.on_time for a in trace.alarms}
+    assert on["low_reservoir"] == dt.datetime(2026, 3, 8, 15, 12)
+    assert on["empty_reservoir"] == dt.datetime(2026, 3, 8, 20, 0)
