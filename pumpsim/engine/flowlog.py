@@ -107,7 +107,7 @@ class FlowLog:
             return
         day_column, decisions, _ = zip(*presses, strict=True)  # PtmPress is a tuple
         days = np.array(day_column)
-        granted = np.array(decisions) == "granted"
+        granted = np.fromiter((d == "granted" for d in decisions), dtype=bool, count=len(decisions))
         index = self._day_of(days)
         pressed = np.bincount(index)
         granted_per_day = np.bincount(index, weights=granted, minlength=pressed.size)

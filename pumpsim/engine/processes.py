@@ -46,34 +46,54 @@ class Clock:
     the events the model needs and no more. It stops looking at ``end_day``.
     """
 
+    __slots__ = (
+        "env",
+        "pump",
+        "end_day",
+        "_stop_at",
+        "_done",
+        "_wake_at",
+        "_timers",
+        "_ring_callback",
+    )
+
     def __init__(self, env: simpy.Environment, pump: PumpModel, end_day: float) -> None:
         self.env = env
         self.pump = pump
         self.end_day = end_day
+        self._stop_at = end_day - TOLERANCE_DAYS
         self._done = False
         self._wake_at = math.inf
         self._timers: set[float] = set()
         self._ring_callback = self._ring
 
     def poke(self) -> None:
-        """A rate changed now: bring the pump up to now and arrange the next look."""
+        """A rate changed now: bring the pump up to now and arrange the next look.
+
+        It runs at every event, so ``PumpModel.catch_up`` is written out here and SimPy's clock
+        is read as ``env._now`` (what the ``env.now`` property returns)."""
         if self._done:
             return
-        now = self.env.now
+        env = self.env
+        now = env._now
         pump = self.pump
-        pump.catch_up(now)
-        if now >= self.end_day - TOLERANCE_DAYS:
+        if now > pump.t:  # pump.catch_up(now)
+            pump.advance(now)
+        if now >= pump.due - TOLERANCE_DAYS or pump.unsettled:
+            pump.settle()
+        if now >= self._stop_at:
             self._done = True
             return
         at = self._wake_at = pump.next_crossing(self.end_day)
-        if at not in self._timers:
-            self._timers.add(at)
-            timer = self.env.timeout(at - now, at)
-            timer.callbacks.append(self._ring_callback)
+        timers = self._timers
+        if at not in timers:
+            timers.add(at)
+            env.timeout(at - now, at).callbacks.append(self._ring_callback)
 
     def _ring(self, timer: simpy.Event) -> None:
-        self._timers.discard(timer.value)
-        if timer.value == self._wake_at or self.env.now >= self._wake_at:
+        at = timer._value
+        self._timers.discard(at)
+        if at == self._wake_at or self.env._now >= self._wake_at:
             self.poke()
 
 

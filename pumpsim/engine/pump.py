@@ -38,6 +38,9 @@ from pumpsim.schedule.segments import mean_daily_volume_ml
 
 TOLERANCE_ML = 1e-9
 TOLERANCE_DAYS = 1e-9
+FAR_MARGIN_DAYS = 1e-3
+"""How far (days) beyond the next look ``_far_until`` must lie for the short solve: far more
+than rounding can move a solved crossing."""
 BATCH_VALUES = BATCH * FIELDS
 
 
@@ -67,6 +70,74 @@ class _Ledger:
 class PumpModel:
     """One implanted pump and its catheter, integrated exactly between events."""
 
+    # slots, not an instance dict: the event loop reads and writes these at every event, and
+    # an instance with this many attributes would otherwise fall back to dict lookups
+    __slots__ = (
+        "_empty_threshold_ml",
+        "_eri_to_eos_days",
+        "_far_rate",
+        "_far_until",
+        "_flow_values",
+        "_has_battery",
+        "_housekeeping",
+        "_label",
+        "_labelled",
+        "_midnight",
+        "_open_alarms",
+        "_origin_minute",
+        "_per_ml",
+        "_rate_after_empty",
+        "basal_rate",
+        "battery_drain",
+        "battery_used",
+        "bolus_share",
+        "bridge_left_ml",
+        "calculated_ml",
+        "context",
+        "dead",
+        "delivery_factor",
+        "disconnected_until",
+        "dry",
+        "due",
+        "empty_mode",
+        "eos",
+        "eri_day",
+        "flows",
+        "infusate",
+        "last_fill_ml",
+        "leaking",
+        "ledger",
+        "low_reservoir_ml",
+        "motor",
+        "occluded_until",
+        "on_program_change",
+        "origin",
+        "outflow",
+        "pending_program",
+        "periodic_rate",
+        "priming_left_ml",
+        "priming_rate",
+        "program",
+        "program_start_day",
+        "programmed_since_fill_ml",
+        "ptm",
+        "ptm_rate",
+        "ptm_until",
+        "reservoir",
+        "spec",
+        "stability_day",
+        "stalled_until",
+        "steady_dead_volume",
+        "t",
+        "therapy",
+        "therapy_prescribed",
+        "thresholds",
+        "trace",
+        "uncounted_residual_ml",
+        "unsettled",
+        "unusual",
+    )
+
     def __init__(
         self,
         therapy: Therapy,
@@ -75,6 +146,8 @@ class PumpModel:
         sample_sink: SampleSink | None = None,
     ) -> None:
         self.therapy = therapy
+        self.on_program_change: Callable[[], None] | None = None
+        """Called when the running program changes (``simulate`` restarts the basal process)."""
         self.spec = therapy.pump
         self.trace = trace
         self.origin = trace.origin
@@ -136,8 +209,11 @@ class PumpModel:
         self._empty_threshold_ml = self.spec.empty_reservoir_threshold_ml
         self._rate_after_empty = self.spec.rate_after_empty_ml_per_day
         self._eri_to_eos_days = self.spec.battery.eri_to_eos_days if self.spec.battery else 0.0
+        self._has_battery = self.spec.battery is not None
         self._midnight = -math.inf
         self.due = -math.inf
+        self._far_until = -math.inf
+        self._far_rate = 0.0
         """The next crossing as last solved by ``next_crossing`` (days)."""
         self.unsettled = True
         """An instantaneous change happened that ``settle`` must look at."""
@@ -148,6 +224,8 @@ class PumpModel:
         """A bridge or priming bolus, a pending program, a motor stall, an occlusion or a
         disconnection is in play: only then do ``advance``, ``next_crossing`` and ``settle``
         look at them (they are rare, and those three run at every event)."""
+        self._labelled: Infusate | None = None
+        self._label = ""
         self.therapy_prescribed = False
         self.context = 0.0
         """Index in ``flows.contexts`` of (leaking, prescribed, reservoir fluid), as a float."""
@@ -172,23 +250,26 @@ class PumpModel:
         catheter is blocked or the reservoir dry), ``bolus_share`` (the part of the motor rate
         that is periodic, PTM or priming bolus) and whether therapy is prescribed now."""
         t = self.t
-        bolus = self.periodic_rate + self.ptm_rate + self.priming_rate
-        if self.eos or t < self.stalled_until - TOLERANCE_DAYS:  # stopped()
+        basal, periodic, ptm = self.basal_rate, self.periodic_rate, self.ptm_rate
+        bolus = periodic + ptm + self.priming_rate
+        eos = self.eos
+        unusual = self.unusual  # without a stall or fault in play their checks are False
+        if eos or (unusual and t < self.stalled_until - TOLERANCE_DAYS):  # stopped()
             motor, bolus = 0.0, 0.0
         elif self.empty_mode:
             motor, bolus = self._rate_after_empty, 0.0
         else:
-            motor = self.basal_rate + bolus
+            motor = basal + bolus
         self.motor = motor
         self.bolus_share = bolus / motor if motor > 0 else 0.0
-        blocked = self.dry or t < self.occluded_until - TOLERANCE_DAYS
+        blocked = self.dry or (unusual and t < self.occluded_until - TOLERANCE_DAYS)
         self.outflow = 0.0 if blocked else self.delivery_factor * motor
-        leaking = t < self.disconnected_until - TOLERANCE_DAYS
-        prescribed = self.basal_rate + self.periodic_rate + self.ptm_rate > 0
+        leaking = unusual and t < self.disconnected_until - TOLERANCE_DAYS
+        prescribed = basal + periodic + ptm > 0
         if leaking is not self.leaking or prescribed is not self.therapy_prescribed:
             self.leaking, self.therapy_prescribed = leaking, prescribed
             self._new_context()
-        self.battery_drain = 0.0 if self.eos else self._housekeeping + self._per_ml * motor
+        self.battery_drain = 0.0 if eos else self._housekeeping + self._per_ml * motor
 
     def _update_unusual(self) -> None:
         """Whether a rare state is in play (see ``unusual``): set by the rules that start one,
@@ -207,6 +288,7 @@ class PumpModel:
         """A rule changed the pump at this instant: ``settle`` must look, the rare-state flag
         and the rates are worked out again."""
         self.unsettled = True
+        self._far_until = -math.inf
         self._update_unusual()
         self.refresh_rates()
 
@@ -239,7 +321,8 @@ class PumpModel:
         motor = self.motor
         reservoir = self.reservoir
         calc0, actual0 = self.calculated_ml, reservoir.volume_ml
-        volume = self.outflow * dt_days
+        outflow = self.outflow
+        volume = outflow * dt_days
         if volume > actual0:
             volume = actual0
         flows = self.flows
@@ -251,7 +334,7 @@ class PumpModel:
                 flows.tips[flows.stretches] = self.dead.push(volume, fluid)
                 self.steady_dead_volume = self.dead.holds_only(fluid)
         values = self._flow_values
-        values.extend((t0, calc0, actual0, motor, self.outflow, self.bolus_share, self.context))
+        values.extend((t0, calc0, actual0, motor, outflow, self.bolus_share, self.context))
         if len(values) >= BATCH_VALUES:
             flows.flush(t_now)
         pumped = motor * dt_days
@@ -285,8 +368,6 @@ class PumpModel:
         self._new_context()
         self.steady_dead_volume = self.dead.holds_only(self.reservoir.concentration)
 
-    on_program_change: Callable[[], None] | None = None
-
     def next_midnight(self) -> float:
         """The first pump-clock midnight after ``self.t`` (days since origin)."""
         if self.t < self._midnight - EPS_DAYS:
@@ -300,23 +381,46 @@ class PumpModel:
         running bolus or fault ends at the current rates (kept in ``due``), the next midnight
         (days are accounted separately) or ``limit``, whichever is first.
 
-        Kept as plain comparisons: it runs after every change of rate."""
+        It runs after every change of rate, so it first asks ``_far_until``: while no volume,
+        battery or stability threshold can be reached before the next midnight at any rate up
+        to ``_far_rate``, only the end of a running patient bolus is solved. ``due`` then stays
+        beyond the next look whenever the full solve would put it there, and the look falls at
+        the same time, so the run is the same."""
+        t = self.t
+        midnight = self._midnight
+        wake = midnight if t < midnight - EPS_DAYS else self.next_midnight()
+        if (
+            self._far_until > wake + FAR_MARGIN_DAYS
+            and self.motor <= self._far_rate
+            and not self.unusual
+        ):
+            ptm_until = self.ptm_until
+            due = self.due = ptm_until if t + TOLERANCE_DAYS < ptm_until else math.inf
+        else:
+            due = self._solve_due(t)
+        if limit < wake:
+            wake = limit
+        return due if due < wake else wake
+
+    def _solve_due(self, t: float) -> float:
+        """The earliest threshold, end of a bolus or end of a fault at the current rates (days,
+        stored in ``due``), as plain comparisons on local names."""
         t = self.t
         soonest = math.inf
         motor = self.motor
+        empty_mode = self.empty_mode
+        unusual = self.unusual
         if motor > 0:
             calc = self.calculated_ml
             low = self.low_reservoir_ml
             if low > 0 and calc > low and "low_reservoir" not in self._open_alarms:
-                at = t + (calc - low) / motor
-                if at < soonest:
-                    soonest = at
-            if not self.empty_mode:
+                soonest = t + (calc - low) / motor
+            if not empty_mode:
                 at = t + (calc - self._empty_threshold_ml) / motor
                 if at < soonest:
                     soonest = at
-            if self.unusual:
-                if self.priming_left_ml > 0 and self.priming_rate > 0 and not self.empty_mode:
+            if unusual:
+                if self.priming_left_ml > 0 and self.priming_rate > 0 and not empty_mode:
                     at = t + self.priming_left_ml / self.priming_rate
                     if at < soonest:
                         soonest = at
@@ -324,8 +428,9 @@ class PumpModel:
                     at = t + self.bridge_left_ml / motor
                     if at < soonest:
                         soonest = at
-        if self.outflow > 0:
-            at = t + self.reservoir.volume_ml / self.outflow
+        outflow = self.outflow
+        if outflow > 0:
+            at = t + self.reservoir.volume_ml / outflow
             if at < soonest:
                 soonest = at
         if not self.eos:
@@ -333,25 +438,56 @@ class PumpModel:
                 at = self.eri_day + self._eri_to_eos_days
                 if at < soonest:
                     soonest = at
-            elif self.battery_drain > 0:
-                left = 1.0 - self.battery_used
-                at = t + left / self.battery_drain if left > 0 else t
-                if at < soonest:
-                    soonest = at
-        if self.stability_day < soonest:
-            soonest = self.stability_day + 2 * TOLERANCE_DAYS  # a refill at the limit comes first
+            else:
+                drain = self.battery_drain
+                if drain > 0:
+                    left = 1.0 - self.battery_used
+                    at = t + left / drain if left > 0 else t
+                    if at < soonest:
+                        soonest = at
+        stability_day = self.stability_day
+        if stability_day < soonest:
+            soonest = stability_day + 2 * TOLERANCE_DAYS  # a refill at the limit comes first
         after = t + TOLERANCE_DAYS
-        if after < self.ptm_until < soonest:
-            soonest = self.ptm_until
-        if self.unusual:
+        ptm_until = self.ptm_until
+        if after < ptm_until < soonest:
+            soonest = ptm_until
+        if unusual:
             for until in (self.stalled_until, self.occluded_until, self.disconnected_until):
                 if after < until < soonest:
                     soonest = until
         due = self.due = soonest if soonest > t else t
-        wake = self._midnight if t < self._midnight - EPS_DAYS else self.next_midnight()
-        if limit < wake:
-            wake = limit
-        return due if due < wake else wake
+        if not unusual:
+            self._far_bound(t)
+        return due
+
+    def _far_bound(self, t: float) -> None:
+        """Store in ``_far_until`` a time before which no volume, battery or stability
+        threshold can be reached at any motor rate up to ``_far_rate`` (the highest rate seen
+        so far): each is solved as in ``_solve_due`` at that rate. A rule that raises a rate is
+        followed by a look, where ``next_crossing`` sees the higher rate and solves in full; a
+        rule that moves a threshold or changes a mode resets the bound (``_far_until =
+        -inf``)."""
+        rate = self.motor if self.motor > self._far_rate else self._far_rate
+        until = self.stability_day
+        if rate > 0:
+            calc = self.calculated_ml
+            low = self.low_reservoir_ml
+            if low > 0 and calc > low and "low_reservoir" not in self._open_alarms:
+                until = min(until, t + (calc - low) / rate)
+            if not self.empty_mode:
+                until = min(until, t + (calc - self._empty_threshold_ml) / rate)
+            until = min(until, t + self.reservoir.volume_ml / (self.delivery_factor * rate))
+        if not self.eos:
+            if self.eri_day is not None:
+                until = min(until, self.eri_day + self._eri_to_eos_days)
+            else:
+                housekeeping = self._housekeeping
+                drain = max(housekeeping, housekeeping + self._per_ml * rate)
+                if drain > 0:
+                    left = 1.0 - self.battery_used
+                    until = min(until, t + left / drain if left > 0 else t)
+        self._far_until, self._far_rate = until, rate
 
     def settle(self) -> None:
         """Apply every threshold reached at ``self.t`` (alarms, modes, ends of boluses).
@@ -368,26 +504,30 @@ class PumpModel:
         if not self.empty_mode and self.calculated_ml <= self._empty_threshold_ml + TOLERANCE_ML:
             self.calculated_ml = max(self.calculated_ml, 0.0)
             self.empty_mode = True
+            self._far_until = -math.inf
             self.alarm_on("empty_reservoir", calculated_ml=self.calculated_ml)
             self.ptm_rate, self.ptm_until = 0.0, -math.inf
         if not self.dry and self.reservoir.volume_ml <= TOLERANCE_ML:
             self.reservoir.draw(self.reservoir.volume_ml)
             self.dry = True
+            self._far_until = -math.inf
             self.log("actual_dry", calculated_ml=round(self.calculated_ml, 9))
         if self.ptm_rate > 0 and t >= self.ptm_until - TOLERANCE_DAYS:
             self.ptm_rate, self.ptm_until = 0.0, -math.inf  # the patient bolus has run
         if t >= self.stability_day + TOLERANCE_DAYS:
             self._stability_exceeded()
-        if self.spec.battery is not None:
+        if self._has_battery:
             if self.eri_day is None and self.battery_used >= 1.0 - 1e-12:
                 self.eri_day = t
+                self._far_until = -math.inf
                 self.alarm_on("elective_replacement", battery_used=round(self.battery_used, 6))
             if (
                 self.eri_day is not None
                 and not self.eos
-                and t >= self.eri_day + self.spec.battery.eri_to_eos_days - TOLERANCE_DAYS
+                and t >= self.eri_day + self._eri_to_eos_days - TOLERANCE_DAYS
             ):
                 self.eos = True
+                self._far_until = -math.inf
                 self.alarm_on("end_of_service")
         if self.unusual:
             self._settle_unusual()
@@ -426,7 +566,7 @@ class PumpModel:
         self.trace.fills.append(
             FillRecord(
                 time=filled_at,
-                fluid=self.infusate.label(),
+                fluid=self.fluid_label(),
                 first_fill=first_fill,
                 stability_days=self.infusate.stability_days(first_fill=first_fill),
                 stability_limit=limit,
@@ -435,12 +575,14 @@ class PumpModel:
         )
         if in_reservoir:
             self.stability_day = to_days(self.origin, limit)
+            self._far_until = -math.inf
 
     def _stability_exceeded(self) -> None:
         """The fluid in the reservoir has passed its stability limit (not logged for an empty
         reservoir: there is nothing left to exceed it)."""
         fill = self.trace.current_fill(self.t)
         self.stability_day = math.inf
+        self._far_until = -math.inf
         if self.dry or fill is None:
             return
         self.log(
@@ -455,6 +597,12 @@ class PumpModel:
     # ------------------------------------------------------------------ log and alarms
     def log(self, kind: str, **detail: object) -> None:
         self.trace.events.append(Event(self.t, kind, detail, self.origin))
+
+    def fluid_label(self) -> str:
+        """``self.infusate.label()``, worked out once per infusate (formatting costs)."""
+        if self._labelled is not self.infusate:
+            self._labelled, self._label = self.infusate, self.infusate.label()
+        return self._label
 
     def time(self, day: float) -> dt.datetime:
         """Wall-clock time of ``day`` (days since origin), to the second."""
@@ -471,12 +619,14 @@ class PumpModel:
         )
         record = AlarmRecord(name, severity, self.t, self.time(self.t), repeat)
         self._open_alarms[name] = record
+        self._far_until = -math.inf  # the low-reservoir threshold counts only while it is off
         self.trace.alarms.append(record)
         self.log("alarm_on", alarm=name, severity=severity, **detail)
 
     def alarm_off(self, name: str) -> None:
         record = self._open_alarms.pop(name, None)
         if record is not None:
+            self._far_until = -math.inf
             record.off_day, record.off_time = self.t, self.time(self.t)
             self.log("alarm_off", alarm=name)
 
@@ -604,7 +754,7 @@ class PumpModel:
             fill_ml=record.fill_ml,
             entered_ml=record.entered_ml,
             pocket_fill=record.pocket_fill,
-            fluid=self.infusate.label(),
+            fluid=self.fluid_label(),
             verdict=verdict.level,
             cause=verdict.cause,
         )

@@ -60,24 +60,27 @@ class PtmGate:
             return "reservoir_empty"
         if t < bolus_running_until - EPS_DAYS:
             return "bolus_running"
-        if self._grants and t < self._grants[-1] + s.lockout_days - EPS_DAYS:
+        grants = self._grants
+        if grants and t < grants[-1] + s.lockout_days - EPS_DAYS:
             return "lockout"
         if self.count_in_day(t) >= s.max_per_day:
             return "daily_cap"
-        self._grants.append(t)
+        grants.append(t)
         return "granted"
 
     def count_in_day(self, t: float) -> int:
         """Grants that count against the daily maximum for a press at ``t``: those in the 24 h
         before ``t`` (rolling) or since the pump clock's last midnight (clock)."""
-        while self._grants and self._grants[0] <= t - 1.0 - EPS_DAYS:
-            self._grants.popleft()  # too old for any later press to count
+        grants = self._grants
+        too_old = t - 1.0 - EPS_DAYS
+        while grants and grants[0] <= too_old:
+            grants.popleft()  # too old for any later press to count
         if self.settings.day_definition == "rolling":
             since = t - 1.0 + EPS_DAYS  # counted: g > since
         else:
             since = math.nextafter(self.midnight_before(t) - EPS_DAYS, -math.inf)
         count = 0
-        for g in reversed(self._grants):  # grants are in time order: count back to ``since``
+        for g in reversed(grants):  # grants are in time order: count back to ``since``
             if g <= since:
                 break
             count += 1

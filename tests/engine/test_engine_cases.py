@@ -578,3 +578,28 @@ def test_dense_samples_are_streamed_in_bounded_batches_equal_to_kept_ones() -> N
     refill = kept.samples.day.tolist().index(6.0)  # the sample at the refill shows before it
     assert kept.samples.calculated_ml[refill] == pytest.approx(17.0, abs=ML)
     assert kept.samples.calculated_ml[refill + 1] == pytest.approx(10.0 - 0.5 / 1440, abs=ML)
+
+
+def test_fluid_label_follows_the_infusate_across_a_concentration_change() -> None:
+    """The fill records and the refill event name the fluid in the reservoir: 10 mg/mL at the
+    start, 20 mg/mL from the refill at 03-12 00:00 (the label is worked out once per infusate,
+    so a stale one would show here)."""
+    trace = _concentration_change(bridge=False)
+    assert [(f.time, f.fluid) for f in trace.fills] == [
+        (dt.datetime(2026, 3, 2, 0, 0), "morphine 10 mg/mL"),
+        (dt.datetime(2026, 3, 12, 0, 0), "morphine 20 mg/mL"),
+    ]
+    refill = trace.first_event("refill")
+    assert refill is not None and refill.detail["fluid"] == "morphine 20 mg/mL"
+
+
+def test_low_reservoir_alarm_after_a_raise_of_the_rate_comes_at_the_new_rate() -> None:
+    """20 mL at 1 mL/day for 5 days leaves 15 mL at 03-07 08:00; reprogrammed to 10 mL/day the
+    2 mL alarm comes (15 - 2) / 10 = 1.3 days later, 03-08 15:12, and empty (0 mL) 0.2 days
+    after that, 03-08 20:00. The engine's short crossing solve was set up for 1 mL/day: the
+    higher rate must be solved in full."""
+    change = Reprogram(at=dt.datetime(2026, 3, 7, 8, 0), program=Program.simple(10.0))
+    trace = simulate(therapy(Program.simple(1.0)), Timeline(entries=(change,)), days=8)
+    on = {a.name: a.on_time for a in trace.alarms}
+    assert on["low_reservoir"] == dt.datetime(2026, 3, 8, 15, 12)
+    assert on["empty_reservoir"] == dt.datetime(2026, 3, 8, 20, 0)
