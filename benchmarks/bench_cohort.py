@@ -8,7 +8,7 @@ load, then the RATIO lines:
   ``--large`` (100,000) patients, interleaved; exponent = log(t_large / t_small) / log(large /
   small) per round, median (goal <= 1.05: linear).
 * **two-worker speed-up**: wall seconds of ``run_cohort`` with 1 worker against 2 local workers
-  on ``--speedup-patients`` (50,000), interleaved; per-round ratio, median (goal >= 1.7). Wall
+  on ``--speedup-patients`` (100,000), interleaved; per-round ratio, median (goal >= 1.7). Wall
   time: the pool's workers are the fork server's children, not this process's. On a busy
   machine this is bounded by what the other processes leave free (with autogroup scheduling a
   session may get one share of the CPU however many processes it starts).
@@ -124,8 +124,8 @@ def main() -> int:
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=100_000)
     parser.add_argument("--years", type=float, default=5.0)
-    parser.add_argument("--speedup-patients", type=int, default=50_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--speedup-patients", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     print(machine_load())
     exponent = cost_exponent(args.preset, args.small, args.large, args.years, args.rounds)
