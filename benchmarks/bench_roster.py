@@ -6,7 +6,7 @@ use. Flat CPU time per patient across roster sizes means linear scaling. The lar
 then forecast with 1 and 2 workers in ``--rounds`` interleaved pairs (``_harness.interleave``);
 the final line ``RATIO roster_forecast_two_workers_speedup`` is the median per-pair wall-clock
 ratio (CPU over wall is printed too: 2.0 = both cores busy). Prints numbers measured in this run.
-Run: ``python benchmarks/bench_roster.py [--runs N] [--sizes 10,100,1000] [--rounds 3]``.
+Run: ``python benchmarks/bench_roster.py [--runs N] [--sizes 10,100,1000] [--rounds 5]``.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--sizes", default="10,100,1000")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"roster forecast, {args.runs} runs per patient, {os.cpu_count()} cores")
