@@ -9,20 +9,16 @@ Chromium comes from the system packages (``make test`` installs it); without it 
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-import matplotlib.image
-import numpy as np
-from playwright.sync_api import ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Page
+from report_browser import report_page, screenshot_ok
 from typer.testing import CliRunner
 
 from pumpsim.cli import app
 from pumpsim.population.cohort_run import CohortRequest, CohortRun, evaluate_run
 from pumpsim.population.simulate import simulate_cohort
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 SMITH = "smith-2002-pump-arm"
 RUN = [SMITH, "--seed", "2", "--workers", "1", "--costs", "kumar-2002", "--psa", "100"]
 
@@ -36,29 +32,9 @@ def test_cohort_report_in_headless_chromium(tmp_path: Path) -> None:
     report = tmp_path / "cohort.html"
     result = CliRunner().invoke(app, ["cohort", "run", *RUN, "--report", str(report)])
     assert result.exit_code == 0, result.output
-    errors: list[str] = []
-    requests: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 900})
-
-            def on_console(msg: ConsoleMessage) -> None:
-                if msg.type == "error":
-                    errors.append(msg.text)
-
-            page.on("console", on_console)
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on("request", lambda req: requests.append(req.url))
-            page.goto(report.as_uri(), wait_until="load")
-            _check_page(page, _expected())
-            shot = page.screenshot(full_page=True, path=str(tmp_path / "cohort.png"))
-            img = matplotlib.image.imread(io.BytesIO(shot), format="png")
-            assert img.shape[0] > 1500 and float(np.std(img[..., :3])) > 0.05
-        finally:
-            browser.close()
-    assert errors == []
-    assert all(u.startswith(("file:", "data:")) for u in requests), requests
+    with report_page(report, 1100) as page:
+        _check_page(page, _expected())
+        screenshot_ok(page, tmp_path / "cohort.png", 1500)
 
 
 def _check_page(page: Page, run: CohortRun) -> None:
