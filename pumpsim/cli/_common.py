@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -26,6 +26,9 @@ from typer.core import TyperGroup
 
 from pumpsim.cli._lazy import LazyCommands
 from pumpsim.core.errors import PumpsimError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 # typer (0.2x) ships its own click; its UsageError is BadParameter's base class
 UsageError: type[Exception] = typer.BadParameter.__mro__[1]
@@ -145,12 +148,9 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(exit_code(exc)) from None
 
 
-@contextmanager
-def progress_bar(
-    description: str, total: int, *, show: bool
-) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on stderr for a long run (``show``), only on a terminal; yields the
-    ``progress(done, total)`` callback the library takes."""
+def progress_display(*, show: bool) -> Progress:
+    """The one look of pumpsim's progress bars: on stderr, cleared when done, drawn only when
+    ``show`` and stderr is a terminal (never into a pipe or a file)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -159,7 +159,7 @@ def progress_bar(
         TimeElapsedColumn,
     )
 
-    with Progress(
+    return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -167,7 +167,16 @@ def progress_bar(
         console=err_console,
         transient=True,
         disable=not (show and err_console.is_terminal),
-    ) as bar:
+    )
+
+
+@contextmanager
+def progress_bar(
+    description: str, total: int, *, show: bool
+) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr for a long run (``show``), only on a terminal; yields the
+    ``progress(done, total)`` callback the library takes."""
+    with progress_display(show=show) as bar:
         task = bar.add_task(description, total=total)
 
         def update(done: int, total: int) -> None:

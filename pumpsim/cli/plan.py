@@ -16,7 +16,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from pumpsim.cli._common import console, err_console, user_errors
+from pumpsim.cli._common import console, progress_display, user_errors
 from pumpsim.cli._lazy import library
 from pumpsim.core.about import DISCLAIMER
 from pumpsim.core.errors import Problem, ProfileError
@@ -227,19 +227,9 @@ def _run(
     before: Plan | None,
     quiet: bool,
 ) -> Plan:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from pumpsim.clinic.planner import plan_clinic
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=quiet or len(patients) < 20 or not err_console.is_terminal,
-    ) as bar:
+    with progress_display(show=not quiet and len(patients) >= 20) as bar:
         tasks = {
             "forecast": bar.add_task("forecasting", total=len(patients)),
             "plan": bar.add_task("planning days", total=len(calendar.open_days)),

@@ -25,7 +25,7 @@ from pumpsim.core.atomic import write_text_atomic
 from pumpsim.population.cohort_run import CohortRun
 from pumpsim.population.outcome import EVENT_KINDS, REFILL_BURDEN_EDGES, CohortTally
 from pumpsim.population.summary import CohortSummary
-from pumpsim.report.plots import figure_bytes
+from pumpsim.report.plots import figure_bytes, mark_crossover
 from pumpsim.report.templating import render
 
 if TYPE_CHECKING:
@@ -119,15 +119,7 @@ def draw_cohort_costs(ax: Axes, economics: EconomicResult) -> None:
             alpha=0.35,
             label="crossover, 95 % interval (PSA)",
         )
-    if e.crossover_month is not None:
-        ax.axvline(e.crossover_month, color="#555555", ls=":")
-        ax.annotate(
-            f"crossover: month {e.crossover_month}",
-            (e.crossover_month, 0.05),
-            xycoords=("data", "axes fraction"),
-            ha="left",
-            fontsize=9,
-        )
+    mark_crossover(ax, e.crossover_month)
     ax.set_xlabel("month from implant")
     ax.set_ylabel(f"cumulative cost per patient ({e.currency})")
     ax.grid(alpha=0.3)

@@ -36,6 +36,7 @@ __all__ = [
     "draw_ptm",
     "draw_volume",
     "figure_bytes",
+    "mark_crossover",
     "plot_format",
     "save_figure",
     "scenario_figures",
@@ -198,6 +199,21 @@ def draw_ptm(ax: Axes, trace: Trace) -> None:
     _date_axis(ax)
 
 
+def mark_crossover(ax: Axes, month: int | None) -> None:
+    """The cost plots' crossover: a dotted line at ``month`` with its label (nothing if
+    ``None``: the curves never cross)."""
+    if month is None:
+        return
+    ax.axvline(month, color="#555555", ls=":")
+    ax.annotate(
+        f"crossover: month {month}",
+        (month, 0.05),
+        xycoords=("data", "axes fraction"),
+        ha="left",
+        fontsize=9,
+    )
+
+
 def draw_costs(ax: Axes, curves: CostCurves) -> None:
     """Cumulative cost of both arms by month, the crossover month marked."""
     months = list(curves.months)
@@ -210,15 +226,7 @@ def draw_costs(ax: Axes, curves: CostCurves) -> None:
         color="#d35400",
         label="comprehensive medical management",
     )
-    if curves.crossover_month is not None:
-        ax.axvline(curves.crossover_month, color="#555555", ls=":")
-        ax.annotate(
-            f"crossover: month {curves.crossover_month}",
-            (curves.crossover_month, 0.05),
-            xycoords=("data", "axes fraction"),
-            ha="left",
-            fontsize=9,
-        )
+    mark_crossover(ax, curves.crossover_month)
     ax.set_xlabel("month")
     ax.set_ylabel(f"cumulative cost ({curves.model.currency})")
     ax.set_title("Cumulative cost by month")
