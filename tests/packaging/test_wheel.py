@@ -208,3 +208,27 @@ def test_a_user_catalog_still_wins(installed: Installed, tmp_path: Path) -> None
     )
     assert result.returncode == 0, result.stderr
     assert "my-pump" in result.stdout and "synchromed-ii-40" not in result.stdout
+
+
+def test_a_cohort_from_the_installed_package(installed: Installed, tmp_path: Path) -> None:
+    """A shipped cohort and cost preset, by name, from another folder: on one process and on
+    two (the fork server imports the installed package) the JSON is the same bytes as the
+    source tree's."""
+    run = ["cohort", "run", "kumar-2002-failed-back", "--costs", "kumar-2002", "--psa", "50"]
+    listed = _ok([installed.bin / "pumpsim", "cohort", "list"], tmp_path)
+    assert "smith-2002-pump-arm" in listed and "kumar-2002" in listed
+    outputs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"cohort-{workers}.json"
+        _ok([installed.bin / "pumpsim", *run, "--workers", workers, "--json", out], tmp_path)
+        outputs.append(out.read_bytes())
+    source = tmp_path / "source.json"
+    subprocess.run(
+        [sys.executable, "-m", "pumpsim", *run, "--workers", "1", "--json", str(source)],
+        check=True,
+        capture_output=True,
+    )
+    assert outputs[0] == outputs[1] == source.read_bytes()
+    doc = json.loads(outputs[0])
+    assert (doc["patients"], doc["months"], doc["costs"]) == (23, 60, "kumar-2002")
+    assert doc["economics"]["crossover_month"] == 28  # Kumar 2002: implant recovered by month 28
