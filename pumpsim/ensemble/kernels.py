@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pumpsim.models import PtmSettings
+from pumpsim.schedule.presses import DrawnPresses
 from pumpsim.schedule.segments import CumulativeSchedule
 
 FloatArray = npt.NDArray[np.float64]
@@ -76,6 +77,50 @@ def grant_presses(
     return grants, n_presses, n_granted
 
 
+def grant_drawn_presses(
+    drawn: DrawnPresses,
+    settings: PtmSettings,
+    *,
+    base_minute: float,
+    schedule: CumulativeSchedule,
+    volume_ml: float,
+    empty_threshold_ml: float,
+) -> tuple[FloatArray, IntArray, IntArray]:
+    """``grant_presses`` of ``drawn.times()`` (the same grants, bit for bit), with the presses
+    placed and gated row by row in one compiled pass (``schedule._kernels.place_and_gate``),
+    never stored as an ``(n, J)`` array of times."""
+    per_row = drawn.per_row
+    if settings.max_per_day == 0 or not per_row.any():
+        return np.full((drawn.n, 0), np.inf), per_row, np.zeros(drawn.n, dtype=np.int64)
+    from pumpsim.schedule._kernels import place_and_gate  # loads numba on first use
+
+    grants = np.empty((drawn.n, int(per_row.max())))  # NumPy's allocation: huge pages
+    n_presses, n_granted, width = place_and_gate(
+        drawn.counts,
+        drawn.uniforms,
+        drawn.placement(),
+        (drawn.inv_c, drawn.inv_f),
+        _rules(settings, base_minute),
+        (schedule.times, schedule.volumes, volume_ml - empty_threshold_ml),
+        grants,
+    )
+    return grants[:, :width], n_presses, n_granted
+
+
+def _rules(
+    settings: PtmSettings, base_minute: float
+) -> tuple[int, float, float, float, bool, float]:
+    """The compiled gate's ``rules`` tuple of these settings."""
+    return (
+        settings.max_per_day,
+        settings.bolus_volume_ml,
+        settings.duration_days,
+        settings.lockout_days,
+        settings.day_definition == "rolling",
+        float(base_minute),
+    )
+
+
 def _gate(
     presses: FloatArray,
     settings: PtmSettings,
@@ -96,19 +141,15 @@ def _gate(
         return decisions, np.full((n, 0), np.inf), n_presses, np.zeros(n, dtype=np.int64)
     from pumpsim.schedule._kernels import gate_rows  # loads numba on first use
 
-    return gate_rows(
+    grants = np.empty((n, n_cols))  # NumPy's allocation: huge pages
+    decisions, n_presses, n_granted, width = gate_rows(
         np.ascontiguousarray(presses, dtype=np.float64),
-        settings.max_per_day,
-        settings.bolus_volume_ml,
-        settings.duration_days,
-        settings.lockout_days,
-        settings.day_definition == "rolling",
-        float(base_minute),
-        schedule.times,
-        schedule.volumes,
-        limit_ml,
+        _rules(settings, base_minute),
+        (schedule.times, schedule.volumes, limit_ml),
         keep_decisions,
+        grants,
     )
+    return decisions, grants[:, :width], n_presses, n_granted
 
 
 # ---------------------------------------------------------------- exact crossings
@@ -138,7 +179,7 @@ def delivered_crossing(
         n_granted = np.isfinite(grants).sum(axis=1).astype(np.int64)
     out = delivered_crossings(
         columns,
-        np.ascontiguousarray(grants, dtype=np.float64),
+        np.asarray(grants, dtype=np.float64),  # a view of the gate's buffer is fine
         np.ascontiguousarray(n_granted, dtype=np.int64),
         schedule.times,
         schedule.volumes,

@@ -39,10 +39,11 @@ from pumpsim.ensemble.kernels import (
     NO_PRESS,
     delivered_crossing,
     gate_presses,
+    grant_drawn_presses,
     grant_presses,
 )
 from pumpsim.models import FactorDistribution, PtmDemand, PtmSettings, Therapy
-from pumpsim.schedule.presses import press_times
+from pumpsim.schedule.presses import DrawnPresses, draw_presses, press_times
 from pumpsim.schedule.segments import Course, CumulativeSchedule, schedule_reaching
 
 FloatArray = npt.NDArray[np.float64]
@@ -166,38 +167,36 @@ def presses_for(
     plan: Plan, rng: np.random.Generator, n: int, rate_shape: float | None = None
 ) -> FloatArray:
     """``(n, J)`` press times for ``n`` trajectories (``inf``-padded); none without demand."""
+    presses = draw_for(plan, rng, n, rate_shape)
+    return presses.times() if isinstance(presses, DrawnPresses) else presses
+
+
+def draw_for(
+    plan: Plan, rng: np.random.Generator, n: int, rate_shape: float | None = None
+) -> FloatArray | DrawnPresses:
+    """What ``presses_for`` draws, before the presses are placed in time: a press log's
+    ``(n, J)`` times as given, or the drawn counts and uniforms (``run_chunk`` places and gates
+    those in one pass); the same random numbers in the same order."""
     if plan.ptm is None or plan.demand is None:
         return np.full((n, 0), np.inf)
-    return press_times(
-        plan.demand, plan.therapy.state.time, plan.horizon_day, rng, n, rate_shape=rate_shape
-    )
+    if plan.demand.presses:
+        return press_times(plan.demand, plan.therapy.state.time, plan.horizon_day, rng, n)
+    return draw_presses(plan.demand, plan.therapy.state.time, plan.horizon_day, rng, n, rate_shape)
 
 
 # ---------------------------------------------------------------- one chunk, many chunks
 def run_chunk(
     plan: Plan,
     factors: FloatArray,
-    presses: FloatArray,
+    presses: FloatArray | DrawnPresses,
     levels: Sequence[float] = (),
     actual_levels: Sequence[float] = (),
 ) -> Ensemble:
-    """Gate the presses and solve every crossing for one chunk of trajectories."""
+    """Gate the presses (``(n, J)`` times, or drawn ones: ``draw_for``) and solve every
+    crossing for one chunk of trajectories."""
     n = factors.size
-    ptm = plan.ptm
-    if ptm is not None and presses.shape[1]:
-        grants, n_presses, n_granted = grant_presses(
-            presses,
-            ptm,
-            base_minute=origin_minute(plan.therapy.state.time),
-            schedule=plan.schedule,
-            volume_ml=plan.volume_ml,
-            empty_threshold_ml=plan.empty_threshold_ml,
-        )
-        vol, dur = ptm.bolus_volume_ml, ptm.duration_days
-    else:
-        grants = np.full((n, 0), np.inf)
-        n_presses = n_granted = np.zeros(n, dtype=np.int64)
-        vol, dur = 0.0, 1.0
+    grants, n_presses, n_granted = _grants(plan, presses, n)
+    vol, dur = (plan.ptm.bolus_volume_ml, plan.ptm.duration_days) if plan.ptm else (0.0, 1.0)
     v0, thr = plan.volume_ml, plan.empty_threshold_ml
     x_empty = max(v0 - thr, 0.0)
 
@@ -242,6 +241,30 @@ def run_chunk(
     )
 
 
+def _grants(
+    plan: Plan, presses: FloatArray | DrawnPresses, n: int
+) -> tuple[FloatArray, IntArray, IntArray]:
+    """The chunk's grant times (``inf``-padded), presses and grants per row."""
+    ptm = plan.ptm
+    if ptm is None or (isinstance(presses, np.ndarray) and not presses.shape[1]):
+        none = np.zeros(n, dtype=np.int64)
+        return np.full((n, 0), np.inf), none, none
+    base, schedule = origin_minute(plan.therapy.state.time), plan.schedule
+    v0, empty = plan.volume_ml, plan.empty_threshold_ml
+    if isinstance(presses, DrawnPresses):
+        return grant_drawn_presses(
+            presses,
+            ptm,
+            base_minute=base,
+            schedule=schedule,
+            volume_ml=v0,
+            empty_threshold_ml=empty,
+        )
+    return grant_presses(
+        presses, ptm, base_minute=base, schedule=schedule, volume_ml=v0, empty_threshold_ml=empty
+    )
+
+
 def chunk_seed(seed: int | np.random.SeedSequence, chunk: int) -> np.random.SeedSequence:
     """The stream of chunk ``chunk`` under ``seed`` (stateless: never calls ``spawn``)."""
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
@@ -281,7 +304,7 @@ def simulate_ensemble(
         n = min(chunk_size, runs - start)
         rng = np.random.Generator(np.random.PCG64(chunk_seed(seed, c)))
         factors = factor.draw(rng, n)
-        presses = presses_for(plan, rng, n, demand_rate_shape)
+        presses = draw_for(plan, rng, n, demand_rate_shape)
         parts.append(run_chunk(plan, factors, presses, levels, actual_levels))
     return _concat(parts)
 

@@ -1,6 +1,6 @@
 """The compiled kernels (numba) of both engines' schedule rules, all in this one module.
 
-Private: their public homes import it on first use (``schedule.presses.random_press_times``,
+Private: their public homes import it on first use (``schedule.presses.DrawnPresses.times``,
 ``ensemble.kernels``), so importing pumpsim, the engine or the forecast does not load numba
 (~0.3 s) and a command that draws no presses never pays it. The rules are stated in those homes;
 ``PtmGate`` (``schedule.ptm``) is the press-by-press reference the gate kernel is tested against.
@@ -128,66 +128,216 @@ def knot_index(x: float, xp: FloatArray) -> int:
     return j
 
 
+@inline
+def sort16(v: FloatArray) -> None:
+    """Sort ``v[:16]`` in place: Batcher's odd-even merge sort for 16 inputs, 63
+    compare-exchanges on locals (registers), no branches (``batcher_pairs(16)``, checked on every
+    0-1 input by a test)."""
+    a0, a1, a2, a3 = v[0], v[1], v[2], v[3]
+    a4, a5, a6, a7 = v[4], v[5], v[6], v[7]
+    a8, a9, a10, a11 = v[8], v[9], v[10], v[11]
+    a12, a13, a14, a15 = v[12], v[13], v[14], v[15]
+    a0, a1 = min(a0, a1), max(a0, a1)
+    a2, a3 = min(a2, a3), max(a2, a3)
+    a4, a5 = min(a4, a5), max(a4, a5)
+    a6, a7 = min(a6, a7), max(a6, a7)
+    a8, a9 = min(a8, a9), max(a8, a9)
+    a10, a11 = min(a10, a11), max(a10, a11)
+    a12, a13 = min(a12, a13), max(a12, a13)
+    a14, a15 = min(a14, a15), max(a14, a15)
+    a0, a2 = min(a0, a2), max(a0, a2)
+    a1, a3 = min(a1, a3), max(a1, a3)
+    a4, a6 = min(a4, a6), max(a4, a6)
+    a5, a7 = min(a5, a7), max(a5, a7)
+    a8, a10 = min(a8, a10), max(a8, a10)
+    a9, a11 = min(a9, a11), max(a9, a11)
+    a12, a14 = min(a12, a14), max(a12, a14)
+    a13, a15 = min(a13, a15), max(a13, a15)
+    a1, a2 = min(a1, a2), max(a1, a2)
+    a5, a6 = min(a5, a6), max(a5, a6)
+    a9, a10 = min(a9, a10), max(a9, a10)
+    a13, a14 = min(a13, a14), max(a13, a14)
+    a0, a4 = min(a0, a4), max(a0, a4)
+    a1, a5 = min(a1, a5), max(a1, a5)
+    a2, a6 = min(a2, a6), max(a2, a6)
+    a3, a7 = min(a3, a7), max(a3, a7)
+    a8, a12 = min(a8, a12), max(a8, a12)
+    a9, a13 = min(a9, a13), max(a9, a13)
+    a10, a14 = min(a10, a14), max(a10, a14)
+    a11, a15 = min(a11, a15), max(a11, a15)
+    a2, a4 = min(a2, a4), max(a2, a4)
+    a3, a5 = min(a3, a5), max(a3, a5)
+    a10, a12 = min(a10, a12), max(a10, a12)
+    a11, a13 = min(a11, a13), max(a11, a13)
+    a1, a2 = min(a1, a2), max(a1, a2)
+    a3, a4 = min(a3, a4), max(a3, a4)
+    a5, a6 = min(a5, a6), max(a5, a6)
+    a9, a10 = min(a9, a10), max(a9, a10)
+    a11, a12 = min(a11, a12), max(a11, a12)
+    a13, a14 = min(a13, a14), max(a13, a14)
+    a0, a8 = min(a0, a8), max(a0, a8)
+    a1, a9 = min(a1, a9), max(a1, a9)
+    a2, a10 = min(a2, a10), max(a2, a10)
+    a3, a11 = min(a3, a11), max(a3, a11)
+    a4, a12 = min(a4, a12), max(a4, a12)
+    a5, a13 = min(a5, a13), max(a5, a13)
+    a6, a14 = min(a6, a14), max(a6, a14)
+    a7, a15 = min(a7, a15), max(a7, a15)
+    a4, a8 = min(a4, a8), max(a4, a8)
+    a5, a9 = min(a5, a9), max(a5, a9)
+    a6, a10 = min(a6, a10), max(a6, a10)
+    a7, a11 = min(a7, a11), max(a7, a11)
+    a2, a4 = min(a2, a4), max(a2, a4)
+    a3, a5 = min(a3, a5), max(a3, a5)
+    a6, a8 = min(a6, a8), max(a6, a8)
+    a7, a9 = min(a7, a9), max(a7, a9)
+    a10, a12 = min(a10, a12), max(a10, a12)
+    a11, a13 = min(a11, a13), max(a11, a13)
+    a1, a2 = min(a1, a2), max(a1, a2)
+    a3, a4 = min(a3, a4), max(a3, a4)
+    a5, a6 = min(a5, a6), max(a5, a6)
+    a7, a8 = min(a7, a8), max(a7, a8)
+    a9, a10 = min(a9, a10), max(a9, a10)
+    a11, a12 = min(a11, a12), max(a11, a12)
+    a13, a14 = min(a13, a14), max(a13, a14)
+    v[0], v[1], v[2], v[3] = a0, a1, a2, a3
+    v[4], v[5], v[6], v[7] = a4, a5, a6, a7
+    v[8], v[9], v[10], v[11] = a8, a9, a10, a11
+    v[12], v[13], v[14], v[15] = a12, a13, a14, a15
+
+
+def batcher_pairs(n: int) -> list[tuple[int, int]]:
+    """The compare-exchanges ``(i, j)``, ``i < j``, of Batcher's odd-even merge sort of ``n``
+    inputs (a power of two), in order: the network ``sort16`` unrolls."""
+    pairs = []
+    p = 1
+    while p < n:
+        k = p
+        while k >= 1:
+            for j in range(k % p, n - k, 2 * k):
+                for i in range(min(k, n - j - k)):
+                    if (i + j) // (2 * p) == (i + j + k) // (2 * p):
+                        pairs.append((i + j, i + j + k))
+            k //= 2
+        p *= 2
+    return pairs
+
+
+@inline
+def merge_runs(a: FloatArray, b: FloatArray, n: int, out: FloatArray) -> None:
+    """``out[:n]``: the first ``n`` of the merge of the sorted runs ``a`` and ``b`` (each ended by
+    ``inf`` beyond its values), without branches."""
+    i = 0
+    j = 0
+    for k in range(n):
+        x = a[i]
+        y = b[j]
+        take = x <= y
+        out[k] = x if take else y
+        i += take
+        j += 1 - take
+
+
+@inline
+def sort_day(v: FloatArray, c: int, scratch: FloatArray) -> None:
+    """Sort one day's ``c`` press times ``v[:c]`` in place; ``v[c:16]`` holds ``inf`` (the
+    network sorts 16), ``scratch`` has room for 34. Up to 16: the network; up to 32: two
+    networks and a merge; more (a day far above any rate in use): insertion sort."""
+    if c <= 1:
+        return
+    if c <= 16:
+        sort16(v)
+    elif c <= 32:
+        a, b = scratch[0:17], scratch[17:34]
+        for i in range(16):
+            a[i] = v[i]
+            b[i] = v[16 + i] if 16 + i < c else np.inf
+        a[16] = np.inf
+        b[16] = np.inf
+        sort16(a)
+        sort16(b)
+        merge_runs(a, b, c, v)
+    else:
+        for i in range(1, c):
+            x = v[i]
+            k = i
+            while k > 0 and v[k - 1] > x:
+                v[k] = v[k - 1]
+                k -= 1
+            v[k] = x
+
+
+@njit
+def place_row(
+    counts: IntArray,
+    r: int,
+    u: FloatArray,
+    p: int,
+    placement: tuple[float, npt.NDArray[np.bool_], FloatArray, FloatArray, bool],
+    profile: tuple[FloatArray, FloatArray, FloatArray, IntArray],
+    out: FloatArray,
+    scratch: FloatArray,
+) -> tuple[int, int]:
+    """Row ``r``'s press times, sorted, into ``out[:k]`` (``out`` has 16 slots to spare) from its
+    presses per day ``counts[r]`` and their uniforms ``u[p:]``; returns ``k`` and the next ``p``.
+
+    Press ``i`` of day ``d`` has key ``g + u`` (``g = r * D + d``); its position in the day is
+    ``key - g``, mapped through the inverse day profile (``inv_c`` -> ``inv_f``) when ``shaped``,
+    or, on a ``partial`` day (the first or last, cut by the window), first onto the window's
+    share ``c_lo[d] + u * mass[d]`` of the profile. The time is ``first_day + d + position`` (the
+    float operations of the former global sort of every key, exactly).
+    """
+    first_day, partial, c_lo, mass, shaped = placement
+    inv_c, inv_f, slopes, bins = profile
+    n_days = counts.shape[1]
+    shift = float(r * n_days)
+    col = 0
+    for d in range(n_days):
+        c = counts[r, d]
+        g = float(r * n_days + d)
+        day = float(d)
+        v = out[col:]
+        v[:16] = np.inf  # the network's padding
+        if partial[d] or shaped:
+            cut, lo, share = partial[d], c_lo[d], mass[d]
+            for i in range(c):
+                key = g + u[p + i]
+                x = lo + min(max(key - g, 0.0), 1.0) * share if cut else (key - shift) - day
+                # np.interp(x, inv_c, inv_f): one look-up inside a bin without a knot
+                j = bins[int(x * KNOT_BINS)] if 0.0 <= x < 1.0 else -1
+                if j >= 0 and inv_c[j] != x:
+                    rel = day + (slopes[j] * (x - inv_c[j]) + inv_f[j])
+                else:
+                    rel = day + interp_at(x, inv_c, inv_f, slopes, knot_index(x, inv_c))
+                v[i] = first_day + rel
+        else:
+            for i in range(c):
+                v[i] = first_day + ((g + u[p + i]) - shift)
+        sort_day(v, c, scratch)
+        p += c
+        col += c
+    return col, p
+
+
 @njit
 def place_presses(
     counts: IntArray,
     u: FloatArray,
-    first_day: float,
-    partial: npt.NDArray[np.bool_],
-    c_lo: FloatArray,
-    mass: FloatArray,
-    inv_c: FloatArray,
-    inv_f: FloatArray,
-    shaped: bool,
-    width: int,
+    placement: tuple[float, npt.NDArray[np.bool_], FloatArray, FloatArray, bool],
+    profile: tuple[FloatArray, FloatArray],
+    out: FloatArray,
 ) -> FloatArray:
-    """``(n, width)`` press times from ``counts`` ``(n, D)`` presses per trajectory and calendar
-    day and ``u``, one uniform per press in row-major order of ``counts``.
-
-    Press ``i`` of day ``d`` of row ``r`` has key ``g + u`` (``g = r * D + d``); its position in
-    the day is ``key - g``, mapped through the inverse day profile (``inv_c`` -> ``inv_f``) when
-    ``shaped``, or, on a ``partial`` day (the first or last, cut by the window), first onto the
-    window's share ``c_lo[d] + u * mass[d]`` of the profile. The time is ``first_day + d +
-    position`` (the float operations of the former global sort of every key, exactly); the map
-    is monotone, so sorting a day's times sorts its keys. Each row is sorted, ``inf``-padded.
-    """
-    n, n_days = counts.shape
-    out = np.full((n, width), np.inf)
-    values = np.empty(max(counts.max(), 1) if counts.size else 1)
-    slopes = knot_slopes(inv_c, inv_f)
-    bins = knot_bins(inv_c)
+    """``out`` ``(n, width)``, ``inf``-filled by the caller: each row's press times, sorted
+    (``place_row``), from ``counts`` ``(n, D)`` presses per trajectory and calendar day and
+    ``u``, one uniform per press in row-major order of ``counts``."""
+    inv_c, inv_f = profile
+    tables = (inv_c, inv_f, knot_slopes(inv_c, inv_f), knot_bins(inv_c))
+    row = np.empty(out.shape[1] + 16)
+    scratch = np.empty(34)
     p = 0
-    for r in range(n):
-        col = 0
-        shift = float(r * n_days)
-        for d in range(n_days):
-            c = counts[r, d]
-            g = float(r * n_days + d)
-            day = float(d)
-            for i in range(c):  # each press's time from its key (a monotone map)
-                key = g + u[p + i]
-                if partial[d] or shaped:
-                    if partial[d]:
-                        x = c_lo[d] + min(max(key - g, 0.0), 1.0) * mass[d]
-                    else:
-                        x = (key - shift) - day
-                    # np.interp(x, inv_c, inv_f): one look-up inside a bin without a knot
-                    j = bins[int(x * KNOT_BINS)] if 0.0 <= x < 1.0 else -1
-                    if j >= 0 and inv_c[j] != x:
-                        rel = day + (slopes[j] * (x - inv_c[j]) + inv_f[j])
-                    else:
-                        rel = day + interp_at(x, inv_c, inv_f, slopes, knot_index(x, inv_c))
-                else:
-                    rel = key - shift
-                values[i] = first_day + rel
-            p += c
-            for i in range(c):  # rank sort of the day's few times (no branches to mispredict)
-                v = values[i]
-                rank = 0
-                for m in range(c):
-                    rank += (values[m] < v) | ((values[m] == v) & (m < i))
-                out[r, col + rank] = v
-            col += c
+    for r in range(counts.shape[0]):
+        k, p = place_row(counts, r, u, p, placement, tables, row, scratch)
+        out[r, :k] = row[:k]
     return out
 
 
@@ -236,83 +386,162 @@ def empty_at(
     return bool(programmed + bolus_ml * (max(count - 1, 0) + running) >= limit_ml)
 
 
+GateRules = tuple[int, float, float, float, bool, float]
+"""``(cap, bolus_ml, duration_days, lockout_days, rolling, base_minute)``: a PTM's settings."""
+GateReservoir = tuple[FloatArray, FloatArray, float]
+"""``(times, volumes, limit_ml)``: the programmed curve and the volume that empties the pump."""
+
+
+@njit
+def gate_row(
+    t_row: FloatArray,
+    n_t: int,
+    rules: GateRules,
+    reservoir: tuple[FloatArray, FloatArray, FloatArray, FloatArray, float],
+    ring: FloatArray,
+    grants: FloatArray,
+    decisions: npt.NDArray[np.int8],
+    keep_decisions: bool,
+) -> int:
+    """Decide the presses ``t_row[:n_t]`` (increasing) of one trajectory by ``PtmGate``'s rules,
+    in order; the grant times go to ``grants[:count]`` (which has room for ``n_t``), the codes to
+    ``decisions[:n_t]`` when ``keep_decisions``. Returns the number granted.
+
+    A press is ``RESERVOIR_EMPTY`` when an earlier press was (the reservoir stays empty), or when
+    the programmed volume ``np.interp(t, times, volumes)`` plus the granted boluses delivered by
+    ``t`` (all but the last whole, the last by its running share) reaches ``limit_ml``; else
+    ``BOLUS_RUNNING`` before ``last grant + duration - EPS``; else ``LOCKOUT`` before ``last grant
+    + lockout - EPS``; else ``DAILY_CAP`` when the ``cap``-th most recent grant is inside the day
+    (after ``t - 1 + EPS`` rolling, at or after the pump clock's midnight ``- EPS`` clock); else
+    ``GRANTED``. ``reservoir`` is ``(times, volumes, knot_slopes, day_ceilings, limit_ml)``.
+    """
+    cap, bolus_ml, duration_days, lockout_days, rolling, base_minute = rules
+    times, volumes, slopes, ceilings, limit_ml = reservoir
+    # no press can find the reservoir empty while even its day's ceiling plus every bolus whole
+    # stays below the limit (by a margin far above rounding): the exact sum is skipped
+    guard_ml = limit_ml - 1e-9 * (1.0 + abs(limit_ml))
+    spacing = max(duration_days, lockout_days)  # t < last + spacing - EPS: running or lockout
+    last_day = ceilings.size - 1
+    ring[:] = -np.inf  # the last `cap` grants; ring[slot] is the oldest
+    count, slot, last, oldest = 0, 0, -np.inf, -np.inf
+    locked_until = last + spacing - _EPS_DAYS  # before it: a bolus running or the lockout
+    running_until = last + duration_days - _EPS_DAYS
+    for j in range(n_t):
+        t = t_row[j]
+        locked = t < locked_until
+        # an empty reservoir denies this press and every later one (the volume delivered only
+        # grows): without the decisions, only a press that would be granted needs the check
+        if (keep_decisions or not locked) and (
+            ceilings[min(max(int(t), 0), last_day)] + bolus_ml * count >= guard_ml
+        ):
+            schedule = (times, volumes, slopes)
+            if empty_at(t, count, last, bolus_ml, duration_days, schedule, limit_ml):
+                if keep_decisions:
+                    decisions[j:n_t] = RESERVOIR_EMPTY
+                break
+        if locked:
+            if keep_decisions:
+                decisions[j] = BOLUS_RUNNING if t < running_until else LOCKOUT
+            continue
+        if rolling:
+            capped = oldest > t - 1.0 + _EPS_DAYS
+        else:
+            capped = oldest >= midnight_at_or_before(base_minute, t) - _EPS_DAYS
+        if keep_decisions:
+            decisions[j] = DAILY_CAP if capped else GRANTED
+        if capped:
+            continue
+        grants[count] = t
+        ring[slot] = t
+        count += 1
+        slot = slot + 1 if slot + 1 < cap else 0
+        oldest = ring[slot]
+        last = t
+        locked_until = last + spacing - _EPS_DAYS
+        running_until = last + duration_days - _EPS_DAYS
+    return count
+
+
+@njit
+def reservoir_tables(
+    times: FloatArray, volumes: FloatArray, limit_ml: float
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, float]:
+    """``gate_row``'s ``reservoir``: the curve, its knot slopes, its ``day_ceilings``, the
+    limit."""
+    slopes = knot_slopes(times, volumes)
+    return times, volumes, slopes, day_ceilings(times, volumes, slopes), limit_ml
+
+
+@njit
+def pad_grants(grants: FloatArray, n_granted: IntArray) -> int:
+    """``inf`` after each row's grants up to the widest row's; returns that width."""
+    width = n_granted.max() if n_granted.size else 0
+    for r in range(grants.shape[0]):
+        grants[r, n_granted[r] : width] = np.inf
+    return int(width)
+
+
 @njit
 def gate_rows(
     presses: FloatArray,
-    cap: int,
-    bolus_ml: float,
-    duration_days: float,
-    lockout_days: float,
-    rolling: bool,
-    base_minute: float,
-    times: FloatArray,
-    volumes: FloatArray,
-    limit_ml: float,
+    rules: GateRules,
+    curve: GateReservoir,
     keep_decisions: bool,
-) -> tuple[npt.NDArray[np.int8], FloatArray, IntArray, IntArray]:
-    """Decide every press of every row by ``PtmGate``'s rules, in order, row by row.
-
-    ``presses`` ``(n, J)``: each row's press times, increasing, ``inf``-padded. A press is
-    ``RESERVOIR_EMPTY`` when an earlier press was (the reservoir stays empty), or when the
-    programmed volume ``np.interp(t, times, volumes)`` plus the
-    granted boluses delivered by ``t`` (all but the last whole, the last by its running share)
-    reaches ``limit_ml``; else ``BOLUS_RUNNING`` before ``last grant + duration - EPS``; else
-    ``LOCKOUT`` before ``last grant + lockout - EPS``; else ``DAILY_CAP`` when the ``cap``-th most
-    recent grant is inside the day (after ``t - 1 + EPS`` rolling, at or after the pump clock's
-    midnight ``- EPS`` clock); else ``GRANTED``. Returns the decision codes (``-1`` for padding;
-    ``(0, 0)`` unless ``keep_decisions``), the grant times (compacted, ``inf``-padded), presses
-    and grants per row.
-    """
+    grants: FloatArray,
+) -> tuple[npt.NDArray[np.int8], IntArray, IntArray, int]:
+    """``gate_row`` on every row of ``presses`` ``(n, J)`` (each row's press times, increasing,
+    ``inf``-padded). ``grants`` ``(n, J)`` (the caller's) receives each row's grant times,
+    ``inf``-padded up to the returned width. Returns the decision codes (``-1`` for padding;
+    ``(0, 0)`` unless ``keep_decisions``), presses and grants per row, and that width."""
     n, n_cols = presses.shape
     decisions = np.full((n, n_cols) if keep_decisions else (0, 0), -1, dtype=np.int8)
-    buffer = np.empty((n, n_cols))
+    none = np.empty(0, dtype=np.int8)
+    reservoir = reservoir_tables(*curve)
+    ring = np.empty(rules[0])
     n_presses = np.zeros(n, dtype=np.int64)
     n_granted = np.zeros(n, dtype=np.int64)
-    slopes = knot_slopes(times, volumes)
-    schedule = (times, volumes, slopes)
-    # no press can find the reservoir empty while even its day's ceiling plus every bolus whole
-    # stays below the limit (by a margin far above rounding): the exact sum is skipped
-    ceilings = day_ceilings(times, volumes, slopes)
-    guard_ml = limit_ml - 1e-9 * (1.0 + abs(limit_ml))
-    spacing = max(duration_days, lockout_days)  # t < last + spacing - EPS: running or lockout
-    ring = np.empty(cap)  # the row's last `cap` grants; ring[slot] is the oldest
     for r in range(n):
-        ring[:] = -np.inf
-        count, slot, last, empty, pressed = 0, 0, -np.inf, False, 0
-        for j in range(n_cols):
-            t = presses[r, j]
-            if not np.isfinite(t):
-                break
-            pressed += 1
-            day = min(max(int(t), 0), ceilings.size - 1)
-            if not empty and ceilings[day] + bolus_ml * count >= guard_ml:
-                # near the limit: the exact sum (once empty, every later press is denied)
-                empty = empty_at(t, count, last, bolus_ml, duration_days, schedule, limit_ml)
-            if empty:
-                code = RESERVOIR_EMPTY
-            elif t < last + spacing - _EPS_DAYS:
-                running = t < last + duration_days - _EPS_DAYS
-                code = BOLUS_RUNNING if running else LOCKOUT
-            elif rolling:
-                code = DAILY_CAP if ring[slot] > t - 1.0 + _EPS_DAYS else GRANTED
-            else:
-                midnight = midnight_at_or_before(base_minute, t)
-                code = DAILY_CAP if ring[slot] >= midnight - _EPS_DAYS else GRANTED
-            if code == GRANTED:
-                ring[slot] = t
-                slot = slot + 1 if slot + 1 < cap else 0
-                buffer[r, count] = t
-                count += 1
-                last = t
-            if keep_decisions:
-                decisions[r, j] = code
-        n_presses[r] = pressed
-        n_granted[r] = count
-    width = n_granted.max() if n else 0
-    grants = np.full((n, width), np.inf)
+        n_t = 0
+        while n_t < n_cols and np.isfinite(presses[r, n_t]):
+            n_t += 1
+        codes = decisions[r] if keep_decisions else none
+        n_presses[r] = n_t
+        n_granted[r] = gate_row(
+            presses[r], n_t, rules, reservoir, ring, grants[r], codes, keep_decisions
+        )
+    return decisions, n_presses, n_granted, pad_grants(grants, n_granted)
+
+
+@njit
+def place_and_gate(
+    counts: IntArray,
+    u: FloatArray,
+    placement: tuple[float, npt.NDArray[np.bool_], FloatArray, FloatArray, bool],
+    profile: tuple[FloatArray, FloatArray],
+    rules: GateRules,
+    curve: GateReservoir,
+    grants: FloatArray,
+) -> tuple[IntArray, IntArray, int]:
+    """``place_presses`` then ``gate_rows`` without the ``(n, J)`` press times between them: each
+    row's presses are placed into a buffer that stays in the cache and gated from there.
+    ``grants`` ``(n, J)`` (``J`` the most presses of a row) as in ``gate_rows``; returns the
+    presses and grants per row and the grants' width."""
+    n = counts.shape[0]
+    inv_c, inv_f = profile
+    tables = (inv_c, inv_f, knot_slopes(inv_c, inv_f), knot_bins(inv_c))
+    row = np.empty(grants.shape[1] + 16)
+    scratch = np.empty(34)
+    none = np.empty(0, dtype=np.int8)
+    reservoir = reservoir_tables(*curve)
+    ring = np.empty(rules[0])
+    n_presses = np.zeros(n, dtype=np.int64)
+    n_granted = np.zeros(n, dtype=np.int64)
+    p = 0
     for r in range(n):
-        grants[r, : n_granted[r]] = buffer[r, : n_granted[r]]
-    return decisions, grants, n_presses, n_granted
+        k, p = place_row(counts, r, u, p, placement, tables, row, scratch)
+        n_presses[r] = k
+        n_granted[r] = gate_row(row, k, rules, reservoir, ring, grants[r], none, False)
+    return n_presses, n_granted, pad_grants(grants, n_granted)
 
 
 # ---------------------------------------------------------------- exact crossings

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +23,7 @@ from pumpsim.core.clock import EPS_DAYS, MINUTES_PER_DAY, midnight_before, to_da
 from pumpsim.models import PtmDemand
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 
 def day_grid(origin: dt.datetime, horizon_day: float) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -49,15 +51,63 @@ def profile_knots(demand: PtmDemand) -> tuple[FloatArray, FloatArray, FloatArray
     return fracs, cdf, np.array(inv_f), np.array(inv_c)
 
 
-def random_press_times(
+@dataclass(frozen=True)
+class DrawnPresses:
+    """The random part of ``n`` patients' drawn presses, before they are placed in time: how many
+    fall on each calendar day of the pump clock, one uniform per press, and what places them
+    (``times``; ``ensemble.kernels.grant_drawn_presses`` places and gates them in one pass)."""
+
+    counts: IntArray
+    """``(n, D)`` presses per trajectory and calendar day (C order)."""
+    uniforms: FloatArray
+    """One per press, in row-major order of ``counts``."""
+    first_day: float
+    """The first calendar day's start (days since the origin, ``<= 0``)."""
+    partial: npt.NDArray[np.bool_]
+    """``(D,)``: the first and last day, cut by the window ``[0, horizon)``."""
+    share_lo: FloatArray
+    """``(D,)``: the profile's share of the day before the window starts on that day."""
+    share: FloatArray
+    """``(D,)``: the profile's share of the day inside the window."""
+    inv_c: FloatArray
+    inv_f: FloatArray
+    """The inverse day profile's knots (cumulative share -> day fraction)."""
+
+    @property
+    def n(self) -> int:
+        return int(self.counts.shape[0])
+
+    @property
+    def per_row(self) -> IntArray:
+        """Presses per trajectory."""
+        return np.asarray(self.counts.sum(axis=1), dtype=np.int64)
+
+    def placement(self) -> tuple[float, npt.NDArray[np.bool_], FloatArray, FloatArray, bool]:
+        """The placement arguments of the compiled kernels."""
+        shaped = not (self.inv_c.size == 2 and self.inv_f[0] == 0.0 and self.inv_f[1] == 1.0)
+        return self.first_day, self.partial, self.share_lo, self.share, shaped
+
+    def times(self) -> FloatArray:
+        """``(n, J)`` press times, each row sorted, ``inf``-padded."""
+        from pumpsim.schedule._kernels import place_presses  # loads numba on first use
+
+        width = int(self.per_row.max()) if self.n else 0
+        out = np.full((self.n, width), np.inf)  # NumPy's allocation: huge pages, no page faults
+        return place_presses(
+            self.counts, self.uniforms, self.placement(), (self.inv_c, self.inv_f), out
+        )
+
+
+def draw_presses(
     demand: PtmDemand,
     origin: dt.datetime,
     horizon_day: float,
     rng: np.random.Generator,
     n: int,
     rate_shape: float | None = None,
-) -> FloatArray:
-    """Draw ``(n, J)`` press times: Poisson per calendar day, placed by the day profile."""
+) -> DrawnPresses:
+    """Draw ``n`` patients' presses: Poisson per calendar day, one uniform each (to place them
+    by the day profile)."""
     assert demand.presses_per_day is not None
     starts, lo, hi = day_grid(origin, horizon_day)
     fracs, cdf, inv_f, inv_c = profile_knots(demand)
@@ -69,26 +119,30 @@ def random_press_times(
     if demand.daily_cv > 0:
         shape = 1.0 / demand.daily_cv**2
         mean = mean * rng.gamma(shape, 1.0 / shape, (n, starts.size))
-    counts = rng.poisson(mean)
-    per_row = counts.sum(axis=1)
-    width = int(per_row.max()) if n else 0
-    u = rng.random(int(per_row.sum()))
-    from pumpsim.schedule._kernels import place_presses  # loads numba on first use
-
-    shaped = not (inv_c.size == 2 and inv_f[0] == 0.0 and inv_f[1] == 1.0)
-    partial = (lo > 0) | (hi < 1)  # first / last day: only [0, horizon)
-    return place_presses(
-        np.ascontiguousarray(counts, dtype=np.int64),
-        u,
-        float(starts[0]) if starts.size else 0.0,
-        partial,
-        c_lo,
-        mass,
-        inv_c,
-        inv_f,
-        shaped,
-        width,
+    counts = np.ascontiguousarray(rng.poisson(mean), dtype=np.int64)
+    u = rng.random(int(counts.sum()))
+    return DrawnPresses(
+        counts=counts,
+        uniforms=u,
+        first_day=float(starts[0]) if starts.size else 0.0,
+        partial=(lo > 0) | (hi < 1),  # first / last day: only [0, horizon)
+        share_lo=c_lo,
+        share=mass,
+        inv_c=inv_c,
+        inv_f=inv_f,
     )
+
+
+def random_press_times(
+    demand: PtmDemand,
+    origin: dt.datetime,
+    horizon_day: float,
+    rng: np.random.Generator,
+    n: int,
+    rate_shape: float | None = None,
+) -> FloatArray:
+    """Draw ``(n, J)`` press times: Poisson per calendar day, placed by the day profile."""
+    return draw_presses(demand, origin, horizon_day, rng, n, rate_shape).times()
 
 
 def logged_press_times(

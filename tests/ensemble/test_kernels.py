@@ -1,20 +1,34 @@
 """The compiled kernels (schedule._kernels) on hand-made cases: PtmGate's rules at their edges
 (lockout, the daily cap at the pump clock's midnight, a bolus still running, the reservoir
-empty), exact crossings inside a bolus, and press placement equal to a global sort of keys."""
+empty), exact crossings inside a bolus, press placement equal to a global sort of keys, the
+sorting network of a day's presses, and placing-and-gating in one pass equal to the two
+steps."""
 
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import math
+import re
 
+import numba
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pumpsim.core.clock import EPS_DAYS, MINUTES_PER_DAY
-from pumpsim.ensemble.kernels import DECISIONS, NO_PRESS, delivered_crossing, gate_presses
+from pumpsim.ensemble.kernels import (
+    DECISIONS,
+    NO_PRESS,
+    delivered_crossing,
+    gate_presses,
+    grant_drawn_presses,
+    grant_presses,
+)
 from pumpsim.models import DemandWindow, FlexStep, Program, PtmDemand, PtmSettings
 from pumpsim.schedule import _kernels
-from pumpsim.schedule.presses import day_grid, profile_knots, random_press_times
+from pumpsim.schedule.presses import day_grid, draw_presses, profile_knots, random_press_times
 from pumpsim.schedule.ptm import PtmGate
 from pumpsim.schedule.segments import CumulativeSchedule
 
@@ -221,3 +235,92 @@ def test_placement_equals_a_global_sort_of_every_key(
     finite = got[np.isfinite(got)]
     assert finite.min() >= 0.0 and finite.max() < horizon
     assert np.all(np.diff(np.where(np.isfinite(got), got, 1e9), axis=1) >= 0)
+
+
+# ---------------------------------------------------------------- sorting a day's presses
+def test_sort16_is_batchers_network_and_sorts_every_zero_one_input() -> None:
+    """The unrolled network is Batcher's odd-even merge sort of 16 (the compare-exchanges of
+    its source, in order, are ``batcher_pairs(16)``), and it sorts all 2**16 inputs of zeros
+    and ones, so by the 0-1 principle it sorts every input."""
+    source = inspect.getsource(_kernels.sort16.py_func)
+    pairs = [
+        (int(i), int(j))
+        for i, j, i2, j2, i3, j3 in re.findall(
+            r"a(\d+), a(\d+) = min\(a(\d+), a(\d+)\), max\(a(\d+), a(\d+)\)", source
+        )
+        if (i, j) == (i2, j2) == (i3, j3)
+    ]
+    assert pairs == _kernels.batcher_pairs(16)
+    assert len(pairs) == 63
+    bits = (np.arange(2**16)[:, None] >> np.arange(16)) & 1
+    for row in bits.astype(float):
+        v = row.copy()
+        _kernels.sort16(v)
+        assert np.array_equal(v, np.sort(row))
+
+
+@numba.njit(cache=True)
+def _sort_day(v: np.ndarray, c: int, scratch: np.ndarray) -> None:
+    """``_kernels.sort_day`` (inlined into its callers) called from Python."""
+    _kernels.sort_day(v, c, scratch)
+
+
+@pytest.mark.parametrize("c", [0, 1, 2, 7, 15, 16, 17, 24, 31, 32, 33, 40, 64])
+def test_sort_day_sorts_every_size_with_ties(c: int) -> None:
+    """Up to 16 (the network on ``inf`` padding), up to 32 (two networks and a merge) and
+    beyond (insertion): the day's times come out as ``np.sort`` gives them, ties included."""
+    rng = np.random.default_rng(c)
+    for values in (rng.random(c), rng.integers(0, 4, c).astype(float)):
+        v = np.full(max(c, 16), np.inf)
+        v[:c] = values
+        _sort_day(v, c, np.full(34, np.nan))
+        assert np.array_equal(v[:c], np.sort(values))
+
+
+# ---------------------------------------------------------------- placing and gating at once
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    presses_per_day=st.sampled_from([0.5, 3.0, 12.0, 30.0]),
+    lockout_minutes=st.sampled_from([0, 10, 60, 180]),
+    cap=st.integers(0, 12),
+    rolling=st.booleans(),
+    volume_ml=st.sampled_from([0.3, 2.0, 40.0]),
+    minute=st.integers(0, 1439),
+)
+def test_place_and_gate_equals_placing_then_gating(
+    seed: int,
+    presses_per_day: float,
+    lockout_minutes: int,
+    cap: int,
+    rolling: bool,
+    volume_ml: float,
+    minute: int,
+) -> None:
+    """``grant_drawn_presses`` (one pass, row by row) gives bit for bit the grants, presses and
+    grants per row of ``grant_presses`` on the placed times, for shaped and flat days, clock
+    and rolling caps, no bolus allowed, and reservoirs that empty inside the window."""
+    origin = dt.datetime(2026, 3, 2) + dt.timedelta(minutes=minute)
+    profile = PROFILE if seed % 2 else ()
+    demand = PtmDemand(presses_per_day=presses_per_day, profile=profile, daily_cv=0.3)
+    s = PtmSettings(
+        bolus_volume_ml=0.05,
+        duration_days=10 * MINUTE,
+        lockout_days=lockout_minutes * MINUTE,
+        max_per_day=cap,
+        day_definition="rolling" if rolling else "clock",
+    )
+    schedule = CumulativeSchedule.for_program(
+        Program.simple(0.4), origin=origin, start_day=0.0, end_day=12.0, program_start_day=0.0
+    )
+    drawn = draw_presses(demand, origin, 11.75, np.random.default_rng(seed), 64)
+    gate = {
+        "base_minute": float(minute),
+        "schedule": schedule,
+        "volume_ml": volume_ml,
+        "empty_threshold_ml": 0.1,
+    }
+    fused = grant_drawn_presses(drawn, s, **gate)  # type: ignore[arg-type]
+    apart = grant_presses(drawn.times(), s, **gate)  # type: ignore[arg-type]
+    for a, b in zip(fused, apart, strict=True):
+        assert a.shape == b.shape and np.array_equal(a, b)
