@@ -10,10 +10,14 @@ STAMP  := $(VENV)/.installed-stamp
 # tests drive it with Playwright). Installed here so that `make test` needs nothing beforehand.
 CHROMIUM ?= /usr/bin/chromium
 
+# uv installs the same packages as pip (the same resolver inputs: PyPI, pyproject.toml) in about
+# a quarter of the time, downloading in parallel; if uv cannot be had, pip does it.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	( $(BIN)/python -m pip install --quiet uv \
+		&& $(BIN)/uv pip install --python $(BIN)/python --quiet -e '.[test]' ) \
+		|| $(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)

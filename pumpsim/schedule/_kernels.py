@@ -245,19 +245,7 @@ def sort_day(v: FloatArray, c: int, scratch: FloatArray) -> None:
     networks and a merge; more (a day far above any rate in use): insertion sort."""
     if c <= 1:
         return
-    if c <= 16:
-        sort16(v)
-    elif c <= 32:
-        a, b = scratch[0:17], scratch[17:34]
-        for i in range(16):
-            a[i] = v[i]
-            b[i] = v[16 + i] if 16 + i < c else np.inf
-        a[16] = np.inf
-        b[16] = np.inf
-        sort16(a)
-        sort16(b)
-        merge_runs(a, b, c, v)
-    else:
+    if c > 32:
         for i in range(1, c):
             x = v[i]
             k = i
@@ -265,6 +253,18 @@ def sort_day(v: FloatArray, c: int, scratch: FloatArray) -> None:
                 v[k] = v[k - 1]
                 k -= 1
             v[k] = x
+        return
+    two = c > 16
+    if two:  # two runs of 16, each ended by inf, in the scratch
+        for i in range(16):
+            scratch[i] = v[i]
+            scratch[17 + i] = v[16 + i] if 16 + i < c else np.inf
+        scratch[16] = np.inf
+        scratch[33] = np.inf
+    for h in range(2 if two else 1):  # one call site: numba inlines the network once
+        sort16(scratch[17 * h : 17 * h + 17] if two else v)
+    if two:
+        merge_runs(scratch[0:17], scratch[17:34], c, v)
 
 
 @njit
