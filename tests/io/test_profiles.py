@@ -1,8 +1,10 @@
-"""Profile loading: every validation rule has a failing example, checked through the library, a
-real ``python -m pumpsim check`` subprocess and typer's test runner; shipped profiles round-trip."""
+"""Profile loading: every validation rule has a failing example, checked through the library,
+typer's test runner and one real ``python -m pumpsim check`` of them all; shipped profiles
+round-trip."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -251,16 +253,30 @@ def test_bad_profile_cli_runner(spec: Any, field: str, value: str, tmp_path: Pat
     assert str(path) in text and f"{field}:" in text and value in text, text
 
 
-@pytest.mark.parametrize(("spec", "field", "value"), [c[1:] for c in BAD], ids=[c[0] for c in BAD])
-def test_bad_profile_subprocess(spec: Any, field: str, value: str, tmp_path: Path) -> None:
-    """Through a real ``python -m pumpsim check``: exit 2, one message on stderr, no traceback."""
-    path = _write_case(spec, tmp_path)
-    proc = run_subprocess("check", str(path))
-    text = flat(proc.stderr)
+def test_every_bad_profile_in_one_real_process(tmp_path: Path) -> None:
+    """Every case through one real ``python -m pumpsim check`` of all the files at once (a
+    process start costs about a second, not worth paying per case): exit 2, no traceback, and
+    for each file one message on stderr that starts with its path and names its field and
+    value."""
+    cases = []
+    for name, spec, field, value in BAD:
+        folder = tmp_path / name
+        folder.mkdir()
+        cases.append((_write_case(spec, folder), field, value))
+    proc = run_subprocess("check", *[str(path) for path, _, _ in cases])
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
-    assert text.startswith(f"error: {path}: invalid input"), text
-    assert f"{field}:" in text and value in text, text
+    assert proc.stdout.startswith(f"0 of {len(BAD)} profile(s) valid."), proc.stdout
+    messages = {
+        block.split(": invalid input", 1)[0].removeprefix("error: "): flat(block)
+        for block in re.split(r"(?m)^(?=error: )", proc.stderr)
+        if block.startswith("error: ")
+    }
+    assert sorted(messages) == sorted(str(path) for path, _, _ in cases)
+    for path, field, value in cases:
+        text = messages[str(path)]
+        assert text.startswith(f"error: {path}: invalid input"), text
+        assert f"{field}:" in text and value in text, text
 
 
 def test_all_problems_of_one_file_are_reported_together(write_profile: Callable[..., Path]) -> None:
