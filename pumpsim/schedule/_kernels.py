@@ -267,13 +267,18 @@ def sort_day(v: FloatArray, c: int, scratch: FloatArray) -> None:
         merge_runs(scratch[0:17], scratch[17:34], c, v)
 
 
+Placement = tuple[float, npt.NDArray[np.bool_], FloatArray, FloatArray, bool]
+"""``(first_day, partial, c_lo, mass, shaped)``: where a chunk's calendar days lie
+(``schedule.presses.DrawnPresses.placement``)."""
+
+
 @njit
 def place_row(
     counts: IntArray,
     r: int,
     u: FloatArray,
     p: int,
-    placement: tuple[float, npt.NDArray[np.bool_], FloatArray, FloatArray, bool],
+    placement: Placement,
     profile: tuple[FloatArray, FloatArray, FloatArray, IntArray],
     out: FloatArray,
     scratch: FloatArray,
@@ -323,7 +328,7 @@ def place_row(
 def place_presses(
     counts: IntArray,
     u: FloatArray,
-    placement: tuple[float, npt.NDArray[np.bool_], FloatArray, FloatArray, bool],
+    placement: Placement,
     profile: tuple[FloatArray, FloatArray],
     out: FloatArray,
 ) -> FloatArray:
@@ -516,7 +521,7 @@ def gate_rows(
 def place_and_gate(
     counts: IntArray,
     u: FloatArray,
-    placement: tuple[float, npt.NDArray[np.bool_], FloatArray, FloatArray, bool],
+    placement: Placement,
     profile: tuple[FloatArray, FloatArray],
     rules: GateRules,
     curve: GateReservoir,
