@@ -67,3 +67,27 @@ def run_subprocess(*args: str) -> subprocess.CompletedProcess[str]:
 def flat(text: str) -> str:
     """Collapse whitespace (rich wraps long lines at the terminal width)."""
     return " ".join(text.split())
+
+
+SLOWEST_FIRST = (
+    "tests/packaging/test_wheel.py",
+    "tests/ensemble/test_engines_agree.py",
+    "tests/teaching/test_scenarios.py",
+    "tests/engine/test_engine_invariants.py",
+)
+"""The modules that take the longest (``--durations``: building and installing the wheel and
+compiling the kernels in a fresh environment; 10,000 SimPy runs per engine check; every teaching
+scenario; the drawn engine scenarios). ``make test`` hands whole files to its two workers
+(``--dist loadfile``) in collection order, so these go first and the short files fill in
+around them instead of one worker finishing a long file alone at the end."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run ``SLOWEST_FIRST`` before the rest, each module's tests in their own order."""
+    rank = {path: i for i, path in enumerate(SLOWEST_FIRST)}
+
+    def key(item: pytest.Item) -> int:
+        path = Path(str(item.fspath)).resolve().relative_to(REPO).as_posix()
+        return rank.get(path, len(rank))
+
+    items.sort(key=key)  # stable: every other module keeps its place
