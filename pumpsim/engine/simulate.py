@@ -108,7 +108,7 @@ def patient_press_times(
         if end <= start:
             continue
         drawn = press_times(demand, origin, end, rng)[0]
-        presses.extend(t for t in drawn[np.isfinite(drawn)].tolist() if t >= start)
+        presses.extend(drawn[np.isfinite(drawn) & (drawn >= start)].tolist())
     return sorted(presses)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from bisect import bisect_right
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Literal
@@ -79,12 +80,9 @@ class PtmGate:
             since = t - 1.0 + EPS_DAYS  # counted: g > since
         else:
             since = math.nextafter(self.midnight_before(t) - EPS_DAYS, -math.inf)
-        count = 0
-        for g in reversed(grants):  # grants are in time order: count back to ``since``
-            if g <= since:
-                break
-            count += 1
-        return count
+        if not grants or grants[0] > since:  # the usual case: every grant kept counts
+            return len(grants)
+        return len(grants) - bisect_right(grants, since)  # grants are in time order
 
     def midnight_before(self, t: float) -> float:
         """The pump clock's last midnight at or before ``t`` (days since origin)."""
