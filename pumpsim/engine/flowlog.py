@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import struct
 from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING
@@ -133,7 +134,8 @@ class FlowLog:
         if not values:
             return
         tips, self.tips = self.tips, {}
-        table = np.fromiter(values, dtype=np.float64, count=len(values)).reshape(-1, FIELDS)
+        packed = struct.pack(f"{len(values)}d", *values)  # the quickest way from floats to NumPy
+        table = np.frombuffer(packed, dtype=np.float64).reshape(-1, FIELDS)
         values.clear()  # cleared in place: the engine appends to this very list
         t0 = table[:, 0]
         t1 = np.append(t0[1:], end)
@@ -157,7 +159,7 @@ class FlowLog:
         ends = t1 + TOLERANCE_DAYS
         for first in range(k0, k1 + 1, SAMPLE_CHUNK):  # bounded arrays, however dense the grid
             days = np.arange(first, min(first + SAMPLE_CHUNK, k1 + 1)) * interval
-            owner = np.searchsorted(ends, days, side="left")
+            owner = _first_ending_at_or_after(ends, days)
             start = t0[owner]
             calc0, actual0, motor, outflow = (table[owner, i] for i in (1, 2, 3, 4))
             calc = np.maximum(0.0, calc0 - motor * (days - start))
@@ -202,7 +204,19 @@ class FlowLog:
             for name, (mass, present) in tip_mg.items()
         ]
         indices = day[starts].tolist()
-        dose_days, bolus_days = _day_doses(dose, len(indices))
+        self._book_days(indices, delivered, bolus, gaps, *_day_doses(dose, len(indices)))
+
+    def _book_days(
+        self,
+        indices: list[int],
+        delivered: list[float],
+        bolus: list[float],
+        gaps: list[float],
+        dose_days: list[dict[str, float]],
+        bolus_days: list[dict[str, float]],
+    ) -> None:
+        """Add each day's totals of the batch to its record (a new one, or the day the previous
+        batch ended in)."""
         days = self._days
         first, fromordinal = self._first_ordinal, dt.date.fromordinal
         for index, deliv, bol, gap, dose_mg, bolus_dose_mg in zip(
@@ -284,3 +298,14 @@ def _day_doses(
                 if bolus_mg > 0:
                     day_bolus[name] = bolus_mg
     return dose_days, bolus_days
+
+
+def _first_ending_at_or_after(ends: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """For each of the sorted ``points``, the index of the first of the sorted ``ends`` at or
+    after it: ``np.searchsorted(ends, points, side="left")``. With fewer ends than points it
+    is worked out from the ends' side (each end's place among the points, then a running
+    count), which takes fewer comparisons and gives the same indices."""
+    if ends.size >= points.size:
+        return np.searchsorted(ends, points, side="left")
+    places = np.searchsorted(points, ends, side="right")  # points at or before each end
+    return np.cumsum(np.bincount(places, minlength=points.size + 1))[: points.size]
