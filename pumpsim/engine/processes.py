@@ -13,7 +13,7 @@ from heapq import heappush
 from typing import Any
 
 import simpy
-from simpy.events import NORMAL
+from simpy.events import NORMAL, Timeout
 
 from pumpsim.core.clock import EPS_DAYS, MINUTES_PER_DAY, to_days
 from pumpsim.engine.pump import FAR_MARGIN_DAYS, TOLERANCE_DAYS, PumpModel
@@ -110,12 +110,16 @@ class Clock:
 
     def _set_timer(self, at: float, now: float) -> None:
         """Ring at ``at``: ``env.timeout(at - now, at)`` with ``_ring`` as its callback, written
-        out (a ``_Timer`` put on SimPy's queue at the time the timeout would have had)."""
+        out (the same ``Timeout``, put on SimPy's queue at the same time, ``now + (at - now)``,
+        without the frames of its ``__init__`` and of ``env.schedule``)."""
         self._timers.add(at)
         env = self.env
-        timer = _new_timer(_Timer)
+        timer = _new_timer(Timeout)  # set up as Timeout.__init__ does, in the same order
+        timer.env = env
         timer.callbacks = [self._ring_callback]
         timer._value = at
+        timer._delay = at - now
+        timer._ok = True
         heappush(env._queue, (now + (at - now), NORMAL, next(env._eid), timer))
 
     def _ring(self, timer: simpy.Event) -> None:
@@ -125,15 +129,9 @@ class Clock:
             self.poke()
 
 
-class _Timer(simpy.Event):
-    """The clock's timer: a triggered event holding its wake time, nothing else (SimPy's step
-    reads only ``callbacks`` and ``_ok``)."""
-
-    _ok = True
-
-
 _new_timer = object.__new__
-"""Makes a ``_Timer`` without calling ``__init__`` (its fields are set by ``_set_timer``)."""
+"""Makes the clock's ``Timeout`` without calling its ``__init__`` (``Clock._set_timer`` sets
+its fields and puts it on the queue itself)."""
 
 
 def basal_schedule(env: simpy.Environment, pump: PumpModel, clock: Clock, end_day: float) -> Proc:

@@ -73,6 +73,7 @@ class PumpModel:
     # slots, not an instance dict: the event loop reads and writes these at every event, and
     # an instance with this many attributes would otherwise fall back to dict lookups
     __slots__ = (
+        "_bolus_days",
         "_bolus_rate",
         "_bolus_settings",
         "_empty_threshold_ml",
@@ -228,7 +229,7 @@ class PumpModel:
         look at them (they are rare, and those three run at every event)."""
         self._labelled: Infusate | None = None
         self._bolus_settings: PtmSettings | None = None
-        self._bolus_rate = 0.0
+        self._bolus_rate = self._bolus_days = 0.0
         self._label = ""
         self.therapy_prescribed = False
         self.context = 0.0
@@ -828,10 +829,11 @@ class PumpModel:
         self._changed_now()
 
     def start_ptm_bolus(self, settings: PtmSettings) -> None:
-        if settings is not self._bolus_settings:  # the rate is worked out once per settings
-            self._bolus_settings, self._bolus_rate = settings, settings.rate_ml_per_day
+        if settings is not self._bolus_settings:  # read once per settings
+            self._bolus_settings = settings
+            self._bolus_rate, self._bolus_days = settings.rate_ml_per_day, settings.duration_days
         self.ptm_rate = self._bolus_rate
-        self.ptm_until = self.t + settings.duration_days
+        self.ptm_until = self.t + self._bolus_days
         self.refresh_rates()
 
     def stall(self, until: float) -> None:
