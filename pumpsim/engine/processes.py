@@ -134,6 +134,27 @@ _new_timer = object.__new__
 its fields and puts it on the queue itself)."""
 
 
+def quick_timeouts(env: simpy.Environment) -> None:
+    """Give ``env`` an ``env.timeout`` that makes the very ``Timeout`` SimPy's does, put on the
+    queue at the same time with the same priority and order, without the frames of
+    ``Timeout.__init__`` and ``env.schedule`` (the processes wait on one at every event)."""
+    queue, eid = env._queue, env._eid
+
+    def timeout(delay: float = 0, value: Any = None) -> Timeout:
+        if delay < 0:
+            raise ValueError(f"Negative delay {delay}")
+        event = _new_timer(Timeout)  # the fields in Timeout.__init__'s order
+        event.env = env
+        event.callbacks = []
+        event._value = value
+        event._delay = delay
+        event._ok = True
+        heappush(queue, (env._now + delay, NORMAL, next(eid), event))
+        return event
+
+    env.timeout = timeout  # type: ignore[method-assign]
+
+
 def basal_schedule(env: simpy.Environment, pump: PumpModel, clock: Clock, end_day: float) -> Proc:
     """Set the basal and periodic-bolus rates segment by segment from the running program.
 

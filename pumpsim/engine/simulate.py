@@ -13,6 +13,7 @@ from pumpsim.engine.processes import (
     basal_schedule,
     interventions,
     patient,
+    quick_timeouts,
 )
 from pumpsim.engine.pump import PumpModel
 from pumpsim.engine.trace import Balance, Trace
@@ -66,6 +67,7 @@ def simulate(
     trace.samples.interval_days = sample_every_days
     pump = PumpModel(therapy, trace, factor, sample_sink=on_samples)
     env = simpy.Environment()
+    quick_timeouts(env)
     clock = Clock(env, pump, float(days))
     basal = env.process(basal_schedule(env, pump, clock, float(days)))
 
