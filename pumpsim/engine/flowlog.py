@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import struct
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -69,7 +71,8 @@ class FlowLog:
         origin = trace.origin
         self._origin_minute = origin_minute(origin)
         self._next_sample_index = 0
-        self._days: list[DaySummary] = []
+        self._days = trace.daily
+        """The trace's daily records, in day order (day ``i`` at index ``i``)."""
         self._first_ordinal = origin.date().toordinal()
 
     def context(self, leaking: bool, prescribed: bool, composition: Composition) -> int:
@@ -98,24 +101,31 @@ class FlowLog:
         while len(days) <= index:
             record = DaySummary(date=dt.date.fromordinal(self._first_ordinal + len(days)))
             days.append(record)
-            self.trace.daily.append(record)
         return days[index]
 
     def count_presses(self, presses: Sequence[PtmPress]) -> None:
         """Add each day's granted and denied PTM presses to its record."""
         if not presses:
             return
-        day_column, decisions, _ = zip(*presses, strict=True)  # PtmPress is a tuple
-        days = np.array(day_column)
-        granted = np.fromiter((d == "granted" for d in decisions), dtype=bool, count=len(decisions))
+        n = len(presses)
+        days = np.fromiter(map(itemgetter(0), presses), dtype=np.float64, count=n)
+        decisions = map(itemgetter(1), presses)
+        granted = np.fromiter(map("granted".__eq__, decisions), dtype=bool, count=n)
         index = self._day_of(days)
         pressed = np.bincount(index)
         granted_per_day = np.bincount(index, weights=granted, minlength=pressed.size)
-        for day in np.flatnonzero(pressed).tolist():
-            record = self.day(day)
-            n_granted = int(granted_per_day[day])
+        with_presses = np.flatnonzero(pressed)
+        self.day(int(with_presses[-1]))
+        records = self._days
+        for day, n_pressed, n_granted in zip(
+            with_presses.tolist(),
+            pressed[with_presses].tolist(),
+            granted_per_day[with_presses].astype(np.intp).tolist(),
+            strict=True,
+        ):
+            record = records[day]
             record.ptm_granted += n_granted
-            record.ptm_denied += int(pressed[day]) - n_granted
+            record.ptm_denied += n_pressed - n_granted
 
     # ------------------------------------------------------------------ batches
     def flush(self, end: float) -> None:
@@ -124,7 +134,8 @@ class FlowLog:
         if not values:
             return
         tips, self.tips = self.tips, {}
-        table = np.fromiter(values, dtype=np.float64, count=len(values)).reshape(-1, FIELDS)
+        packed = struct.pack(f"{len(values)}d", *values)  # the quickest way from floats to NumPy
+        table = np.frombuffer(packed, dtype=np.float64).reshape(-1, FIELDS)
         values.clear()  # cleared in place: the engine appends to this very list
         t0 = table[:, 0]
         t1 = np.append(t0[1:], end)
@@ -148,7 +159,7 @@ class FlowLog:
         ends = t1 + TOLERANCE_DAYS
         for first in range(k0, k1 + 1, SAMPLE_CHUNK):  # bounded arrays, however dense the grid
             days = np.arange(first, min(first + SAMPLE_CHUNK, k1 + 1)) * interval
-            owner = np.searchsorted(ends, days, side="left")
+            owner = _first_ending_at_or_after(ends, days)
             start = t0[owner]
             calc0, actual0, motor, outflow = (table[owner, i] for i in (1, 2, 3, 4))
             calc = np.maximum(0.0, calc0 - motor * (days - start))
@@ -171,7 +182,7 @@ class FlowLog:
         leaked_ml = volume - tip_ml
         no_therapy = np.where((tip_ml <= 0) & prescribed, t1 - t0, 0.0)
         day = self._day_of(0.5 * (t0 + t1))  # stretches never cross a midnight
-        starts = np.flatnonzero(np.r_[True, day[1:] != day[:-1]])
+        starts = np.concatenate((_FIRST, np.flatnonzero(day[1:] != day[:-1]) + 1))
         delivered = np.add.reduceat(tip_ml, starts).tolist()
         bolus = np.add.reduceat(tip_ml * share, starts).tolist()
         gaps = np.add.reduceat(no_therapy, starts).tolist()
@@ -193,37 +204,42 @@ class FlowLog:
             for name, (mass, present) in tip_mg.items()
         ]
         indices = day[starts].tolist()
-        dose_days: list[dict[str, float]] = [{} for _ in indices]
-        bolus_days: list[dict[str, float]] = [{} for _ in indices]
-        for name, total, bolus_total, present in dose:
-            for day_dose, day_bolus, mg, bolus_mg, here in zip(
-                dose_days, bolus_days, total, bolus_total, present, strict=True
-            ):
-                if here:
-                    day_dose[name] = mg
-                    if bolus_mg > 0:
-                        day_bolus[name] = bolus_mg
+        self._book_days(indices, delivered, bolus, gaps, *_day_doses(dose, len(indices)))
+
+    def _book_days(
+        self,
+        indices: list[int],
+        delivered: list[float],
+        bolus: list[float],
+        gaps: list[float],
+        dose_days: list[dict[str, float]],
+        bolus_days: list[dict[str, float]],
+    ) -> None:
+        """Add each day's totals of the batch to its record (a new one, or the day the previous
+        batch ended in)."""
         days = self._days
-        for k, index in enumerate(indices):
-            dose_mg, bolus_dose_mg = dose_days[k], bolus_days[k]
+        first, fromordinal = self._first_ordinal, dt.date.fromordinal
+        for index, deliv, bol, gap, dose_mg, bolus_dose_mg in zip(
+            indices, delivered, bolus, gaps, dose_days, bolus_days, strict=True
+        ):
             if index == len(days):  # a new day: the usual case
-                record = DaySummary(
-                    dt.date.fromordinal(self._first_ordinal + index),
-                    delivered[k],
-                    delivered[k] - bolus[k],
-                    bolus[k],
-                    dose_mg,
-                    bolus_dose_mg,
-                    no_therapy_days=gaps[k],
+                days.append(
+                    DaySummary(
+                        fromordinal(first + index),
+                        deliv,
+                        deliv - bol,
+                        bol,
+                        dose_mg,
+                        bolus_dose_mg,
+                        no_therapy_days=gap,
+                    )
                 )
-                days.append(record)
-                self.trace.daily.append(record)
                 continue
             record = self.day(index)  # a day that began in the previous batch
-            record.delivered_ml += delivered[k]
-            record.bolus_ml += bolus[k]
-            record.basal_ml += delivered[k] - bolus[k]
-            record.no_therapy_days += gaps[k]
+            record.delivered_ml += deliv
+            record.bolus_ml += bol
+            record.basal_ml += deliv - bol
+            record.no_therapy_days += gap
             for name, mg in dose_mg.items():
                 record.dose_mg[name] = record.dose_mg.get(name, 0.0) + mg
             for name, mg in bolus_dose_mg.items():
@@ -256,3 +272,40 @@ class FlowLog:
             tip_mg[name] = (mass, present)
             leaked_mg[name] = (leaked_ml * conc, has & (leaked_ml > 0))
         return tip_mg, leaked_mg
+
+
+_FIRST = np.zeros(1, dtype=np.intp)
+
+
+def _day_doses(
+    dose: list[tuple[str, list[float], list[float], list[bool]]], n_days: int
+) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+    """Per day: the dose and the bolus dose of each drug present (mg), keyed in drug order,
+    from per drug (name, day totals, day bolus totals, present on the day)."""
+    if not dose:
+        return [{} for _ in range(n_days)], [{} for _ in range(n_days)]
+    name, total, bolus_total, present = dose[0]
+    dose_days = [{name: mg} if here else {} for mg, here in zip(total, present, strict=True)]
+    bolus_days = [
+        {name: mg} if here and mg > 0 else {} for mg, here in zip(bolus_total, present, strict=True)
+    ]
+    for name, total, bolus_total, present in dose[1:]:
+        for day_dose, day_bolus, mg, bolus_mg, here in zip(
+            dose_days, bolus_days, total, bolus_total, present, strict=True
+        ):
+            if here:
+                day_dose[name] = mg
+                if bolus_mg > 0:
+                    day_bolus[name] = bolus_mg
+    return dose_days, bolus_days
+
+
+def _first_ending_at_or_after(ends: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """For each of the sorted ``points``, the index of the first of the sorted ``ends`` at or
+    after it: ``np.searchsorted(ends, points, side="left")``. With fewer ends than points it
+    is worked out from the ends' side (each end's place among the points, then a running
+    count), which takes fewer comparisons and gives the same indices."""
+    if ends.size >= points.size:
+        return np.searchsorted(ends, points, side="left")
+    places = np.searchsorted(points, ends, side="right")  # points at or before each end
+    return np.cumsum(np.bincount(places, minlength=points.size + 1))[: points.size]

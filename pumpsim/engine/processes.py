@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator, Sequence
+from heapq import heappush
 from typing import Any
 
 import simpy
+from simpy.events import NORMAL, Timeout
 
-from pumpsim.core.clock import MINUTES_PER_DAY, to_days
-from pumpsim.engine.pump import TOLERANCE_DAYS, PumpModel
+from pumpsim.core.clock import EPS_DAYS, MINUTES_PER_DAY, to_days
+from pumpsim.engine.pump import FAR_MARGIN_DAYS, TOLERANCE_DAYS, PumpModel
 from pumpsim.engine.trace import PtmPress
 from pumpsim.models.timeline import (
     CatheterDisconnection,
@@ -70,12 +72,12 @@ class Clock:
     def poke(self) -> None:
         """A rate changed now: bring the pump up to now and arrange the next look.
 
-        It runs at every event, so ``PumpModel.catch_up`` is written out here and SimPy's clock
-        is read as ``env._now`` (what the ``env.now`` property returns)."""
+        It runs at every event, so ``PumpModel.catch_up`` is written out here, SimPy's clock
+        is read as ``env._now`` (what the ``env.now`` property returns) and the short path of
+        ``PumpModel.next_crossing`` (no threshold within reach) is written out too."""
         if self._done:
             return
-        env = self.env
-        now = env._now
+        now = self.env._now
         pump = self.pump
         if now > pump.t:  # pump.catch_up(now)
             pump.advance(now)
@@ -84,17 +86,73 @@ class Clock:
         if now >= self._stop_at:
             self._done = True
             return
-        at = self._wake_at = pump.next_crossing(self.end_day)
-        timers = self._timers
-        if at not in timers:
-            timers.add(at)
-            env.timeout(at - now, at).callbacks.append(self._ring_callback)
+        t, midnight = pump.t, pump._midnight  # pump.next_crossing(self.end_day), short path
+        if (
+            t < midnight - EPS_DAYS
+            and pump._far_until > midnight + FAR_MARGIN_DAYS
+            and pump.motor <= pump._far_rate
+            and not pump.unusual
+        ):
+            due = pump.ptm_until
+            if t + TOLERANCE_DAYS >= due:
+                due = math.inf
+            pump.due = due
+            at = self.end_day
+            if midnight < at:
+                at = midnight
+            if due < at:
+                at = due
+        else:
+            at = pump.next_crossing(self.end_day)
+        self._wake_at = at
+        if at not in self._timers:
+            self._set_timer(at, now)
+
+    def _set_timer(self, at: float, now: float) -> None:
+        """Ring at ``at``: ``env.timeout(at - now, at)`` with ``_ring`` as its callback, written
+        out (the same ``Timeout``, put on SimPy's queue at the same time, ``now + (at - now)``,
+        without the frames of its ``__init__`` and of ``env.schedule``)."""
+        self._timers.add(at)
+        env = self.env
+        timer = _new_timer(Timeout)  # set up as Timeout.__init__ does, in the same order
+        timer.env = env
+        timer.callbacks = [self._ring_callback]
+        timer._value = at
+        timer._delay = at - now
+        timer._ok = True
+        heappush(env._queue, (now + (at - now), NORMAL, next(env._eid), timer))
 
     def _ring(self, timer: simpy.Event) -> None:
         at = timer._value
         self._timers.discard(at)
         if at == self._wake_at or self.env._now >= self._wake_at:
             self.poke()
+
+
+_new_timer = object.__new__
+"""Makes the clock's ``Timeout`` without calling its ``__init__`` (``Clock._set_timer`` sets
+its fields and puts it on the queue itself)."""
+
+
+def quick_timeouts(env: simpy.Environment) -> None:
+    """Give ``env`` an ``env.timeout`` that makes the very ``Timeout`` SimPy's does, put on the
+    queue at the same time with the same priority and order, without the frames of
+    ``Timeout.__init__`` and ``env.schedule`` (the processes wait on one at every event)."""
+    queue, eid = env._queue, env._eid
+
+    def timeout(delay: float = 0, value: Any = None) -> Timeout:
+        if delay < 0:
+            raise ValueError(f"Negative delay {delay}")
+        event = _new_timer(Timeout)  # the fields in Timeout.__init__'s order
+        event.env = env
+        event.callbacks = []
+        event._value = value
+        event._delay = delay
+        event._ok = True
+        heappush(queue, (env._now + delay, NORMAL, next(eid), event))
+        return event
+
+    env.timeout = timeout  # type: ignore[method-assign]
 
 
 def basal_schedule(env: simpy.Environment, pump: PumpModel, clock: Clock, end_day: float) -> Proc:

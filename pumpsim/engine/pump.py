@@ -73,6 +73,9 @@ class PumpModel:
     # slots, not an instance dict: the event loop reads and writes these at every event, and
     # an instance with this many attributes would otherwise fall back to dict lookups
     __slots__ = (
+        "_bolus_days",
+        "_bolus_rate",
+        "_bolus_settings",
         "_empty_threshold_ml",
         "_eri_to_eos_days",
         "_far_rate",
@@ -225,6 +228,8 @@ class PumpModel:
         disconnection is in play: only then do ``advance``, ``next_crossing`` and ``settle``
         look at them (they are rare, and those three run at every event)."""
         self._labelled: Infusate | None = None
+        self._bolus_settings: PtmSettings | None = None
+        self._bolus_rate = self._bolus_days = 0.0
         self._label = ""
         self.therapy_prescribed = False
         self.context = 0.0
@@ -248,7 +253,25 @@ class PumpModel:
         can integrate with the stored values: ``motor`` (what the pump pumps and counts),
         ``outflow`` (what truly leaves the reservoir: motor × delivery factor, zero when the
         catheter is blocked or the reservoir dry), ``bolus_share`` (the part of the motor rate
-        that is periodic, PTM or priming bolus) and whether therapy is prescribed now."""
+        that is periodic, PTM or priming bolus) and whether therapy is prescribed now. While
+        the pump runs normally (no rare state, not empty, dry or at end of service) the motor
+        pumps the program and the catheter passes it all; otherwise ``_refresh_rare_rates``."""
+        if self.unusual or self.eos or self.empty_mode or self.dry:
+            self._refresh_rare_rates()
+            return
+        basal, periodic, ptm = self.basal_rate, self.periodic_rate, self.ptm_rate
+        bolus = periodic + ptm + self.priming_rate
+        motor = self.motor = basal + bolus
+        self.bolus_share = bolus / motor if motor > 0 else 0.0
+        self.outflow = self.delivery_factor * motor
+        prescribed = basal + periodic + ptm > 0
+        if self.leaking or prescribed is not self.therapy_prescribed:
+            self.leaking, self.therapy_prescribed = False, prescribed
+            self._new_context()
+        self.battery_drain = self._housekeeping + self._per_ml * motor
+
+    def _refresh_rare_rates(self) -> None:
+        """``refresh_rates`` with a stall, fault or mode in play."""
         t = self.t
         basal, periodic, ptm = self.basal_rate, self.periodic_rate, self.ptm_rate
         bolus = periodic + ptm + self.priming_rate
@@ -318,35 +341,46 @@ class PumpModel:
         dt_days = t_now - t0
         if dt_days <= 0:
             return
-        motor = self.motor
+        self.t = t_now
+        motor, outflow = self.motor, self.outflow
+        calc0 = self.calculated_ml
         reservoir = self.reservoir
-        calc0, actual0 = self.calculated_ml, reservoir.volume_ml
-        outflow = self.outflow
+        actual0 = reservoir.volume_ml
+        values = self._flow_values
+        values.extend((t0, calc0, actual0, motor, outflow, self.bolus_share, self.context))
         volume = outflow * dt_days
         if volume > actual0:
             volume = actual0
-        flows = self.flows
         if volume > 0:
             left = actual0 - volume  # reservoir.draw(volume), inlined: this runs per stretch
             reservoir.volume_ml = left if left > 1e-15 else 0.0
-            if not self.steady_dead_volume and not self.leaking:
-                fluid = reservoir.concentration
-                flows.tips[flows.stretches] = self.dead.push(volume, fluid)
-                self.steady_dead_volume = self.dead.holds_only(fluid)
-        values = self._flow_values
-        values.extend((t0, calc0, actual0, motor, outflow, self.bolus_share, self.context))
-        if len(values) >= BATCH_VALUES:
-            flows.flush(t_now)
+            if not self.steady_dead_volume:
+                self._push_dead_volume(volume)
         pumped = motor * dt_days
         self.calculated_ml = calc0 - pumped if calc0 > pumped else 0.0
         self.programmed_since_fill_ml += pumped
-        if self.unusual:
-            if self.bridge_left_ml > 0:
-                self.bridge_left_ml = max(0.0, self.bridge_left_ml - pumped)
-            if self.priming_left_ml > 0 and motor > 0 and not self.empty_mode:
-                self.priming_left_ml = max(0.0, self.priming_left_ml - self.priming_rate * dt_days)
         self.battery_used += self.battery_drain * dt_days
-        self.t = t_now
+        if self.unusual:
+            self._advance_unusual(dt_days, pumped)
+        if len(values) >= BATCH_VALUES:
+            self.flows.flush(t_now)
+
+    def _push_dead_volume(self, volume: float) -> None:
+        """``volume`` mL of reservoir fluid enter the dead volume during the stretch just
+        recorded; what leaves the tip is booked for that stretch (unless it leaks away)."""
+        if self.leaking:
+            return
+        flows = self.flows
+        fluid = self.reservoir.concentration
+        flows.tips[flows.stretches - 1] = self.dead.push(volume, fluid)
+        self.steady_dead_volume = self.dead.holds_only(fluid)
+
+    def _advance_unusual(self, dt_days: float, pumped: float) -> None:
+        """The part of ``advance`` for boluses counted in volume (bridge, priming)."""
+        if self.bridge_left_ml > 0:
+            self.bridge_left_ml = max(0.0, self.bridge_left_ml - pumped)
+        if self.priming_left_ml > 0 and self.motor > 0 and not self.empty_mode:
+            self.priming_left_ml = max(0.0, self.priming_left_ml - self.priming_rate * dt_days)
 
     def catch_up(self, now: float) -> None:
         """``advance`` to ``now`` and ``settle`` what was reached, skipping what has nothing to
@@ -795,8 +829,11 @@ class PumpModel:
         self._changed_now()
 
     def start_ptm_bolus(self, settings: PtmSettings) -> None:
-        self.ptm_rate = settings.rate_ml_per_day
-        self.ptm_until = self.t + settings.duration_days
+        if settings is not self._bolus_settings:  # read once per settings
+            self._bolus_settings = settings
+            self._bolus_rate, self._bolus_days = settings.rate_ml_per_day, settings.duration_days
+        self.ptm_rate = self._bolus_rate
+        self.ptm_until = self.t + self._bolus_days
         self.refresh_rates()
 
     def stall(self, until: float) -> None:

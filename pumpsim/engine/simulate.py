@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 import numpy as np
 import simpy
 
@@ -13,6 +15,7 @@ from pumpsim.engine.processes import (
     basal_schedule,
     interventions,
     patient,
+    quick_timeouts,
 )
 from pumpsim.engine.pump import PumpModel
 from pumpsim.engine.trace import Balance, Trace
@@ -65,7 +68,8 @@ def simulate(
     )
     trace.samples.interval_days = sample_every_days
     pump = PumpModel(therapy, trace, factor, sample_sink=on_samples)
-    env = simpy.Environment()
+    env = _Environment()
+    quick_timeouts(env)
     clock = Clock(env, pump, float(days))
     basal = env.process(basal_schedule(env, pump, clock, float(days)))
 
@@ -85,6 +89,13 @@ def simulate(
     pump.flows.count_presses(trace.ptm_presses)
     trace.balance = _balance(pump)
     return trace
+
+
+class _Environment(simpy.Environment):
+    """SimPy's environment, its ``now`` read by a C getter (``env._now``, as the property
+    does) instead of a Python function: the processes read it at every event."""
+
+    now = property(attrgetter("_now"))
 
 
 def patient_press_times(
@@ -108,7 +119,7 @@ def patient_press_times(
         if end <= start:
             continue
         drawn = press_times(demand, origin, end, rng)[0]
-        presses.extend(t for t in drawn[np.isfinite(drawn)].tolist() if t >= start)
+        presses.extend(drawn[np.isfinite(drawn) & (drawn >= start)].tolist())
     return sorted(presses)
 
 

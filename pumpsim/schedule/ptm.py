@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from bisect import bisect_right
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Literal
@@ -42,6 +43,15 @@ class PtmGate:
     settings: PtmSettings
     origin: dt.datetime
     _grants: deque[float] = field(default_factory=deque)
+    # the settings read at every press, kept as plain attributes (the settings are frozen)
+    _max_per_day: int = field(init=False, repr=False)
+    _lockout_days: float = field(init=False, repr=False)
+    _rolling: bool = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self._max_per_day, self._lockout_days = s.max_per_day, s.lockout_days
+        self._rolling = s.day_definition == "rolling"
 
     def decide(
         self,
@@ -51,8 +61,8 @@ class PtmGate:
         pump_stopped: bool = False,
     ) -> Decision:
         """Decide a press at ``t`` (days since origin) and record it when granted."""
-        s = self.settings
-        if s.max_per_day == 0:
+        max_per_day = self._max_per_day
+        if max_per_day == 0:
             return "disabled"
         if pump_stopped:
             return "pump_stopped"
@@ -61,9 +71,9 @@ class PtmGate:
         if t < bolus_running_until - EPS_DAYS:
             return "bolus_running"
         grants = self._grants
-        if grants and t < grants[-1] + s.lockout_days - EPS_DAYS:
+        if grants and t < grants[-1] + self._lockout_days - EPS_DAYS:
             return "lockout"
-        if self.count_in_day(t) >= s.max_per_day:
+        if self.count_in_day(t) >= max_per_day:
             return "daily_cap"
         grants.append(t)
         return "granted"
@@ -75,16 +85,13 @@ class PtmGate:
         too_old = t - 1.0 - EPS_DAYS
         while grants and grants[0] <= too_old:
             grants.popleft()  # too old for any later press to count
-        if self.settings.day_definition == "rolling":
+        if self._rolling:
             since = t - 1.0 + EPS_DAYS  # counted: g > since
         else:
             since = math.nextafter(self.midnight_before(t) - EPS_DAYS, -math.inf)
-        count = 0
-        for g in reversed(grants):  # grants are in time order: count back to ``since``
-            if g <= since:
-                break
-            count += 1
-        return count
+        if not grants or grants[0] > since:  # the usual case: every grant kept counts
+            return len(grants)
+        return len(grants) - bisect_right(grants, since)  # grants are in time order
 
     def midnight_before(self, t: float) -> float:
         """The pump clock's last midnight at or before ``t`` (days since origin)."""
