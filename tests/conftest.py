@@ -91,3 +91,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return rank.get(path, len(rank))
 
     items.sort(key=key)  # stable: every other module keeps its place
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before pytest-xdist starts its workers: compile the kernels once, in two processes at a
+    time (``tests/warm_kernels.py``), instead of once in every worker."""
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    script = str(Path(__file__).with_name("warm_kernels.py"))
+    parts = [
+        subprocess.Popen([sys.executable, script, part], cwd=REPO) for part in ("draws", "gate")
+    ]
+    for part in parts:
+        part.wait()  # a failure shows up again, with its test, in the run itself

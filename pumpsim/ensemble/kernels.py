@@ -34,6 +34,21 @@ NO_PRESS = -1
 _DISABLED = DECISIONS.index("disabled")
 
 
+def _curve(schedule: CumulativeSchedule) -> tuple[FloatArray, FloatArray]:
+    """The schedule's ``(times, volumes)`` as read-only arrays, whoever built it: numba compiles
+    (and caches) one machine code per argument type, and a writable array is another type
+    than the read-only ones of ``CumulativeSchedule.for_therapy``'s cache."""
+    return _read_only(schedule.times), _read_only(schedule.volumes)
+
+
+def _read_only(a: FloatArray) -> FloatArray:
+    if not a.flags.writeable:
+        return a
+    view = a.view()
+    view.flags.writeable = False
+    return view
+
+
 # ---------------------------------------------------------------- the PTM gate, compiled
 def gate_presses(
     presses: FloatArray,
@@ -101,7 +116,7 @@ def grant_drawn_presses(
         drawn.placement(),
         (drawn.inv_c, drawn.inv_f),
         _rules(settings, base_minute),
-        (schedule.times, schedule.volumes, volume_ml - empty_threshold_ml),
+        (*_curve(schedule), volume_ml - empty_threshold_ml),
         grants,
     )
     return grants[:, :width], n_presses, n_granted
@@ -145,7 +160,7 @@ def _gate(
     decisions, n_presses, n_granted, width = gate_rows(
         np.ascontiguousarray(presses, dtype=np.float64),
         _rules(settings, base_minute),
-        (schedule.times, schedule.volumes, limit_ml),
+        (*_curve(schedule), limit_ml),
         keep_decisions,
         grants,
     )
@@ -174,15 +189,14 @@ def delivered_crossing(
 
     x = np.asarray(target_ml, dtype=float)
     table = x if x.ndim == 2 else np.broadcast_to(x, grants.shape[:1])[:, None]
-    columns = np.ascontiguousarray(table)
+    columns = np.array(table, dtype=np.float64, order="C")  # writable: one compiled type
     if n_granted is None:
         n_granted = np.isfinite(grants).sum(axis=1).astype(np.int64)
     out = delivered_crossings(
         columns,
         np.asarray(grants, dtype=np.float64),  # a view of the gate's buffer is fine
         np.ascontiguousarray(n_granted, dtype=np.int64),
-        schedule.times,
-        schedule.volumes,
+        *_curve(schedule),
         float(bolus_ml),
         float(duration_days),
     )

@@ -47,18 +47,28 @@ class Installed:
         return self.venv / "bin"
 
 
-def _env() -> dict[str, str]:
-    """The environment of the installed program: no source tree, no user catalog, wide tables."""
+def _env(*, jit: bool = False) -> dict[str, str]:
+    """The environment of the installed program: no source tree, no user catalog, wide tables.
+
+    Without ``jit`` the compiled kernels run as the plain Python they are written in
+    (``NUMBA_DISABLE_JIT``): the same functions and results, without compiling them from an
+    empty cache in the new environment, which alone took about 40 s of the suite;
+    ``test_the_kernels_compile_and_cache_inside_the_installed_package`` compiles one there."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PUMPSIM_CATALOG")}
     env["COLUMNS"] = "200"
+    if not jit:
+        env["NUMBA_DISABLE_JIT"] = "1"
+    env.pop("NUMBA_CACHE_DIR", None)
     return env
 
 
-def _run(args: list[str | Path], cwd: Path) -> subprocess.CompletedProcess[str]:
+def _run(
+    args: list[str | Path], cwd: Path, *, jit: bool = False
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(a) for a in args],
         cwd=cwd,
-        env=_env(),
+        env=_env(jit=jit),
         capture_output=True,
         text=True,
         timeout=300,
@@ -66,8 +76,8 @@ def _run(args: list[str | Path], cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _ok(args: list[str | Path], cwd: Path) -> str:
-    result = _run(args, cwd)
+def _ok(args: list[str | Path], cwd: Path, *, jit: bool = False) -> str:
+    result = _run(args, cwd, jit=jit)
     assert result.returncode == 0, f"{args}: exit {result.returncode}\n{result.stderr[-3000:]}"
     return result.stdout
 
@@ -132,6 +142,30 @@ def test_the_installed_package_is_the_wheel_not_the_source_tree(
             p.name for p in (REPO / "profiles" / kind).iterdir() if p.is_file()
         ), kind
         assert all(p.is_file() and p.resolve().is_relative_to(site) for p in paths), kind
+
+
+def test_the_kernels_compile_and_cache_inside_the_installed_package(
+    installed: Installed, tmp_path: Path
+) -> None:
+    """numba compiles a kernel of the installed ``pumpsim.schedule._kernels`` and writes its
+    cache beside it in the environment (a second process loads it from there, compiling
+    nothing); the answer is ``np.interp``'s slopes."""
+    code = (
+        "import numpy as np; from pumpsim.schedule import _kernels as k; "
+        "x, y = np.array([0.0, 1.0, 3.0]), np.array([0.0, 2.0, 3.0]); "
+        "print(k.__file__); print(k.knot_slopes(x, y).tolist()); s = k.knot_slopes.stats; "
+        "print(s.cache_path); print(sum(s.cache_hits.values()), sum(s.cache_misses.values()))"
+    )
+    first = _ok([installed.bin / "python", "-c", code], tmp_path, jit=True).splitlines()
+    module = Path(first[0]).resolve()
+    assert module.is_relative_to(installed.venv.resolve())
+    assert first[1] == "[2.0, 0.5]"
+    assert Path(first[2]).resolve() == module.parent / "__pycache__"
+    assert first[3] == "0 1"  # compiled (a miss), then written to that folder
+    assert list((module.parent / "__pycache__").glob("_kernels.knot_slopes-*.nbi"))
+    second = _ok([installed.bin / "python", "-c", code], tmp_path, jit=True).splitlines()
+    assert second[1:3] == first[1:3]
+    assert second[3] == "1 0"  # loaded from the cache, not compiled again
 
 
 def test_catalog_pumps(installed: Installed, tmp_path: Path) -> None:

@@ -1,0 +1,49 @@
+"""Compile the kernels of ``pumpsim.schedule._kernels`` into numba's cache before a parallel
+test run, half of them in each of two processes (``tests/conftest.py`` starts both).
+
+From an empty cache every pytest-xdist worker compiled every kernel it met on its own (about
+25 s of CPU each, all workers at once); compiled here once, split over both cores, the workers
+load them from the cache. With a warm cache this costs numba's import and a cache load.
+
+    python tests/warm_kernels.py draws|gate
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from pumpsim.ensemble.kernels import delivered_crossing, gate_presses, grant_drawn_presses
+from pumpsim.models import Program, PtmDemand, PtmSettings
+from pumpsim.schedule.presses import draw_presses
+from pumpsim.schedule.segments import CumulativeSchedule
+
+ORIGIN = np.datetime64("2026-03-02T08:00").astype(object)
+SETTINGS = PtmSettings(bolus_volume_ml=0.05, duration_days=0.01, lockout_days=0.1, max_per_day=4)
+SCHEDULE = CumulativeSchedule.for_program(
+    Program.simple(0.5), origin=ORIGIN, start_day=0.0, end_day=3.0, program_start_day=0.0
+)
+GATE = {"base_minute": 480.0, "schedule": SCHEDULE, "volume_ml": 20.0, "empty_threshold_ml": 0.0}
+
+
+def draws() -> None:
+    """Press placement (the SimPy engine's door) and placing-and-gating (the forecast's)."""
+    drawn = draw_presses(PtmDemand(presses_per_day=6), ORIGIN, 2.5, np.random.default_rng(0), 4)
+    drawn.times()
+    grant_drawn_presses(drawn, SETTINGS, **GATE)  # type: ignore[arg-type]
+
+
+def gate() -> None:
+    """The gate on given presses (a press log, teaching) and the exact crossings, with grants
+    (a view of the gate's buffer) and without (no PTM)."""
+    presses = np.array([[0.2, 0.25, 1.0, np.inf], [0.1, 0.15, 0.4, 2.0]])
+    _, grants = gate_presses(presses, SETTINGS, **GATE)  # type: ignore[arg-type]
+    assert not grants.flags.c_contiguous  # a view: numba's 'A' layout
+    delivered_crossing(np.array([1.0, 1.2]), grants, SCHEDULE, 0.05, 0.01)
+    # one trajectory (the deterministic forecast) or none granted: C-contiguous grants
+    delivered_crossing(np.array([1.0]), grants[:1, :2].copy(), SCHEDULE, 0.05, 0.01)
+
+
+if __name__ == "__main__":
+    {"draws": draws, "gate": gate}[sys.argv[1]]()
