@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	( $(BIN)/python -m pip install --quiet uv \
-		&& $(BIN)/uv pip install --python $(BIN)/python --quiet -e '.[test]' ) \
+		&& $(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -e '.[test]' ) \
 		|| $(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 

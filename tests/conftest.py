@@ -94,9 +94,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Before pytest-xdist starts its workers: compile the kernels once, in two processes, and
-    write the libraries' bytecode once, in a third (``tests/warm_kernels.py``), instead of in
-    every worker."""
+    """Before pytest-xdist starts its workers: compile the kernels once, in two processes at a
+    time (``tests/warm_kernels.py``), instead of once in every worker."""
     if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
         return
     script = str(Path(__file__).with_name("warm_kernels.py"))

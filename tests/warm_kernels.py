@@ -1,18 +1,15 @@
-"""Before a parallel test run (``tests/conftest.py`` starts one process per part): compile the
-kernels of ``pumpsim.schedule._kernels`` into numba's cache, half in each of two processes, and
-import every library the tests import, in a third, so that its bytecode is written once.
+"""Compile the kernels of ``pumpsim.schedule._kernels`` into numba's cache before a parallel
+test run, half of them in each of two processes (``tests/conftest.py`` starts both).
 
 From an empty cache every pytest-xdist worker compiled every kernel it met on its own (about
-25 s of CPU each, all workers at once), and in a new environment every worker and every
-subprocess compiled the same libraries' bytecode at its first import. Done here once, the
-workers load both from the caches. With warm caches this costs the imports and a cache load.
+25 s of CPU each, all workers at once); compiled here once, split over both cores, the workers
+load them from the cache. With a warm cache this costs numba's import and a cache load.
 
-    python tests/warm_kernels.py draws|gate|imports
+    python tests/warm_kernels.py draws|gate
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 import numpy as np
@@ -48,37 +45,5 @@ def gate() -> None:
     delivered_crossing(np.array([1.0]), grants[:1, :2].copy(), SCHEDULE, 0.05, 0.01)
 
 
-LIBRARIES = (
-    "caldav",
-    "dask.array",
-    "distributed",
-    "fhir.resources.R4B.bundle",
-    "holidays",
-    "hypothesis.extra.numpy",
-    "icalendar",
-    "jinja2",
-    "jsonschema",
-    "matplotlib.pyplot",
-    "pint",
-    "playwright.sync_api",
-    "pytz",
-    "radicale",
-    "rich.progress",
-    "scipy.stats",
-    "typer.testing",
-    "vobject",
-    "pumpsim.cli",
-    "pumpsim.report",
-    "pumpsim.teaching",
-    "pumpsim.population",
-)
-
-
-def imports() -> None:
-    """Import the libraries the tests use (their bytecode is written on first import)."""
-    for name in LIBRARIES:
-        importlib.import_module(name)
-
-
 if __name__ == "__main__":
-    {"draws": draws, "gate": gate, "imports": imports}[sys.argv[1]]()
+    {"draws": draws, "gate": gate}[sys.argv[1]]()
