@@ -14,10 +14,10 @@ CHROMIUM ?= /usr/bin/chromium
 # a quarter of the time, downloading in parallel; if uv cannot be had, pip does it.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	( $(BIN)/python -m pip install --quiet uv \
 		&& $(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -e '.[test]' ) \
-		|| $(BIN)/python -m pip install --quiet -e '.[test]'
+		|| ( $(BIN)/python -m pip install --quiet --upgrade pip \
+		&& $(BIN)/python -m pip install --quiet -e '.[test]' )
 	touch $(STAMP)
 
 demo: $(STAMP)

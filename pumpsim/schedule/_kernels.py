@@ -238,7 +238,7 @@ def merge_runs(a: FloatArray, b: FloatArray, n: int, out: FloatArray) -> None:
         j += 1 - take
 
 
-@inline
+@njit
 def sort_day(v: FloatArray, c: int, scratch: FloatArray) -> None:
     """Sort one day's ``c`` press times ``v[:c]`` in place; ``v[c:16]`` holds ``inf`` (the
     network sorts 16), ``scratch`` has room for 34. Up to 16: the network; up to 32: two

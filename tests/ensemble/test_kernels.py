@@ -11,7 +11,6 @@ import inspect
 import math
 import re
 
-import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -259,12 +258,6 @@ def test_sort16_is_batchers_network_and_sorts_every_zero_one_input() -> None:
         assert np.array_equal(v, np.sort(row))
 
 
-@numba.njit(cache=True)
-def _sort_day(v: np.ndarray, c: int, scratch: np.ndarray) -> None:
-    """``_kernels.sort_day`` (inlined into its callers) called from Python."""
-    _kernels.sort_day(v, c, scratch)
-
-
 @pytest.mark.parametrize("c", [0, 1, 2, 7, 15, 16, 17, 24, 31, 32, 33, 40, 64])
 def test_sort_day_sorts_every_size_with_ties(c: int) -> None:
     """Up to 16 (the network on ``inf`` padding), up to 32 (two networks and a merge) and
@@ -273,7 +266,7 @@ def test_sort_day_sorts_every_size_with_ties(c: int) -> None:
     for values in (rng.random(c), rng.integers(0, 4, c).astype(float)):
         v = np.full(max(c, 16), np.inf)
         v[:c] = values
-        _sort_day(v, c, np.full(34, np.nan))
+        _kernels.sort_day(v, c, np.full(34, np.nan))
         assert np.array_equal(v[:c], np.sort(values))
 
 
