@@ -43,7 +43,7 @@ from pumpsim.ensemble.kernels import (
     grant_presses,
 )
 from pumpsim.models import FactorDistribution, PtmDemand, PtmSettings, Therapy
-from pumpsim.schedule.presses import DrawnPresses, draw_presses, press_times
+from pumpsim.schedule.presses import DrawnPresses, logged_or_drawn, press_times
 from pumpsim.schedule.segments import Course, CumulativeSchedule, schedule_reaching
 
 FloatArray = npt.NDArray[np.float64]
@@ -167,21 +167,24 @@ def presses_for(
     plan: Plan, rng: np.random.Generator, n: int, rate_shape: float | None = None
 ) -> FloatArray:
     """``(n, J)`` press times for ``n`` trajectories (``inf``-padded); none without demand."""
-    presses = draw_for(plan, rng, n, rate_shape)
-    return presses.times() if isinstance(presses, DrawnPresses) else presses
+    if plan.ptm is None or plan.demand is None:
+        return np.full((n, 0), np.inf)
+    return press_times(
+        plan.demand, plan.therapy.state.time, plan.horizon_day, rng, n, rate_shape=rate_shape
+    )
 
 
 def draw_for(
     plan: Plan, rng: np.random.Generator, n: int, rate_shape: float | None = None
 ) -> FloatArray | DrawnPresses:
-    """What ``presses_for`` draws, before the presses are placed in time: a press log's
-    ``(n, J)`` times as given, or the drawn counts and uniforms (``run_chunk`` places and gates
-    those in one pass); the same random numbers in the same order."""
+    """What ``presses_for`` draws, before the presses are placed in time
+    (``schedule.presses.logged_or_drawn``): ``run_chunk`` places and gates drawn ones in one
+    pass."""
     if plan.ptm is None or plan.demand is None:
         return np.full((n, 0), np.inf)
-    if plan.demand.presses:
-        return press_times(plan.demand, plan.therapy.state.time, plan.horizon_day, rng, n)
-    return draw_presses(plan.demand, plan.therapy.state.time, plan.horizon_day, rng, n, rate_shape)
+    return logged_or_drawn(
+        plan.demand, plan.therapy.state.time, plan.horizon_day, rng, n, rate_shape=rate_shape
+    )
 
 
 # ---------------------------------------------------------------- one chunk, many chunks

@@ -168,6 +168,22 @@ def press_times(
 
     ``rate_shape`` (forecasting only) multiplies each row's press rate by a gamma variate of
     that shape and mean 1 (uncertainty about the patient's true rate)."""
+    presses = logged_or_drawn(demand, origin, horizon_day, rng, n, rate_shape=rate_shape)
+    return presses.times() if isinstance(presses, DrawnPresses) else presses
+
+
+def logged_or_drawn(
+    demand: PtmDemand,
+    origin: dt.datetime,
+    horizon_day: float,
+    rng: np.random.Generator,
+    n: int = 1,
+    *,
+    rate_shape: float | None = None,
+) -> FloatArray | DrawnPresses:
+    """What ``press_times`` places, before the drawn presses are placed in time: the press
+    log's ``(n, J)`` times, or the drawn counts and uniforms (the same random numbers in the
+    same order; the forecast places and gates those in one pass)."""
     if demand.presses:
         return logged_press_times(demand, origin, horizon_day, n)
-    return random_press_times(demand, origin, horizon_day, rng, n, rate_shape)
+    return draw_presses(demand, origin, horizon_day, rng, n, rate_shape)
