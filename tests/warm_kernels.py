@@ -10,6 +10,7 @@ load them from the cache. With a warm cache this costs numba's import and a cach
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 
 import numpy as np
@@ -19,7 +20,7 @@ from pumpsim.models import Program, PtmDemand, PtmSettings
 from pumpsim.schedule.presses import draw_presses
 from pumpsim.schedule.segments import CumulativeSchedule
 
-ORIGIN = np.datetime64("2026-03-02T08:00").astype(object)
+ORIGIN = dt.datetime(2026, 3, 2, 8, 0)
 SETTINGS = PtmSettings(bolus_volume_ml=0.05, duration_days=0.01, lockout_days=0.1, max_per_day=4)
 SCHEDULE = CumulativeSchedule.for_program(
     Program.simple(0.5), origin=ORIGIN, start_day=0.0, end_day=3.0, program_start_day=0.0
