@@ -17,9 +17,8 @@ in a different order (equal to rounding, far below 1e-9).
 
 from __future__ import annotations
 
-import datetime as dt
 import math
-import struct
+from array import array
 from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING
@@ -28,7 +27,7 @@ import numpy as np
 
 from pumpsim.core.clock import day_indices, origin_minute
 from pumpsim.engine.fluid import Composition
-from pumpsim.engine.trace import DaySummary, PtmPress, Trace
+from pumpsim.engine.trace import PtmPress, Trace
 
 if TYPE_CHECKING:
     from pumpsim.engine.pump import _Ledger
@@ -60,7 +59,8 @@ class FlowLog:
         self.trace = trace
         self.ledger = ledger
         self.sink = sink
-        self.values: list[float] = []
+        self.values = array("d")
+        """The stretches' numbers as raw doubles (no float object is kept alive per number)."""
         self.contexts: list[tuple[bool, bool, int]] = []
         """``(leaking, prescribed, fluid)`` of stretches: catheter disconnected, the program asks
         for drug, index in ``fluids`` of the reservoir's concentrations."""
@@ -71,9 +71,6 @@ class FlowLog:
         origin = trace.origin
         self._origin_minute = origin_minute(origin)
         self._next_sample_index = 0
-        self._days = trace.daily
-        """The trace's daily records, in day order (day ``i`` at index ``i``)."""
-        self._first_ordinal = origin.date().toordinal()
 
     def context(self, leaking: bool, prescribed: bool, composition: Composition) -> int:
         """Index in ``contexts`` of this combination (appended when it differs from the last)."""
@@ -95,14 +92,6 @@ class FlowLog:
         """Pump-clock calendar day of each time ``t`` (days since origin); 0 is the origin's."""
         return day_indices(self._origin_minute, t)
 
-    def day(self, index: int) -> DaySummary:
-        """The record of day ``index``, creating it and any day before it still missing."""
-        days = self._days
-        while len(days) <= index:
-            record = DaySummary(date=dt.date.fromordinal(self._first_ordinal + len(days)))
-            days.append(record)
-        return days[index]
-
     def count_presses(self, presses: Sequence[PtmPress]) -> None:
         """Add each day's granted and denied PTM presses to its record."""
         if not presses:
@@ -115,17 +104,11 @@ class FlowLog:
         pressed = np.bincount(index)
         granted_per_day = np.bincount(index, weights=granted, minlength=pressed.size)
         with_presses = np.flatnonzero(pressed)
-        self.day(int(with_presses[-1]))
-        records = self._days
-        for day, n_pressed, n_granted in zip(
+        self.trace.days.add_presses(
             with_presses.tolist(),
             pressed[with_presses].tolist(),
             granted_per_day[with_presses].astype(np.intp).tolist(),
-            strict=True,
-        ):
-            record = records[day]
-            record.ptm_granted += n_granted
-            record.ptm_denied += n_pressed - n_granted
+        )
 
     # ------------------------------------------------------------------ batches
     def flush(self, end: float) -> None:
@@ -134,9 +117,8 @@ class FlowLog:
         if not values:
             return
         tips, self.tips = self.tips, {}
-        packed = struct.pack(f"{len(values)}d", *values)  # the quickest way from floats to NumPy
-        table = np.frombuffer(packed, dtype=np.float64).reshape(-1, FIELDS)
-        values.clear()  # cleared in place: the engine appends to this very list
+        table = np.frombuffer(values, dtype=np.float64).reshape(-1, FIELDS).copy()
+        del values[:]  # cleared in place: the engine appends to this very array
         t0 = table[:, 0]
         t1 = np.append(t0[1:], end)
         self._write_samples(t0, t1, table)
@@ -203,47 +185,7 @@ class FlowLog:
             )
             for name, (mass, present) in tip_mg.items()
         ]
-        indices = day[starts].tolist()
-        self._book_days(indices, delivered, bolus, gaps, *_day_doses(dose, len(indices)))
-
-    def _book_days(
-        self,
-        indices: list[int],
-        delivered: list[float],
-        bolus: list[float],
-        gaps: list[float],
-        dose_days: list[dict[str, float]],
-        bolus_days: list[dict[str, float]],
-    ) -> None:
-        """Add each day's totals of the batch to its record (a new one, or the day the previous
-        batch ended in)."""
-        days = self._days
-        first, fromordinal = self._first_ordinal, dt.date.fromordinal
-        for index, deliv, bol, gap, dose_mg, bolus_dose_mg in zip(
-            indices, delivered, bolus, gaps, dose_days, bolus_days, strict=True
-        ):
-            if index == len(days):  # a new day: the usual case
-                days.append(
-                    DaySummary(
-                        fromordinal(first + index),
-                        deliv,
-                        deliv - bol,
-                        bol,
-                        dose_mg,
-                        bolus_dose_mg,
-                        no_therapy_days=gap,
-                    )
-                )
-                continue
-            record = self.day(index)  # a day that began in the previous batch
-            record.delivered_ml += deliv
-            record.bolus_ml += bol
-            record.basal_ml += deliv - bol
-            record.no_therapy_days += gap
-            for name, mg in dose_mg.items():
-                record.dose_mg[name] = record.dose_mg.get(name, 0.0) + mg
-            for name, mg in bolus_dose_mg.items():
-                record.bolus_dose_mg[name] = record.bolus_dose_mg.get(name, 0.0) + mg
+        self.trace.days.add(day[starts].tolist(), delivered, bolus, gaps, dose)
 
     def _masses(
         self,
@@ -275,29 +217,6 @@ class FlowLog:
 
 
 _FIRST = np.zeros(1, dtype=np.intp)
-
-
-def _day_doses(
-    dose: list[tuple[str, list[float], list[float], list[bool]]], n_days: int
-) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
-    """Per day: the dose and the bolus dose of each drug present (mg), keyed in drug order,
-    from per drug (name, day totals, day bolus totals, present on the day)."""
-    if not dose:
-        return [{} for _ in range(n_days)], [{} for _ in range(n_days)]
-    name, total, bolus_total, present = dose[0]
-    dose_days = [{name: mg} if here else {} for mg, here in zip(total, present, strict=True)]
-    bolus_days = [
-        {name: mg} if here and mg > 0 else {} for mg, here in zip(bolus_total, present, strict=True)
-    ]
-    for name, total, bolus_total, present in dose[1:]:
-        for day_dose, day_bolus, mg, bolus_mg, here in zip(
-            dose_days, bolus_days, total, bolus_total, present, strict=True
-        ):
-            if here:
-                day_dose[name] = mg
-                if bolus_mg > 0:
-                    day_bolus[name] = bolus_mg
-    return dose_days, bolus_days
 
 
 def _first_ending_at_or_after(ends: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -8,15 +8,17 @@ by the caller (``process.interrupt()``), as ``simulate`` does for ``basal_schedu
 from __future__ import annotations
 
 import math
-from collections.abc import Generator, Sequence
-from heapq import heappush
+from collections.abc import Callable, Generator, Sequence
+from heapq import heappop, heappush
+from operator import attrgetter
 from typing import Any
 
 import simpy
-from simpy.events import NORMAL, Timeout
+from simpy.core import StopSimulation
+from simpy.events import NORMAL, URGENT, Event, Timeout
 
-from pumpsim.core.clock import EPS_DAYS, MINUTES_PER_DAY, to_days
-from pumpsim.engine.pump import FAR_MARGIN_DAYS, TOLERANCE_DAYS, PumpModel
+from pumpsim.core.clock import MINUTES_PER_DAY, to_days
+from pumpsim.engine.pump import TOLERANCE_DAYS, PumpModel
 from pumpsim.engine.trace import PtmPress
 from pumpsim.models.timeline import (
     CatheterDisconnection,
@@ -45,7 +47,10 @@ class Clock:
     timeout cannot be cancelled, so when a later look moves the crossing, the stale timer rings
     and does nothing. The look runs inside the event that changed the rate (a press, a segment
     boundary, a timeline entry, its own timer), never as an event of its own, so a change costs
-    the events the model needs and no more. It stops looking at ``end_day``.
+    the events the model needs and no more. No timer is set for a look the program will make
+    anyway: ``program_wakes`` is when ``basal_schedule`` next pokes (its next segment
+    boundary), and a look due then or later waits for that poke (a flex step at midnight is
+    one event, not two). It stops looking at ``end_day``.
     """
 
     __slots__ = (
@@ -57,6 +62,7 @@ class Clock:
         "_wake_at",
         "_timers",
         "_ring_callback",
+        "program_wakes",
     )
 
     def __init__(self, env: simpy.Environment, pump: PumpModel, end_day: float) -> None:
@@ -67,7 +73,9 @@ class Clock:
         self._done = False
         self._wake_at = math.inf
         self._timers: set[float] = set()
-        self._ring_callback = self._ring
+        self._ring_callback: Callable[[simpy.Event], None] = self._ring
+        self.program_wakes = math.inf
+        """When ``basal_schedule`` pokes next (days): set by it before it sleeps."""
 
     def poke(self) -> None:
         """A rate changed now: bring the pump up to now and arrange the next look.
@@ -86,18 +94,14 @@ class Clock:
         if now >= self._stop_at:
             self._done = True
             return
-        t, midnight = pump.t, pump._midnight  # pump.next_crossing(self.end_day), short path
-        if (
-            t < midnight - EPS_DAYS
-            and pump._far_until > midnight + FAR_MARGIN_DAYS
-            and pump.motor <= pump._far_rate
-            and not pump.unusual
-        ):
+        t = pump.t  # pump.next_crossing(self.end_day), short path: no threshold within reach
+        if t < pump._calm_until and pump.motor <= pump._far_rate:
             due = pump.ptm_until
             if t + TOLERANCE_DAYS >= due:
                 due = math.inf
             pump.due = due
             at = self.end_day
+            midnight = pump._midnight
             if midnight < at:
                 at = midnight
             if due < at:
@@ -105,8 +109,9 @@ class Clock:
         else:
             at = pump.next_crossing(self.end_day)
         self._wake_at = at
-        if at not in self._timers:
-            self._set_timer(at, now)
+        wakes = self.program_wakes
+        if (at < wakes or now >= wakes) and at not in self._timers:
+            self._set_timer(at, now)  # else the program's poke at ``wakes`` <= ``at`` looks
 
     def _set_timer(self, at: float, now: float) -> None:
         """Ring at ``at``: ``env.timeout(at - now, at)`` with ``_ring`` as its callback, written
@@ -122,6 +127,11 @@ class Clock:
         timer._ok = True
         heappush(env._queue, (now + (at - now), NORMAL, next(env._eid), timer))
 
+    def release(self) -> None:
+        """Stop looking and drop the timer callback (a bound method of the clock itself)."""
+        self._done = True
+        self._ring_callback = _no_callback
+
     def _ring(self, timer: simpy.Event) -> None:
         at = timer._value
         self._timers.discard(at)
@@ -129,30 +139,68 @@ class Clock:
             self.poke()
 
 
+def _no_callback(event: simpy.Event) -> None:
+    """The timer callback of a released clock."""
+
+
 _new_timer = object.__new__
 """Makes the clock's ``Timeout`` without calling its ``__init__`` (``Clock._set_timer`` sets
 its fields and puts it on the queue itself)."""
 
 
-def quick_timeouts(env: simpy.Environment) -> None:
-    """Give ``env`` an ``env.timeout`` that makes the very ``Timeout`` SimPy's does, put on the
-    queue at the same time with the same priority and order, without the frames of
-    ``Timeout.__init__`` and ``env.schedule`` (the processes wait on one at every event)."""
-    queue, eid = env._queue, env._eid
+class Environment(simpy.Environment):
+    """SimPy's environment with three shortcuts taken at every event, the same behaviour:
+    ``now`` is read by a C getter (``env._now``, as the property does); ``timeout`` makes the
+    very ``Timeout`` SimPy's does, put on the queue at the same time with the same priority and
+    order, without the frames of ``Timeout.__init__`` and ``env.schedule``; ``run_until`` is
+    ``run(until=...)`` with the body of ``step`` written into its loop. Methods, not closures
+    on the instance, so a finished run holds no reference cycle through its environment."""
 
-    def timeout(delay: float = 0, value: Any = None) -> Timeout:
+    now = property(attrgetter("_now"))
+
+    def timeout(self, delay: float = 0, value: Any = None) -> Timeout:
         if delay < 0:
             raise ValueError(f"Negative delay {delay}")
         event = _new_timer(Timeout)  # the fields in Timeout.__init__'s order
-        event.env = env
+        event.env = self
         event.callbacks = []
         event._value = value
         event._delay = delay
         event._ok = True
-        heappush(queue, (env._now + delay, NORMAL, next(eid), event))
+        heappush(self._queue, (self._now + delay, NORMAL, next(self._eid), event))
         return event
 
-    env.timeout = timeout  # type: ignore[method-assign]
+    def run_until(self, at: float) -> None:
+        """``env.run(until=at)``: process every event before ``at``, in SimPy's order.
+
+        The loop is ``Environment.step``'s body, without a method call per event: the next
+        event leaves the queue, its callbacks run, and a failed event nobody defused raises a
+        copy of its exception. (``step`` also re-queues the callbacks left when a run stops
+        midway through an event, for a run that is resumed; these runs are not.)"""
+        if at <= self._now:
+            raise ValueError(f"until ({at}) must be greater than the current simulation time")
+        stop = Event(self)
+        stop._ok = True
+        stop._value = None
+        self.schedule(stop, URGENT, at - self._now)
+        stop.callbacks.append(StopSimulation.callback)
+        queue = self._queue
+        try:
+            while True:
+                try:
+                    self._now, _, _, event = heappop(queue)
+                except IndexError:
+                    raise RuntimeError(f"no events left before day {at}") from None
+                callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
+                for callback in callbacks:
+                    callback(event)
+                if not event._ok and not hasattr(event, "_defused"):
+                    failure = event._value
+                    exc = type(failure)(*failure.args)
+                    exc.__cause__ = failure
+                    raise exc
+        except StopSimulation:
+            return
 
 
 def basal_schedule(env: simpy.Environment, pump: PumpModel, clock: Clock, end_day: float) -> Proc:
@@ -174,6 +222,7 @@ def basal_schedule(env: simpy.Environment, pump: PumpModel, clock: Clock, end_da
                     now = env.now
                     pump.advance(now)
                     pump.set_basal(basal, bolus)
+                    clock.program_wakes = end  # the clock needs no timer of its own then
                     clock.poke()
                     yield env.timeout(end - now)  # segments start now and are not empty
             return

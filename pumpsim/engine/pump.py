@@ -76,6 +76,7 @@ class PumpModel:
         "_bolus_days",
         "_bolus_rate",
         "_bolus_settings",
+        "_calm_until",
         "_empty_threshold_ml",
         "_eri_to_eos_days",
         "_far_rate",
@@ -217,7 +218,10 @@ class PumpModel:
         self.due = -math.inf
         self._far_until = -math.inf
         self._far_rate = 0.0
-        """The next crossing as last solved by ``next_crossing`` (days)."""
+        self._calm_until = -math.inf
+        """Before this time (days) the clock's short path holds: the next midnight less
+        ``EPS_DAYS`` while ``_far_until`` lies beyond that midnight, else ``-inf``
+        (``_set_calm``)."""
         self.unsettled = True
         """An instantaneous change happened that ``settle`` must look at."""
         self.flows = FlowLog(trace, self.ledger, sample_sink)
@@ -306,12 +310,14 @@ class PumpModel:
             or self.occluded_until != -math.inf
             or self.disconnected_until != -math.inf
         )
+        if self.unusual:
+            self._calm_until = -math.inf  # the clock solves in full while a rare state is on
 
     def _changed_now(self) -> None:
         """A rule changed the pump at this instant: ``settle`` must look, the rare-state flag
         and the rates are worked out again."""
         self.unsettled = True
-        self._far_until = -math.inf
+        self._forget_far()
         self._update_unusual()
         self.refresh_rates()
 
@@ -407,7 +413,18 @@ class PumpModel:
         if self.t < self._midnight - EPS_DAYS:
             return self._midnight
         self._midnight = next_midnight(self._origin_minute, self.t)
+        self._set_calm()
         return self._midnight
+
+    def _forget_far(self) -> None:
+        """A threshold moved or a mode changed: the far bound no longer holds."""
+        self._far_until = self._calm_until = -math.inf
+
+    def _set_calm(self) -> None:
+        """Work out ``_calm_until`` from the next midnight and the far bound."""
+        midnight = self._midnight
+        far = self._far_until > midnight + FAR_MARGIN_DAYS
+        self._calm_until = midnight - EPS_DAYS if far else -math.inf
 
     # ------------------------------------------------------------------ crossings
     def next_crossing(self, limit: float = math.inf) -> float:
@@ -498,20 +515,22 @@ class PumpModel:
     def _far_bound(self, t: float) -> None:
         """Store in ``_far_until`` a time before which no volume, battery or stability
         threshold can be reached at any motor rate up to ``_far_rate`` (the highest rate seen
-        so far): each is solved as in ``_solve_due`` at that rate. A rule that raises a rate is
-        followed by a look, where ``next_crossing`` sees the higher rate and solves in full; a
-        rule that moves a threshold or changes a mode resets the bound (``_far_until =
-        -inf``)."""
+        so far): each is solved as in ``_solve_due`` at that rate, short of the tolerance
+        ``settle`` tests it with, so before then ``settle`` has only a patient bolus to end. A
+        rule that raises a rate is followed by a look, where ``next_crossing`` sees the higher
+        rate and solves in full; a rule that moves a threshold or changes a mode resets the
+        bound (``_forget_far``)."""
         rate = self.motor if self.motor > self._far_rate else self._far_rate
         until = self.stability_day
         if rate > 0:
-            calc = self.calculated_ml
+            calc = self.calculated_ml - TOLERANCE_ML  # settle's tests allow this much
             low = self.low_reservoir_ml
             if low > 0 and calc > low and "low_reservoir" not in self._open_alarms:
                 until = min(until, t + (calc - low) / rate)
             if not self.empty_mode:
                 until = min(until, t + (calc - self._empty_threshold_ml) / rate)
-            until = min(until, t + self.reservoir.volume_ml / (self.delivery_factor * rate))
+            held = self.reservoir.volume_ml - TOLERANCE_ML
+            until = min(until, t + held / (self.delivery_factor * rate))
         if not self.eos:
             if self.eri_day is not None:
                 until = min(until, self.eri_day + self._eri_to_eos_days)
@@ -519,9 +538,10 @@ class PumpModel:
                 housekeeping = self._housekeeping
                 drain = max(housekeeping, housekeeping + self._per_ml * rate)
                 if drain > 0:
-                    left = 1.0 - self.battery_used
+                    left = 1.0 - 1e-12 - self.battery_used
                     until = min(until, t + left / drain if left > 0 else t)
         self._far_until, self._far_rate = until, rate
+        self._set_calm()
 
     def settle(self) -> None:
         """Apply every threshold reached at ``self.t`` (alarms, modes, ends of boluses).
@@ -530,21 +550,28 @@ class PumpModel:
         in ``due``, and the rules that change state at an instant (refill, stall, faults,
         priming, bridge) set ``unsettled``. Otherwise the checks are skipped."""
         t = self.t
-        if t < self.due - TOLERANCE_DAYS and not self.unsettled:
+        if self.unsettled:
+            self.unsettled = False
+        elif t < self.due - TOLERANCE_DAYS:
             return
-        self.unsettled = False
+        elif t + FAR_MARGIN_DAYS < self._far_until and not self.unusual:
+            # no threshold within reach (``_far_bound``): only a patient bolus can have ended
+            if self.ptm_rate > 0 and t >= self.ptm_until - TOLERANCE_DAYS:
+                self.ptm_rate, self.ptm_until = 0.0, -math.inf
+            self.refresh_rates()
+            return
         if self.calculated_ml <= self.low_reservoir_ml + TOLERANCE_ML and self.low_reservoir_ml > 0:
             self.alarm_on("low_reservoir", calculated_ml=self.calculated_ml)
         if not self.empty_mode and self.calculated_ml <= self._empty_threshold_ml + TOLERANCE_ML:
             self.calculated_ml = max(self.calculated_ml, 0.0)
             self.empty_mode = True
-            self._far_until = -math.inf
+            self._forget_far()
             self.alarm_on("empty_reservoir", calculated_ml=self.calculated_ml)
             self.ptm_rate, self.ptm_until = 0.0, -math.inf
         if not self.dry and self.reservoir.volume_ml <= TOLERANCE_ML:
             self.reservoir.draw(self.reservoir.volume_ml)
             self.dry = True
-            self._far_until = -math.inf
+            self._forget_far()
             self.log("actual_dry", calculated_ml=round(self.calculated_ml, 9))
         if self.ptm_rate > 0 and t >= self.ptm_until - TOLERANCE_DAYS:
             self.ptm_rate, self.ptm_until = 0.0, -math.inf  # the patient bolus has run
@@ -553,7 +580,7 @@ class PumpModel:
         if self._has_battery:
             if self.eri_day is None and self.battery_used >= 1.0 - 1e-12:
                 self.eri_day = t
-                self._far_until = -math.inf
+                self._forget_far()
                 self.alarm_on("elective_replacement", battery_used=round(self.battery_used, 6))
             if (
                 self.eri_day is not None
@@ -561,7 +588,7 @@ class PumpModel:
                 and t >= self.eri_day + self._eri_to_eos_days - TOLERANCE_DAYS
             ):
                 self.eos = True
-                self._far_until = -math.inf
+                self._forget_far()
                 self.alarm_on("end_of_service")
         if self.unusual:
             self._settle_unusual()
@@ -609,14 +636,14 @@ class PumpModel:
         )
         if in_reservoir:
             self.stability_day = to_days(self.origin, limit)
-            self._far_until = -math.inf
+            self._forget_far()
 
     def _stability_exceeded(self) -> None:
         """The fluid in the reservoir has passed its stability limit (not logged for an empty
         reservoir: there is nothing left to exceed it)."""
         fill = self.trace.current_fill(self.t)
         self.stability_day = math.inf
-        self._far_until = -math.inf
+        self._forget_far()
         if self.dry or fill is None:
             return
         self.log(
@@ -653,14 +680,14 @@ class PumpModel:
         )
         record = AlarmRecord(name, severity, self.t, self.time(self.t), repeat)
         self._open_alarms[name] = record
-        self._far_until = -math.inf  # the low-reservoir threshold counts only while it is off
+        self._forget_far()  # the low-reservoir threshold counts only while it is off
         self.trace.alarms.append(record)
         self.log("alarm_on", alarm=name, severity=severity, **detail)
 
     def alarm_off(self, name: str) -> None:
         record = self._open_alarms.pop(name, None)
         if record is not None:
-            self._far_until = -math.inf
+            self._forget_far()
             record.off_day, record.off_time = self.t, self.time(self.t)
             self.log("alarm_off", alarm=name)
 

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from operator import attrgetter
-
 import numpy as np
-import simpy
 
 from pumpsim.core.clock import MINUTES_PER_DAY, to_days
 from pumpsim.core.errors import SimulationError
 from pumpsim.engine.flowlog import SampleSink
 from pumpsim.engine.processes import (
     Clock,
+    Environment,
     basal_schedule,
     interventions,
     patient,
-    quick_timeouts,
 )
 from pumpsim.engine.pump import PumpModel
 from pumpsim.engine.trace import Balance, Trace
@@ -68,8 +65,7 @@ def simulate(
     )
     trace.samples.interval_days = sample_every_days
     pump = PumpModel(therapy, trace, factor, sample_sink=on_samples)
-    env = _Environment()
-    quick_timeouts(env)
+    env = Environment()
     clock = Clock(env, pump, float(days))
     basal = env.process(basal_schedule(env, pump, clock, float(days)))
 
@@ -82,20 +78,25 @@ def simulate(
     if presses:
         env.process(patient(env, pump, clock, presses))
     env.process(interventions(env, pump, clock, timeline))
-    env.run(until=float(days) + 1e-9)
+    env.run_until(float(days) + 1e-9)
     pump.advance(float(days))
     pump.settle()
     pump.flows.flush(pump.t)
     pump.flows.count_presses(trace.ptm_presses)
     trace.balance = _balance(pump)
+    _release(env, pump, clock)
     return trace
 
 
-class _Environment(simpy.Environment):
-    """SimPy's environment, its ``now`` read by a C getter (``env._now``, as the property
-    does) instead of a Python function: the processes read it at every event."""
-
-    now = property(attrgetter("_now"))
+def _release(env: Environment, pump: PumpModel, clock: Clock) -> None:
+    """Break the finished run's reference cycles, so reference counting frees its objects at
+    once instead of leaving them for the cyclic garbage collector (whose passes over them cost
+    more than the run's own bookkeeping): the events still queued hold processes whose frames
+    hold the environment, the pump's program callback holds the basal process, and the
+    clock's timer callback is its own bound method."""
+    env._queue.clear()
+    pump.on_program_change = None
+    clock.release()
 
 
 def patient_press_times(

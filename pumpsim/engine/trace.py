@@ -149,6 +149,118 @@ class DaySummary:
     no_therapy_days: float = 0.0
 
 
+DoseColumns = list[tuple[str, list[float], list[float], list[bool]]]
+"""Per drug of a batch of days: (name, dose per day, bolus dose per day, present on the day)."""
+
+
+@dataclass(eq=False)
+class DayTable:
+    """The daily records, kept as the engine books them and built when first read.
+
+    Each batch of stretches adds its days' totals in day order (``add``; its first day may be
+    the one the batch before ended in), the PTM log adds each day's presses (``add_presses``),
+    and ``records()`` replays them into ``DaySummary`` records, the same sums in the same
+    order. Like ``SampleTable`` joining its chunks, a run nobody reads day by day does not pay
+    for a Python object per day."""
+
+    first: dt.date
+    _batches: list[tuple[list[int], list[float], list[float], list[float], DoseColumns]] = field(
+        default_factory=list, repr=False
+    )
+    _presses: tuple[list[int], list[int], list[int]] | None = field(default=None, repr=False)
+    _records: list[DaySummary] | None = field(default=None, repr=False)
+
+    def add(
+        self,
+        indices: list[int],
+        delivered_ml: list[float],
+        bolus_ml: list[float],
+        no_therapy_days: list[float],
+        dose: DoseColumns,
+    ) -> None:
+        """Book a batch: for each day index (days since the first), the volume at the tip, its
+        bolus part and the time without therapy; and each drug's dose (``DoseColumns``)."""
+        self._batches.append((indices, delivered_ml, bolus_ml, no_therapy_days, dose))
+        self._records = None
+
+    def add_presses(self, indices: list[int], pressed: list[int], granted: list[int]) -> None:
+        """Book the PTM presses and grants of each day index that had any."""
+        self._presses = (indices, pressed, granted)
+        self._records = None
+
+    def records(self) -> list[DaySummary]:
+        """One ``DaySummary`` per pump-clock calendar day, in date order."""
+        if self._records is None:
+            self._records = self._build()
+        return self._records
+
+    def _build(self) -> list[DaySummary]:
+        days: list[DaySummary] = []
+        first, fromordinal = self.first.toordinal(), dt.date.fromordinal
+        for indices, delivered, bolus, gaps, dose in self._batches:
+            dose_days, bolus_days = _day_doses(dose, len(indices))
+            for index, deliv, bol, gap, dose_mg, bolus_dose_mg in zip(
+                indices, delivered, bolus, gaps, dose_days, bolus_days, strict=True
+            ):
+                if index == len(days):  # a new day: the usual case
+                    days.append(
+                        DaySummary(
+                            fromordinal(first + index),
+                            deliv,
+                            deliv - bol,
+                            bol,
+                            dose_mg,
+                            bolus_dose_mg,
+                            no_therapy_days=gap,
+                        )
+                    )
+                    continue
+                record = self._day(days, index)  # a day that began in the batch before
+                record.delivered_ml += deliv
+                record.bolus_ml += bol
+                record.basal_ml += deliv - bol
+                record.no_therapy_days += gap
+                for name, mg in dose_mg.items():
+                    record.dose_mg[name] = record.dose_mg.get(name, 0.0) + mg
+                for name, mg in bolus_dose_mg.items():
+                    record.bolus_dose_mg[name] = record.bolus_dose_mg.get(name, 0.0) + mg
+        if self._presses is not None:
+            for index, n_pressed, n_granted in zip(*self._presses, strict=True):
+                record = self._day(days, index)
+                record.ptm_granted += n_granted
+                record.ptm_denied += n_pressed - n_granted
+        return days
+
+    def _day(self, days: list[DaySummary], index: int) -> DaySummary:
+        """The record of day ``index``, creating it and any day before it still missing."""
+        first = self.first.toordinal()
+        while len(days) <= index:
+            days.append(DaySummary(date=dt.date.fromordinal(first + len(days))))
+        return days[index]
+
+
+def _day_doses(
+    dose: DoseColumns, n_days: int
+) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+    """Per day: the dose and the bolus dose of each drug present (mg), keyed in drug order."""
+    if not dose:
+        return [{} for _ in range(n_days)], [{} for _ in range(n_days)]
+    name, total, bolus_total, present = dose[0]
+    dose_days = [{name: mg} if here else {} for mg, here in zip(total, present, strict=True)]
+    bolus_days = [
+        {name: mg} if here and mg > 0 else {} for mg, here in zip(bolus_total, present, strict=True)
+    ]
+    for name, total, bolus_total, present in dose[1:]:
+        for day_dose, day_bolus, mg, bolus_mg, here in zip(
+            dose_days, bolus_days, total, bolus_total, present, strict=True
+        ):
+            if here:
+                day_dose[name] = mg
+                if bolus_mg > 0:
+                    day_bolus[name] = bolus_mg
+    return dose_days, bolus_days
+
+
 @dataclass(eq=False)
 class SampleTable:
     """Calculated and actual reservoir volume (mL) sampled every ``interval_days``.
@@ -239,10 +351,19 @@ class Trace:
     ptm_presses: list[PtmPress] = field(default_factory=list)
     refills: list[RefillRecord] = field(default_factory=list)
     fills: list[FillRecord] = field(default_factory=list)
-    daily: list[DaySummary] = field(default_factory=list)
     samples: SampleTable = field(default_factory=lambda: SampleTable(1 / 24))
     balance: Balance | None = None
     drug_units: dict[str, str] = field(default_factory=dict)
+    days: DayTable = field(init=False, repr=False)
+    """The daily records as booked (``daily`` reads them)."""
+
+    def __post_init__(self) -> None:
+        self.days = DayTable(self.origin.date())
+
+    @property
+    def daily(self) -> list[DaySummary]:
+        """One record per pump-clock calendar day of the run, in date order."""
+        return self.days.records()
 
     # ------------------------------------------------------------ queries
     def first_alarm(self, name: str) -> AlarmRecord | None:

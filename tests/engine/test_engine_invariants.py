@@ -17,6 +17,7 @@ boluses), so the examples are few. The rules:
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import math
 from typing import Any
 
@@ -321,3 +322,25 @@ def test_streamed_samples_equal_kept_samples_and_change_nothing_else(
     assert streamed.events == kept.events
     assert streamed.daily == kept.daily
     assert streamed.balance == kept.balance
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_a_finished_run_leaves_no_reference_cycle(
+    scenario: tuple[Therapy, Timeline, float, float],
+) -> None:
+    """Whatever the run did (refills, reprogramming with a bridge, MRI, faults, PTM), nothing
+    of it is left for the cyclic garbage collector: reference counting frees it all, so a long
+    cohort of runs does not pay for collector passes over old runs. (The scenario runs once
+    first: compiling a kernel on its first call leaves numba's own garbage.)"""
+    _run(scenario)
+    gc.collect()
+    gc.disable()
+    try:
+        trace = _run(scenario)
+        daily = trace.daily
+        assert trace.daily is daily  # the day records are built once, when first read
+        del trace, daily
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

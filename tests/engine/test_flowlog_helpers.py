@@ -1,4 +1,4 @@
-"""FlowLog's own helpers: the sample owner search and the per-day dose maps."""
+"""FlowLog's own helpers and the day table's: the sample owner search and the per-day dose maps."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pumpsim.engine.flowlog import _day_doses, _first_ending_at_or_after
+from pumpsim.engine.flowlog import _first_ending_at_or_after
+from pumpsim.engine.trace import _day_doses
 
 GRID = st.lists(st.integers(0, 40), min_size=1, max_size=60).map(
     lambda v: np.sort(np.array(v, dtype=float) / 4)
