@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Callable, Sequence
-from operator import itemgetter
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pumpsim.core.clock import day_indices, origin_minute
 from pumpsim.engine.fluid import Composition
-from pumpsim.engine.trace import PtmPress, Trace
+from pumpsim.engine.trace import PressLog, Trace
 
 if TYPE_CHECKING:
     from pumpsim.engine.pump import _Ledger
@@ -92,14 +91,13 @@ class FlowLog:
         """Pump-clock calendar day of each time ``t`` (days since origin); 0 is the origin's."""
         return day_indices(self._origin_minute, t)
 
-    def count_presses(self, presses: Sequence[PtmPress]) -> None:
-        """Add each day's granted and denied PTM presses to its record."""
-        if not presses:
+    def count_presses(self, log: PressLog) -> None:
+        """Add each day's granted and denied PTM presses (the run's PTM log) to its record."""
+        n = len(log.days)
+        if not n:
             return
-        n = len(presses)
-        days = np.fromiter(map(itemgetter(0), presses), dtype=np.float64, count=n)
-        decisions = map(itemgetter(1), presses)
-        granted = np.fromiter(map("granted".__eq__, decisions), dtype=bool, count=n)
+        days = np.fromiter(log.days, dtype=np.float64, count=n)
+        granted = np.fromiter(map("granted".__eq__, log.decisions), dtype=bool, count=n)
         index = self._day_of(days)
         pressed = np.bincount(index)
         granted_per_day = np.bincount(index, weights=granted, minlength=pressed.size)

@@ -19,7 +19,6 @@ from simpy.events import NORMAL, URGENT, Event, Timeout
 
 from pumpsim.core.clock import MINUTES_PER_DAY, to_days
 from pumpsim.engine.pump import TOLERANCE_DAYS, PumpModel
-from pumpsim.engine.trace import PtmPress
 from pumpsim.models.timeline import (
     CatheterDisconnection,
     CatheterOcclusion,
@@ -31,7 +30,7 @@ from pumpsim.models.timeline import (
     Timeline,
 )
 from pumpsim.schedule.ptm import PtmGate
-from pumpsim.schedule.segments import segment_rows
+from pumpsim.schedule.segments import segment_columns
 
 Proc = Generator[simpy.Event, Any, None]
 _LOOKAHEAD_DAYS = 366.0
@@ -212,13 +211,14 @@ def basal_schedule(env: simpy.Environment, pump: PumpModel, clock: Clock, end_da
         try:
             while env.now < end_day - TOLERANCE_DAYS:
                 horizon = min(end_day, env.now + _LOOKAHEAD_DAYS)
-                for _, end, basal, bolus in segment_rows(
+                _, ends, basals, boluses = segment_columns(
                     program,
                     origin=pump.origin,
                     start_day=env.now,
                     end_day=horizon,
                     program_start_day=pump.program_start_day,
-                ):
+                )
+                for end, basal, bolus in zip(ends, basals, boluses, strict=True):
                     now = env.now
                     pump.advance(now)
                     pump.set_basal(basal, bolus)
@@ -236,9 +236,10 @@ def patient(
     """The patient presses the PTM; the pump grants or denies each press by its rules.
 
     ``presses`` are in time order. Every press and its decision go to the PTM log
-    (``trace.ptm_presses``), like the therapy manager's own log; they are not repeated in the
-    pump's event log."""
+    (``trace.presses``, read as ``trace.ptm_presses``), like the therapy manager's own log;
+    they are not repeated in the pump's event log."""
     gate: PtmGate | None = None  # the rules in force; a new gate for new settings
+    log = pump.trace.presses  # the PTM log: each press's time and the pump's decision
     for t in presses:
         yield env.timeout(t - env.now)
         now = env.now
@@ -250,7 +251,8 @@ def patient(
             if gate is None or gate.settings is not settings:
                 gate = PtmGate(settings, pump.origin)
             decision = gate.decide(now, pump.ptm_until, pump.empty_mode, pump.stopped(now))
-        pump.trace.ptm_presses.append(PtmPress(now, decision, pump.origin))
+        log.days.append(now)
+        log.decisions.append(decision)
         if decision == "granted":
             assert settings is not None
             pump.advance(now)

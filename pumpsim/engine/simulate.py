@@ -82,7 +82,7 @@ def simulate(
     pump.advance(float(days))
     pump.settle()
     pump.flows.flush(pump.t)
-    pump.flows.count_presses(trace.ptm_presses)
+    pump.flows.count_presses(trace.presses)
     trace.balance = _balance(pump)
     _release(env, pump, clock)
     return trace

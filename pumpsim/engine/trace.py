@@ -91,6 +91,28 @@ class PtmPress(NamedTuple):
         return {"day": self.day, "time": self.time, "decision": self.decision}
 
 
+@dataclass(eq=False)
+class PressLog:
+    """The PTM log as the engine writes it, like the therapy manager's own: the time of each
+    press (days since the origin) and the pump's decision, in time order. ``records()``
+    builds the ``PtmPress`` records when first read (a run makes no object per press)."""
+
+    origin: dt.datetime
+    days: list[float] = field(default_factory=list)
+    decisions: list[str] = field(default_factory=list)
+    _records: list[PtmPress] | None = field(default=None, repr=False)
+
+    def records(self) -> list[PtmPress]:
+        """Every press, in time order."""
+        if self._records is None or len(self._records) != len(self.days):
+            origin = self.origin
+            self._records = [
+                PtmPress(day, decision, origin)
+                for day, decision in zip(self.days, self.decisions, strict=True)
+            ]
+        return self._records
+
+
 @dataclass(frozen=True, slots=True)
 class RefillRecord:
     """A refill: what the pump calculated, what the programmer expected to come out, what came
@@ -348,7 +370,6 @@ class Trace:
     delivery_factor: float
     events: list[Event] = field(default_factory=list)
     alarms: list[AlarmRecord] = field(default_factory=list)
-    ptm_presses: list[PtmPress] = field(default_factory=list)
     refills: list[RefillRecord] = field(default_factory=list)
     fills: list[FillRecord] = field(default_factory=list)
     samples: SampleTable = field(default_factory=lambda: SampleTable(1 / 24))
@@ -356,9 +377,17 @@ class Trace:
     drug_units: dict[str, str] = field(default_factory=dict)
     days: DayTable = field(init=False, repr=False)
     """The daily records as booked (``daily`` reads them)."""
+    presses: PressLog = field(init=False, repr=False)
+    """The PTM log as written (``ptm_presses`` reads it)."""
 
     def __post_init__(self) -> None:
         self.days = DayTable(self.origin.date())
+        self.presses = PressLog(self.origin)
+
+    @property
+    def ptm_presses(self) -> list[PtmPress]:
+        """Every PTM press and the pump's decision, in time order."""
+        return self.presses.records()
 
     @property
     def daily(self) -> list[DaySummary]:

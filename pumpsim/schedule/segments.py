@@ -14,7 +14,6 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import functools
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -127,8 +126,9 @@ def _bolus_windows(
     return windows
 
 
-SegmentRow = tuple[float, float, float, float]
-"""``(start_day, end_day, basal_ml_per_day, bolus_ml_per_day)``, as in ``Segment``."""
+SegmentColumns = tuple[list[float], list[float], list[float], list[float]]
+"""``(start_day, end_day, basal_ml_per_day, bolus_ml_per_day)`` of each segment, as four
+columns (the fields of ``Segment``)."""
 
 
 def program_segments(
@@ -145,34 +145,43 @@ def program_segments(
     it defaults to ``start_day``. Segments are contiguous, non-empty and in time order; the
     programmed volume over the window is ``sum(s.volume_ml for s in segments)``.
     """
-    rows = segment_rows(
+    columns = segment_columns(
         program,
         origin=origin,
         start_day=start_day,
         end_day=end_day,
         program_start_day=program_start_day,
     )
-    return [Segment._make(row) for row in rows]
+    return list(map(Segment, *columns))
 
 
-def segment_rows(
+def segment_columns(
     program: Program,
     *,
     origin: dt.datetime,
     start_day: float,
     end_day: float,
     program_start_day: float | None = None,
-) -> Sequence[SegmentRow]:
-    """``program_segments`` as plain tuples, for the event engine that walks through them."""
+) -> SegmentColumns:
+    """``program_segments`` as four columns: start and end days, basal and bolus rates. The
+    event engine walks through them with ``zip``, which keeps no tuple per segment."""
     if end_day <= start_day:
-        return []
+        return [], [], [], []
     p0 = start_day if program_start_day is None else program_start_day
     times, rates = _basal_breaks(program, origin, start_day, end_day)
     windows = _bolus_windows(program, origin, p0, start_day, end_day)
     if not windows:
-        return _basal_rows(times, rates, end_day)
+        return _basal_columns(times, rates, end_day)
     breaks = list(zip(times.tolist(), rates.tolist(), strict=True))
-    return _merged_segments(breaks, windows, start_day, end_day)
+    return _columns(_merged_segments(breaks, windows, start_day, end_day))
+
+
+def _columns(segments: Sequence[Segment]) -> SegmentColumns:
+    """``segments`` as columns (``segment_columns``)."""
+    if not segments:
+        return [], [], [], []
+    start, end, basal, bolus = (list(column) for column in zip(*segments, strict=True))
+    return start, end, basal, bolus
 
 
 def _merged_segments(
@@ -218,28 +227,19 @@ def _merged_segments(
     return segments
 
 
-def _basal_rows(times: FloatArray, rates: FloatArray, end_day: float) -> Sequence[SegmentRow]:
-    """``segment_rows`` without periodic boluses: the basal steps themselves, equal rates
+def _basal_columns(times: FloatArray, rates: FloatArray, end_day: float) -> SegmentColumns:
+    """``segment_columns`` without periodic boluses: the basal steps themselves, equal rates
     merged. A sliver shorter than the tolerance is joined to the segment before."""
     if times.size == 0:
-        return []
+        return [], [], [], []
     ends = np.append(times[1:], end_day)
     if np.any(ends - times <= EPS_DAYS * 1e-3):
-        return _merged_segments(
-            list(zip(times.tolist(), rates.tolist(), strict=True)), [], float(times[0]), end_day
-        )
+        breaks = list(zip(times.tolist(), rates.tolist(), strict=True))
+        return _columns(_merged_segments(breaks, [], float(times[0]), end_day))
     change = np.r_[True, rates[1:] != rates[:-1]]
     starts = times[change]
     stops = np.append(starts[1:], end_day)
-    return list(
-        zip(
-            starts.tolist(),
-            stops.tolist(),
-            rates[change].tolist(),
-            itertools.repeat(0.0),
-            strict=False,
-        )
-    )
+    return starts.tolist(), stops.tolist(), rates[change].tolist(), [0.0] * starts.size
 
 
 def _with_extra(segments: Sequence[Segment], extra_ml_per_day: float) -> list[Segment]:
