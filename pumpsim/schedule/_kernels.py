@@ -206,6 +206,101 @@ def sort16(v: FloatArray) -> None:
     v[12], v[13], v[14], v[15] = a12, a13, a14, a15
 
 
+@inline
+def sort4(v: FloatArray) -> None:
+    """Sort ``v[:4]`` in place: ``batcher_pairs(4)``, 5 compare-exchanges (as ``sort16``)."""
+    a0, a1, a2, a3 = v[0], v[1], v[2], v[3]
+    a0, a1 = min(a0, a1), max(a0, a1)
+    a2, a3 = min(a2, a3), max(a2, a3)
+    a0, a2 = min(a0, a2), max(a0, a2)
+    a1, a3 = min(a1, a3), max(a1, a3)
+    a1, a2 = min(a1, a2), max(a1, a2)
+    v[0], v[1], v[2], v[3] = a0, a1, a2, a3
+
+
+@inline
+def sort8(v: FloatArray) -> None:
+    """Sort ``v[:8]`` in place: ``batcher_pairs(8)``, 19 compare-exchanges (as ``sort16``)."""
+    a0, a1, a2, a3 = v[0], v[1], v[2], v[3]
+    a4, a5, a6, a7 = v[4], v[5], v[6], v[7]
+    a0, a1 = min(a0, a1), max(a0, a1)
+    a2, a3 = min(a2, a3), max(a2, a3)
+    a4, a5 = min(a4, a5), max(a4, a5)
+    a6, a7 = min(a6, a7), max(a6, a7)
+    a0, a2 = min(a0, a2), max(a0, a2)
+    a1, a3 = min(a1, a3), max(a1, a3)
+    a4, a6 = min(a4, a6), max(a4, a6)
+    a5, a7 = min(a5, a7), max(a5, a7)
+    a1, a2 = min(a1, a2), max(a1, a2)
+    a5, a6 = min(a5, a6), max(a5, a6)
+    a0, a4 = min(a0, a4), max(a0, a4)
+    a1, a5 = min(a1, a5), max(a1, a5)
+    a2, a6 = min(a2, a6), max(a2, a6)
+    a3, a7 = min(a3, a7), max(a3, a7)
+    a2, a4 = min(a2, a4), max(a2, a4)
+    a3, a5 = min(a3, a5), max(a3, a5)
+    a1, a2 = min(a1, a2), max(a1, a2)
+    a3, a4 = min(a3, a4), max(a3, a4)
+    a5, a6 = min(a5, a6), max(a5, a6)
+    v[0], v[1], v[2], v[3] = a0, a1, a2, a3
+    v[4], v[5], v[6], v[7] = a4, a5, a6, a7
+
+
+@inline
+def sort12(v: FloatArray) -> None:
+    """Sort ``v[:12]`` in place: ``sort16``'s network without the compare-exchanges that
+    reach past index 11 (``batcher_pairs(16)`` pruned to 12 inputs, 42 of its 63): on inputs
+    padded with ``inf`` those exchange nothing."""
+    a0, a1, a2, a3 = v[0], v[1], v[2], v[3]
+    a4, a5, a6, a7 = v[4], v[5], v[6], v[7]
+    a8, a9, a10, a11 = v[8], v[9], v[10], v[11]
+    a0, a1 = min(a0, a1), max(a0, a1)
+    a2, a3 = min(a2, a3), max(a2, a3)
+    a4, a5 = min(a4, a5), max(a4, a5)
+    a6, a7 = min(a6, a7), max(a6, a7)
+    a8, a9 = min(a8, a9), max(a8, a9)
+    a10, a11 = min(a10, a11), max(a10, a11)
+    a0, a2 = min(a0, a2), max(a0, a2)
+    a1, a3 = min(a1, a3), max(a1, a3)
+    a4, a6 = min(a4, a6), max(a4, a6)
+    a5, a7 = min(a5, a7), max(a5, a7)
+    a8, a10 = min(a8, a10), max(a8, a10)
+    a9, a11 = min(a9, a11), max(a9, a11)
+    a1, a2 = min(a1, a2), max(a1, a2)
+    a5, a6 = min(a5, a6), max(a5, a6)
+    a9, a10 = min(a9, a10), max(a9, a10)
+    a0, a4 = min(a0, a4), max(a0, a4)
+    a1, a5 = min(a1, a5), max(a1, a5)
+    a2, a6 = min(a2, a6), max(a2, a6)
+    a3, a7 = min(a3, a7), max(a3, a7)
+    a2, a4 = min(a2, a4), max(a2, a4)
+    a3, a5 = min(a3, a5), max(a3, a5)
+    a1, a2 = min(a1, a2), max(a1, a2)
+    a3, a4 = min(a3, a4), max(a3, a4)
+    a5, a6 = min(a5, a6), max(a5, a6)
+    a9, a10 = min(a9, a10), max(a9, a10)
+    a0, a8 = min(a0, a8), max(a0, a8)
+    a1, a9 = min(a1, a9), max(a1, a9)
+    a2, a10 = min(a2, a10), max(a2, a10)
+    a3, a11 = min(a3, a11), max(a3, a11)
+    a4, a8 = min(a4, a8), max(a4, a8)
+    a5, a9 = min(a5, a9), max(a5, a9)
+    a6, a10 = min(a6, a10), max(a6, a10)
+    a7, a11 = min(a7, a11), max(a7, a11)
+    a2, a4 = min(a2, a4), max(a2, a4)
+    a3, a5 = min(a3, a5), max(a3, a5)
+    a6, a8 = min(a6, a8), max(a6, a8)
+    a7, a9 = min(a7, a9), max(a7, a9)
+    a1, a2 = min(a1, a2), max(a1, a2)
+    a3, a4 = min(a3, a4), max(a3, a4)
+    a5, a6 = min(a5, a6), max(a5, a6)
+    a7, a8 = min(a7, a8), max(a7, a8)
+    a9, a10 = min(a9, a10), max(a9, a10)
+    v[0], v[1], v[2], v[3] = a0, a1, a2, a3
+    v[4], v[5], v[6], v[7] = a4, a5, a6, a7
+    v[8], v[9], v[10], v[11] = a8, a9, a10, a11
+
+
 def batcher_pairs(n: int) -> list[tuple[int, int]]:
     """The compare-exchanges ``(i, j)``, ``i < j``, of Batcher's odd-even merge sort of ``n``
     inputs (a power of two), in order: the network ``sort16`` unrolls."""
@@ -241,8 +336,9 @@ def merge_runs(a: FloatArray, b: FloatArray, n: int, out: FloatArray) -> None:
 @njit
 def sort_day(v: FloatArray, c: int, scratch: FloatArray) -> None:
     """Sort one day's ``c`` press times ``v[:c]`` in place; ``v[c:16]`` holds ``inf`` (the
-    network sorts 16), ``scratch`` has room for 34. Up to 16: the network; up to 32: two
-    networks and a merge; more (a day far above any rate in use): insertion sort."""
+    networks sort 4, 8, 12 or 16), ``scratch`` has room for 34. Up to 16: the smallest network
+    that holds them; up to 32: two 16-networks and a merge; more (a day far above any rate in
+    use): insertion sort."""
     if c <= 1:
         return
     if c > 32:
@@ -253,6 +349,14 @@ def sort_day(v: FloatArray, c: int, scratch: FloatArray) -> None:
                 v[k] = v[k - 1]
                 k -= 1
             v[k] = x
+        return
+    if c <= 12:  # the smallest network that holds the day (most days hold a few presses)
+        if c <= 4:
+            sort4(v)
+        elif c <= 8:
+            sort8(v)
+        else:
+            sort12(v)
         return
     two = c > 16
     if two:  # two runs of 16, each ended by inf, in the scratch

@@ -237,11 +237,22 @@ def test_placement_equals_a_global_sort_of_every_key(
 
 
 # ---------------------------------------------------------------- sorting a day's presses
-def test_sort16_is_batchers_network_and_sorts_every_zero_one_input() -> None:
-    """The unrolled network is Batcher's odd-even merge sort of 16 (the compare-exchanges of
-    its source, in order, are ``batcher_pairs(16)``), and it sorts all 2**16 inputs of zeros
-    and ones, so by the 0-1 principle it sorts every input."""
-    source = inspect.getsource(_kernels.sort16.py_func)
+NETWORKS = {
+    4: _kernels.batcher_pairs(4),
+    8: _kernels.batcher_pairs(8),
+    12: [(i, j) for i, j in _kernels.batcher_pairs(16) if j < 12],
+    16: _kernels.batcher_pairs(16),
+}
+"""Each unrolled network's compare-exchanges: Batcher's odd-even merge sort of 4, 8 and 16,
+and the 16-network without the exchanges that reach past index 11."""
+
+
+@pytest.mark.parametrize("n", sorted(NETWORKS))
+def test_each_network_is_batchers_and_sorts_every_zero_one_input(n: int) -> None:
+    """The unrolled ``sortN`` is its network of ``NETWORKS`` (the compare-exchanges of its
+    source, in order), and it sorts all 2**n inputs of zeros and ones, so by the 0-1 principle
+    it sorts every input."""
+    source = inspect.getsource(getattr(_kernels, f"sort{n}").py_func)
     pairs = [
         (int(i), int(j))
         for i, j, i2, j2, i3, j3 in re.findall(
@@ -249,19 +260,23 @@ def test_sort16_is_batchers_network_and_sorts_every_zero_one_input() -> None:
         )
         if (i, j) == (i2, j2) == (i3, j3)
     ]
-    assert pairs == _kernels.batcher_pairs(16)
-    assert len(pairs) == 63
-    bits = (np.arange(2**16)[:, None] >> np.arange(16)) & 1
+    assert pairs == NETWORKS[n]
+    assert len(pairs) == {4: 5, 8: 19, 12: 42, 16: 63}[n]
+    network = getattr(_kernels, f"sort{n}")
+    bits = (np.arange(2**n)[:, None] >> np.arange(n)) & 1
     for row in bits.astype(float):
         v = row.copy()
-        _kernels.sort16(v)
+        network(v)
         assert np.array_equal(v, np.sort(row))
 
 
-@pytest.mark.parametrize("c", [0, 1, 2, 7, 15, 16, 17, 24, 31, 32, 33, 40, 64])
+@pytest.mark.parametrize(
+    "c", [0, 1, 2, 3, 4, 5, 7, 8, 9, 12, 13, 15, 16, 17, 24, 31, 32, 33, 40, 64]
+)
 def test_sort_day_sorts_every_size_with_ties(c: int) -> None:
-    """Up to 16 (the network on ``inf`` padding), up to 32 (two networks and a merge) and
-    beyond (insertion): the day's times come out as ``np.sort`` gives them, ties included."""
+    """Up to 16 (the smallest network that holds the day, on ``inf`` padding), up to 32 (two
+    16-networks and a merge) and beyond (insertion): the day's times come out as ``np.sort``
+    gives them, ties included."""
     rng = np.random.default_rng(c)
     for values in (rng.random(c), rng.integers(0, 4, c).astype(float)):
         v = np.full(max(c, 16), np.inf)
