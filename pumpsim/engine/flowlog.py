@@ -42,7 +42,7 @@ TOLERANCE_DAYS = 1e-9
 FIELDS = 7
 """A stretch is recorded as ``FIELDS`` numbers appended to ``FlowLog.values``: ``t0`` (days),
 ``calculated0`` and ``actual0`` (mL at its start), ``motor`` and ``outflow`` (mL/day),
-``bolus_share`` (the bolus part of the motor rate) and ``context`` (index in
+``bolus`` (the bolus part of the motor rate, mL/day) and ``context`` (index in
 ``FlowLog.contexts``). A stretch ends where the next begins; the last ends at the time given to
 ``flush``. Flat numbers, because a run records thousands of stretches."""
 
@@ -155,7 +155,8 @@ class FlowLog:
         """Daily volume/dose/no-therapy time and the ledger's delivered and leaked totals."""
         # what left the reservoir, exactly as ``PumpModel.advance`` computed it
         volume = np.minimum(table[:, 4] * (t1 - t0), table[:, 2])
-        share = table[:, 5]
+        motor, bolus = table[:, 3], table[:, 5]  # the bolus share, as bolus / motor in Python
+        share = np.divide(bolus, motor, out=np.zeros_like(bolus), where=motor > 0)
         context = np.array(self.contexts, dtype=np.intp)[table[:, 6].astype(np.intp)]
         leaking, prescribed, fluid = context[:, 0] > 0, context[:, 1] > 0, context[:, 2]
         tip_ml = np.where(leaking, 0.0, volume)

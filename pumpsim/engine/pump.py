@@ -94,7 +94,7 @@ class PumpModel:
         "basal_rate",
         "battery_drain",
         "battery_used",
-        "bolus_share",
+        "bolus_part",
         "bridge_left_ml",
         "calculated_ml",
         "context",
@@ -256,7 +256,7 @@ class PumpModel:
         Every rule that changes a rate, a mode or a fault ends by calling this, so ``advance``
         can integrate with the stored values: ``motor`` (what the pump pumps and counts),
         ``outflow`` (what truly leaves the reservoir: motor × delivery factor, zero when the
-        catheter is blocked or the reservoir dry), ``bolus_share`` (the part of the motor rate
+        catheter is blocked or the reservoir dry), ``bolus_part`` (the mL/day of the motor rate
         that is periodic, PTM or priming bolus) and whether therapy is prescribed now. While
         the pump runs normally (no rare state, not empty, dry or at end of service) the motor
         pumps the program and the catheter passes it all; otherwise ``_refresh_rare_rates``."""
@@ -266,7 +266,7 @@ class PumpModel:
         basal, periodic, ptm = self.basal_rate, self.periodic_rate, self.ptm_rate
         bolus = periodic + ptm + self.priming_rate
         motor = self.motor = basal + bolus
-        self.bolus_share = bolus / motor if motor > 0 else 0.0
+        self.bolus_part = bolus
         self.outflow = self.delivery_factor * motor
         prescribed = basal + periodic + ptm > 0
         if self.leaking or prescribed is not self.therapy_prescribed:
@@ -288,7 +288,7 @@ class PumpModel:
         else:
             motor = basal + bolus
         self.motor = motor
-        self.bolus_share = bolus / motor if motor > 0 else 0.0
+        self.bolus_part = bolus
         blocked = self.dry or (unusual and t < self.occluded_until - TOLERANCE_DAYS)
         self.outflow = 0.0 if blocked else self.delivery_factor * motor
         leaking = unusual and t < self.disconnected_until - TOLERANCE_DAYS
@@ -353,7 +353,7 @@ class PumpModel:
         reservoir = self.reservoir
         actual0 = reservoir.volume_ml
         values = self._flow_values
-        values.extend((t0, calc0, actual0, motor, outflow, self.bolus_share, self.context))
+        values.extend((t0, calc0, actual0, motor, outflow, self.bolus_part, self.context))
         volume = outflow * dt_days
         if volume > actual0:
             volume = actual0
