@@ -324,7 +324,7 @@ def test_streamed_samples_equal_kept_samples_and_change_nothing_else(
     assert streamed.balance == kept.balance
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_a_finished_run_leaves_no_reference_cycle(
     scenario: tuple[Therapy, Timeline, float, float],
