@@ -525,7 +525,9 @@ class PumpModel:
         if rate > 0:
             calc = self.calculated_ml - TOLERANCE_ML  # settle's tests allow this much
             low = self.low_reservoir_ml
-            if low > 0 and calc > low and "low_reservoir" not in self._open_alarms:
+            # the alarm's threshold counts while the alarm is off (with the volume within the
+            # tolerance of it, or below, the bound is now: settle tests it in full)
+            if low > 0 and "low_reservoir" not in self._open_alarms:
                 until = min(until, t + (calc - low) / rate)
             if not self.empty_mode:
                 until = min(until, t + (calc - self._empty_threshold_ml) / rate)

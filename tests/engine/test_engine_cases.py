@@ -603,3 +603,27 @@ def test_low_reservoir_alarm_after_a_raise_of_the_rate_comes_at_the_new_rate() -
     on = {a.name: a.on_time for a in trace.alarms}
     assert on["low_reservoir"] == dt.datetime(2026, 3, 8, 15, 12)
     assert on["empty_reservoir"] == dt.datetime(2026, 3, 8, 20, 0)
+
+
+# ------------------------------------------------------------------ the far bound
+@pytest.mark.parametrize("above_ml", [-0.5, 0.0, 0.4e-9, 1e-9, 2e-9, 1e-6, 1.0])
+def test_the_far_bound_stops_short_of_a_threshold_settle_would_already_see(
+    above_ml: float,
+) -> None:
+    """``_far_bound`` is the time before which ``settle`` only ends patient boluses, so it must
+    lie at or before the moment a threshold comes within ``settle``'s tolerance: here, with the
+    calculated volume ``above_ml`` over the low-reservoir alarm (not yet on), at or before
+    ``t + (above - 1e-9) / rate`` — now, when the volume is already within the tolerance or
+    below the threshold."""
+    from pumpsim.engine.pump import PumpModel
+
+    th = therapy(volume_ml=20.0)
+    trace = Trace(patient_id="far", origin=START, end_day=10.0, seed=0, delivery_factor=1.0)
+    model = PumpModel(th, trace, 1.0)
+    model.set_basal(0.5, 0.0)  # what the basal process sets first
+    model.calculated_ml = model.low_reservoir_ml + above_ml
+    model._far_rate = 0.0
+    model._far_bound(0.0)
+    rate = model.motor
+    assert rate == 0.5 and model.low_reservoir_ml == 2.0
+    assert model._far_until <= max(0.0, (above_ml - 1e-9) / rate) + 1e-15
