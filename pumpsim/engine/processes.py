@@ -113,18 +113,9 @@ class Clock:
             self._set_timer(at, now)  # else the program's poke at ``wakes`` <= ``at`` looks
 
     def _set_timer(self, at: float, now: float) -> None:
-        """Ring at ``at``: ``env.timeout(at - now, at)`` with ``_ring`` as its callback, written
-        out (the same ``Timeout``, put on SimPy's queue at the same time, ``now + (at - now)``,
-        without the frames of its ``__init__`` and of ``env.schedule``)."""
+        """Ring at ``at``: ``env.timeout(at - now, at)`` with ``_ring`` as its callback."""
         self._timers.add(at)
-        env = self.env
-        timer = _new_timer(Timeout)  # set up as Timeout.__init__ does, in the same order
-        timer.env = env
-        timer.callbacks = [self._ring_callback]
-        timer._value = at
-        timer._delay = at - now
-        timer._ok = True
-        heappush(env._queue, (now + (at - now), NORMAL, next(env._eid), timer))
+        self.env.timeout(at - now, at).callbacks.append(self._ring_callback)
 
     def release(self) -> None:
         """Stop looking and drop the timer callback (a bound method of the clock itself)."""
@@ -143,8 +134,8 @@ def _no_callback(event: simpy.Event) -> None:
 
 
 _new_timer = object.__new__
-"""Makes the clock's ``Timeout`` without calling its ``__init__`` (``Clock._set_timer`` sets
-its fields and puts it on the queue itself)."""
+"""Makes a ``Timeout`` without calling its ``__init__`` (``Environment.timeout`` sets its fields
+and puts it on the queue itself)."""
 
 
 class Environment(simpy.Environment):

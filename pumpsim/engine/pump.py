@@ -550,18 +550,28 @@ class PumpModel:
 
         Between two crossings nothing can be reached: ``next_crossing`` stored the earliest one
         in ``due``, and the rules that change state at an instant (refill, stall, faults,
-        priming, bridge) set ``unsettled``. Otherwise the checks are skipped."""
+        priming, bridge) set ``unsettled``. Otherwise the checks are skipped; and before the
+        far bound (``_far_bound``) no threshold is within reach, so only a patient bolus can
+        have ended."""
         t = self.t
         if self.unsettled:
             self.unsettled = False
+            full = True
         elif t < self.due - TOLERANCE_DAYS:
             return
-        elif t + FAR_MARGIN_DAYS < self._far_until and not self.unusual:
-            # no threshold within reach (``_far_bound``): only a patient bolus can have ended
-            if self.ptm_rate > 0 and t >= self.ptm_until - TOLERANCE_DAYS:
-                self.ptm_rate, self.ptm_until = 0.0, -math.inf
-            self.refresh_rates()
-            return
+        else:
+            full = self.unusual or t + FAR_MARGIN_DAYS >= self._far_until
+        if full:
+            self._settle_volumes()
+        if self.ptm_rate > 0 and t >= self.ptm_until - TOLERANCE_DAYS:
+            self.ptm_rate, self.ptm_until = 0.0, -math.inf  # the patient bolus has run
+        if full:
+            self._settle_clocks(t)
+        self.refresh_rates()
+
+    def _settle_volumes(self) -> None:
+        """The part of ``settle`` for the volumes: the low-reservoir alarm, the empty
+        reservoir (which ends a patient bolus), the reservoir running dry."""
         if self.calculated_ml <= self.low_reservoir_ml + TOLERANCE_ML and self.low_reservoir_ml > 0:
             self.alarm_on("low_reservoir", calculated_ml=self.calculated_ml)
         if not self.empty_mode and self.calculated_ml <= self._empty_threshold_ml + TOLERANCE_ML:
@@ -575,8 +585,9 @@ class PumpModel:
             self.dry = True
             self._forget_far()
             self.log("actual_dry", calculated_ml=round(self.calculated_ml, 9))
-        if self.ptm_rate > 0 and t >= self.ptm_until - TOLERANCE_DAYS:
-            self.ptm_rate, self.ptm_until = 0.0, -math.inf  # the patient bolus has run
+
+    def _settle_clocks(self, t: float) -> None:
+        """The part of ``settle`` for the stability limit, the battery and the rare states."""
         if t >= self.stability_day + TOLERANCE_DAYS:
             self._stability_exceeded()
         if self._has_battery:
@@ -594,7 +605,6 @@ class PumpModel:
                 self.alarm_on("end_of_service")
         if self.unusual:
             self._settle_unusual()
-        self.refresh_rates()
 
     def _settle_unusual(self) -> None:
         """The part of ``settle`` for boluses counted in volume, a pending program, a motor
