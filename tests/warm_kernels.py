@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from pumpsim.ensemble.kernels import delivered_crossing, gate_presses, grant_drawn_presses
+from pumpsim.ensemble.kernels import delivered_crossing, drawn_crossings, gate_presses
 from pumpsim.models import Program, PtmDemand, PtmSettings
 from pumpsim.schedule.presses import draw_presses
 from pumpsim.schedule.segments import CumulativeSchedule
@@ -29,10 +29,11 @@ GATE = {"base_minute": 480.0, "schedule": SCHEDULE, "volume_ml": 20.0, "empty_th
 
 
 def draws() -> None:
-    """Press placement (the SimPy engine's door) and placing-and-gating (the forecast's)."""
+    """Press placement (the SimPy engine's door) and placing, gating and crossing (the
+    forecast's)."""
     drawn = draw_presses(PtmDemand(presses_per_day=6), ORIGIN, 2.5, np.random.default_rng(0), 4)
     drawn.times()
-    grant_drawn_presses(drawn, SETTINGS, **GATE)  # type: ignore[arg-type]
+    drawn_crossings(np.ones((4, 2)), drawn, SETTINGS, **GATE)  # type: ignore[arg-type]
 
 
 def gate() -> None:

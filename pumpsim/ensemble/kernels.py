@@ -92,36 +92,6 @@ def grant_presses(
     return grants, n_presses, n_granted
 
 
-def grant_drawn_presses(
-    drawn: DrawnPresses,
-    settings: PtmSettings,
-    *,
-    base_minute: float,
-    schedule: CumulativeSchedule,
-    volume_ml: float,
-    empty_threshold_ml: float,
-) -> tuple[FloatArray, IntArray, IntArray]:
-    """``grant_presses`` of ``drawn.times()`` (the same grants, bit for bit), with the presses
-    placed and gated row by row in one compiled pass (``schedule._kernels.place_and_gate``),
-    never stored as an ``(n, J)`` array of times."""
-    per_row = drawn.per_row
-    if settings.max_per_day == 0 or not per_row.any():
-        return np.full((drawn.n, 0), np.inf), per_row, np.zeros(drawn.n, dtype=np.int64)
-    from pumpsim.schedule._kernels import place_and_gate  # loads numba on first use
-
-    grants = np.empty((drawn.n, int(per_row.max())))  # NumPy's allocation: huge pages
-    n_presses, n_granted, width = place_and_gate(
-        drawn.counts,
-        drawn.uniforms,
-        drawn.placement(),
-        (drawn.inv_c, drawn.inv_f),
-        _rules(settings, base_minute),
-        (*_curve(schedule), volume_ml - empty_threshold_ml),
-        grants,
-    )
-    return grants[:, :width], n_presses, n_granted
-
-
 def _rules(
     settings: PtmSettings, base_minute: float
 ) -> tuple[int, float, float, float, bool, float]:
@@ -201,3 +171,39 @@ def delivered_crossing(
         float(duration_days),
     )
     return out if x.ndim == 2 else out[:, 0]
+
+
+def drawn_crossings(
+    target_ml: FloatArray,
+    drawn: DrawnPresses,
+    settings: PtmSettings,
+    *,
+    base_minute: float,
+    schedule: CumulativeSchedule,
+    volume_ml: float,
+    empty_threshold_ml: float,
+) -> tuple[FloatArray, IntArray, IntArray]:
+    """``delivered_crossing(target_ml, grants, ...)`` of the grants ``grant_presses`` makes of
+    ``drawn.times()`` (same arguments), bit for bit, in one compiled pass
+    (``schedule._kernels.place_gate_cross``): each row's presses are placed, gated and its
+    crossings solved while they are in the cache, no ``(n, J)`` array of times or grants is
+    made, and the days after a row's first empty press are not placed. ``target_ml`` is
+    ``(n, L)``; returns the crossings ``(n, L)`` and the presses and grants per row."""
+    targets = np.array(target_ml, dtype=np.float64, order="C")  # writable: one compiled type
+    per_row = drawn.per_row
+    if settings.max_per_day == 0 or not per_row.any():
+        none = np.full((drawn.n, 0), np.inf)
+        zero = np.zeros(drawn.n, dtype=np.int64)
+        bolus = (settings.bolus_volume_ml, settings.duration_days)
+        return delivered_crossing(targets, none, schedule, *bolus, zero), per_row, zero
+    from pumpsim.schedule._kernels import place_gate_cross  # loads numba on first use
+
+    return place_gate_cross(
+        drawn.counts,
+        drawn.uniforms,
+        drawn.placement(),
+        (drawn.inv_c, drawn.inv_f),
+        _rules(settings, base_minute),
+        (*_curve(schedule), volume_ml - empty_threshold_ml),
+        targets,
+    )

@@ -38,8 +38,8 @@ from pumpsim.ensemble.kernels import (
     DECISIONS,
     NO_PRESS,
     delivered_crossing,
+    drawn_crossings,
     gate_presses,
-    grant_drawn_presses,
     grant_presses,
 )
 from pumpsim.models import FactorDistribution, PtmDemand, PtmSettings, Therapy
@@ -198,8 +198,6 @@ def run_chunk(
     """Gate the presses (``(n, J)`` times, or drawn ones: ``draw_for``) and solve every
     crossing for one chunk of trajectories."""
     n = factors.size
-    grants, n_presses, n_granted = _grants(plan, presses, n)
-    vol, dur = (plan.ptm.bolus_volume_ml, plan.ptm.duration_days) if plan.ptm else (0.0, 1.0)
     v0, thr = plan.volume_ml, plan.empty_threshold_ml
     x_empty = max(v0 - thr, 0.0)
 
@@ -214,7 +212,7 @@ def run_chunk(
         + [v0 - np.maximum(dry_level, thr)]
         + [v0 - c for c in actual]
     )
-    solved = delivered_crossing(np.maximum(x, 0.0), grants, plan.schedule, vol, dur, n_granted)
+    solved, n_presses, n_granted = _crossings(plan, presses, np.maximum(x, 0.0))
     # a level below the empty threshold is reached only after the pump stopped counting
     days = np.where(x <= x_empty, np.where(x <= 0, 0.0, solved), np.inf)
     days[days > plan.horizon_day] = np.inf
@@ -244,18 +242,22 @@ def run_chunk(
     )
 
 
-def _grants(
-    plan: Plan, presses: FloatArray | DrawnPresses, n: int
+def _crossings(
+    plan: Plan, presses: FloatArray | DrawnPresses, targets: FloatArray
 ) -> tuple[FloatArray, IntArray, IntArray]:
-    """The chunk's grant times (``inf``-padded), presses and grants per row."""
-    ptm = plan.ptm
+    """The chunk's crossings of ``targets`` ``(n, L)`` (delivered mL), presses and grants per
+    row: drawn presses placed, gated and crossed in one pass (``drawn_crossings``), given ones
+    gated, then crossed."""
+    n, ptm = targets.shape[0], plan.ptm
     if ptm is None or (isinstance(presses, np.ndarray) and not presses.shape[1]):
         none = np.zeros(n, dtype=np.int64)
-        return np.full((n, 0), np.inf), none, none
+        no_grants = np.full((n, 0), np.inf)
+        return delivered_crossing(targets, no_grants, plan.schedule, 0.0, 1.0, none), none, none
     base, schedule = origin_minute(plan.therapy.state.time), plan.schedule
     v0, empty = plan.volume_ml, plan.empty_threshold_ml
     if isinstance(presses, DrawnPresses):
-        return grant_drawn_presses(
+        return drawn_crossings(
+            targets,
             presses,
             ptm,
             base_minute=base,
@@ -263,9 +265,12 @@ def _grants(
             volume_ml=v0,
             empty_threshold_ml=empty,
         )
-    return grant_presses(
+    grants, n_presses, n_granted = grant_presses(
         presses, ptm, base_minute=base, schedule=schedule, volume_ml=v0, empty_threshold_ml=empty
     )
+    bolus = (ptm.bolus_volume_ml, ptm.duration_days)
+    solved = delivered_crossing(targets, grants, schedule, *bolus, n_granted)
+    return solved, n_presses, n_granted
 
 
 def chunk_seed(seed: int | np.random.SeedSequence, chunk: int) -> np.random.SeedSequence:

@@ -386,9 +386,12 @@ def place_row(
     profile: tuple[FloatArray, FloatArray, FloatArray, IntArray],
     out: FloatArray,
     scratch: FloatArray,
+    days: tuple[int, int, int],
 ) -> tuple[int, int]:
-    """Row ``r``'s press times, sorted, into ``out[:k]`` (``out`` has 16 slots to spare) from its
-    presses per day ``counts[r]`` and their uniforms ``u[p:]``; returns ``k`` and the next ``p``.
+    """Row ``r``'s press times on its calendar days ``d0 <= d < d1``, each day sorted, into
+    ``out[col:k]`` (``out`` has 16 slots to spare after them), from its presses per day
+    ``counts[r]`` and their uniforms ``u[p:]``; ``days`` is ``(d0, d1, col)``. Returns ``k`` and
+    the next ``p`` (the days in order: a row's presses sorted).
 
     Press ``i`` of day ``d`` has key ``g + u`` (``g = r * D + d``); its position in the day is
     ``key - g``, mapped through the inverse day profile (``inv_c`` -> ``inv_f``) when ``shaped``,
@@ -400,8 +403,8 @@ def place_row(
     inv_c, inv_f, slopes, bins = profile
     n_days = counts.shape[1]
     shift = float(r * n_days)
-    col = 0
-    for d in range(n_days):
+    d0, d1, col = days
+    for d in range(d0, d1):
         c = counts[r, d]
         g = float(r * n_days + d)
         day = float(d)
@@ -443,9 +446,10 @@ def place_presses(
     tables = (inv_c, inv_f, knot_slopes(inv_c, inv_f), knot_bins(inv_c))
     row = np.empty(out.shape[1] + 16)
     scratch = np.empty(34)
+    n_days = counts.shape[1]
     p = 0
     for r in range(counts.shape[0]):
-        k, p = place_row(counts, r, u, p, placement, tables, row, scratch)
+        k, p = place_row(counts, r, u, p, placement, tables, row, scratch, (0, n_days, 0))
         out[r, :k] = row[:k]
     return out
 
@@ -501,28 +505,38 @@ GateReservoir = tuple[FloatArray, FloatArray, float]
 """``(times, volumes, limit_ml)``: the programmed curve and the volume that empties the pump."""
 
 
+GateState = tuple[int, int, float, float]
+"""``(count, slot, last, oldest)``: what the gate carries from one press to the next (grants so
+far, the ring's next slot, the last grant, the ring's oldest grant)."""
+GATE_START: GateState = (0, 0, -np.inf, -np.inf)
+"""The gate's state before a trajectory's first press (its ring all ``-inf``)."""
+
+
 @njit
-def gate_row(
+def gate_span(
     t_row: FloatArray,
-    n_t: int,
+    span: tuple[int, int],
     rules: GateRules,
     reservoir: tuple[FloatArray, FloatArray, FloatArray, FloatArray, float],
     ring: FloatArray,
     grants: FloatArray,
     decisions: npt.NDArray[np.int8],
     keep_decisions: bool,
-) -> int:
-    """Decide the presses ``t_row[:n_t]`` (increasing) of one trajectory by ``PtmGate``'s rules,
-    in order; the grant times go to ``grants[:count]`` (which has room for ``n_t``), the codes to
-    ``decisions[:n_t]`` when ``keep_decisions``. Returns the number granted.
+    state: GateState,
+) -> tuple[GateState, bool]:
+    """Decide the presses ``t_row[j0:j1]`` (``span``; increasing, after every press the gate has
+    decided from ``state``) by ``PtmGate``'s rules, in order; grant ``k`` goes to ``grants[k]``,
+    the codes to ``decisions[j0:j1]`` when ``keep_decisions``. Returns the new state and whether
+    a press found the reservoir empty (the gate then decides no later press: all are
+    ``RESERVOIR_EMPTY``). ``ring`` holds the last ``cap`` grants (``ring[slot]`` the oldest).
 
-    A press is ``RESERVOIR_EMPTY`` when an earlier press was (the reservoir stays empty), or when
-    the programmed volume ``np.interp(t, times, volumes)`` plus the granted boluses delivered by
-    ``t`` (all but the last whole, the last by its running share) reaches ``limit_ml``; else
-    ``BOLUS_RUNNING`` before ``last grant + duration - EPS``; else ``LOCKOUT`` before ``last grant
-    + lockout - EPS``; else ``DAILY_CAP`` when the ``cap``-th most recent grant is inside the day
-    (after ``t - 1 + EPS`` rolling, at or after the pump clock's midnight ``- EPS`` clock); else
-    ``GRANTED``. ``reservoir`` is ``(times, volumes, knot_slopes, day_ceilings, limit_ml)``.
+    A press is ``RESERVOIR_EMPTY`` when the programmed volume ``np.interp(t, times, volumes)``
+    plus the granted boluses delivered by ``t`` (all but the last whole, the last by its running
+    share) reaches ``limit_ml``; else ``BOLUS_RUNNING`` before ``last grant + duration - EPS``;
+    else ``LOCKOUT`` before ``last grant + lockout - EPS``; else ``DAILY_CAP`` when the
+    ``cap``-th most recent grant is inside the day (after ``t - 1 + EPS`` rolling, at or after
+    the pump clock's midnight ``- EPS`` clock); else ``GRANTED``. ``reservoir`` is ``(times,
+    volumes, knot_slopes, day_ceilings, limit_ml)``.
     """
     cap, bolus_ml, duration_days, lockout_days, rolling, base_minute = rules
     times, volumes, slopes, ceilings, limit_ml = reservoir
@@ -531,11 +545,11 @@ def gate_row(
     guard_ml = limit_ml - 1e-9 * (1.0 + abs(limit_ml))
     spacing = max(duration_days, lockout_days)  # t < last + spacing - EPS: running or lockout
     last_day = ceilings.size - 1
-    ring[:] = -np.inf  # the last `cap` grants; ring[slot] is the oldest
-    count, slot, last, oldest = 0, 0, -np.inf, -np.inf
+    j0, j1 = span
+    count, slot, last, oldest = state
     locked_until = last + spacing - _EPS_DAYS  # before it: a bolus running or the lockout
     running_until = last + duration_days - _EPS_DAYS
-    for j in range(n_t):
+    for j in range(j0, j1):
         t = t_row[j]
         locked = t < locked_until
         # an empty reservoir denies this press and every later one (the volume delivered only
@@ -546,8 +560,8 @@ def gate_row(
             schedule = (times, volumes, slopes)
             if empty_at(t, count, last, bolus_ml, duration_days, schedule, limit_ml):
                 if keep_decisions:
-                    decisions[j:n_t] = RESERVOIR_EMPTY
-                break
+                    decisions[j:j1] = RESERVOIR_EMPTY
+                return (count, slot, last, oldest), True
         if locked:
             if keep_decisions:
                 decisions[j] = BOLUS_RUNNING if t < running_until else LOCKOUT
@@ -568,7 +582,30 @@ def gate_row(
         last = t
         locked_until = last + spacing - _EPS_DAYS
         running_until = last + duration_days - _EPS_DAYS
-    return count
+    return (count, slot, last, oldest), False
+
+
+@njit
+def gate_row(
+    t_row: FloatArray,
+    n_t: int,
+    rules: GateRules,
+    reservoir: tuple[FloatArray, FloatArray, FloatArray, FloatArray, float],
+    ring: FloatArray,
+    grants: FloatArray,
+    decisions: npt.NDArray[np.int8],
+    keep_decisions: bool,
+) -> int:
+    """``gate_span`` over one trajectory's presses ``t_row[:n_t]`` from ``GATE_START``; the
+    grant times go to ``grants[:count]`` (room for ``n_t``), the codes to ``decisions[:n_t]``
+    when ``keep_decisions`` (``RESERVOIR_EMPTY`` from the first empty press on). Returns the
+    number granted."""
+    ring[:] = -np.inf
+    span = (0, n_t)
+    state, _ = gate_span(
+        t_row, span, rules, reservoir, ring, grants, decisions, keep_decisions, GATE_START
+    )
+    return state[0]
 
 
 @njit
@@ -619,38 +656,6 @@ def gate_rows(
             presses[r], n_t, rules, reservoir, ring, grants[r], codes, keep_decisions
         )
     return decisions, n_presses, n_granted, pad_grants(grants, n_granted)
-
-
-@njit
-def place_and_gate(
-    counts: IntArray,
-    u: FloatArray,
-    placement: Placement,
-    profile: tuple[FloatArray, FloatArray],
-    rules: GateRules,
-    curve: GateReservoir,
-    grants: FloatArray,
-) -> tuple[IntArray, IntArray, int]:
-    """``place_presses`` then ``gate_rows`` without the ``(n, J)`` press times between them: each
-    row's presses are placed into a buffer that stays in the cache and gated from there.
-    ``grants`` ``(n, J)`` (``J`` the most presses of a row) as in ``gate_rows``; returns the
-    presses and grants per row and the grants' width."""
-    n = counts.shape[0]
-    inv_c, inv_f = profile
-    tables = (inv_c, inv_f, knot_slopes(inv_c, inv_f), knot_bins(inv_c))
-    row = np.empty(grants.shape[1] + 16)
-    scratch = np.empty(34)
-    none = np.empty(0, dtype=np.int8)
-    reservoir = reservoir_tables(*curve)
-    ring = np.empty(rules[0])
-    n_presses = np.zeros(n, dtype=np.int64)
-    n_granted = np.zeros(n, dtype=np.int64)
-    p = 0
-    for r in range(n):
-        k, p = place_row(counts, r, u, p, placement, tables, row, scratch)
-        n_presses[r] = k
-        n_granted[r] = gate_row(row, k, rules, reservoir, ring, grants[r], none, False)
-    return n_presses, n_granted, pad_grants(grants, n_granted)
 
 
 # ---------------------------------------------------------------- exact crossings
@@ -725,6 +730,60 @@ def solve_in_bolus(
         lo, g_lo = hi, g_hi
 
 
+CrossingCurve = tuple[FloatArray, FloatArray, FloatArray, IntArray]
+"""``(times, volumes, knot_slopes, day_knots)``: the programmed curve as the crossings read it."""
+
+
+@njit
+def row_crossings(
+    targets: FloatArray,
+    r: int,
+    grants: FloatArray,
+    n_granted: int,
+    curve: CrossingCurve,
+    bolus: tuple[float, float],
+    out: FloatArray,
+) -> None:
+    """``out[r, c]`` for every column ``c`` of ``targets`` ``(n, L)``: the first time the
+    delivered volume ``P(t)`` plus row ``r``'s granted boluses ``grants[:n_granted]`` (each
+    ``bolus = (bolus_ml, duration_days)``, delivered linearly from its start) reaches
+    ``targets[r, c]``; ``inf`` when not inside the schedule.
+
+    Bolus ``k`` ends at delivered volume ``E_k = P(g_k + duration) + (k + 1) * bolus``
+    (increasing in ``k``); with ``m`` the number of ``E_k`` below the target, the crossing lies
+    in bolus ``m`` when that bolus starts below the target, else on the programmed curve at
+    ``target - m * bolus``. Binary search over ``k``: O(log grants) per target.
+    """
+    times, volumes, slopes, table = curve
+    bolus_ml, duration_days = bolus
+    rate = bolus_ml / duration_days
+    for c in range(targets.shape[1]):
+        x = targets[r, c]
+        lo, hi = 0, n_granted  # m = the first k with E_k >= x
+        while lo < hi:
+            k = (lo + hi) // 2
+            end_ml = volume_at(grants[k] + duration_days, times, volumes, slopes, table)
+            if end_ml + (float(k) + 1.0) * bolus_ml < x:
+                lo = k + 1
+            else:
+                hi = k
+        m = lo
+        y = x - m * bolus_ml
+        out[r, c] = time_of_volume(y, times, volumes)
+        if m < n_granted:
+            start = grants[m]
+            if volume_at(start, times, volumes, slopes, table) + m * bolus_ml < x:
+                out[r, c] = solve_in_bolus(
+                    y, start, times, volumes, slopes, table, rate, duration_days
+                )
+
+
+@njit
+def crossing_curve(times: FloatArray, volumes: FloatArray) -> CrossingCurve:
+    """``row_crossings``' ``curve`` of the programmed curve ``(times, volumes)``."""
+    return times, volumes, knot_slopes(times, volumes), day_knots(times)
+
+
 @njit
 def delivered_crossings(
     targets: FloatArray,
@@ -735,40 +794,105 @@ def delivered_crossings(
     bolus_ml: float,
     duration_days: float,
 ) -> FloatArray:
-    """Per row ``r`` and column ``c`` of ``targets`` ``(n, L)``, the first time the delivered
-    volume ``P(t)`` plus the row's granted boluses (each ``bolus_ml`` linearly over
-    ``duration_days`` from its start ``grants[r, k]``) reaches ``targets[r, c]``; ``inf`` when
-    not inside the schedule.
-
-    Bolus ``k`` ends at delivered volume ``E_k = P(g_k + duration) + (k + 1) * bolus``
-    (increasing in ``k``); with ``m`` the number of ``E_k`` below the target, the crossing lies
-    in bolus ``m`` when that bolus starts below the target, else on the programmed curve at
-    ``target - m * bolus``. Binary search over ``k``: O(log grants) per target, a row's targets
-    one after the other (its grants stay in the cache).
-    """
-    n, n_targets = targets.shape
-    out = np.empty((n, n_targets))
-    slopes = knot_slopes(times, volumes)
-    table = day_knots(times)
-    rate = bolus_ml / duration_days
-    for r in range(n):
-        for c in range(n_targets):
-            x = targets[r, c]
-            lo, hi = 0, n_granted[r]  # m = the first k with E_k >= x
-            while lo < hi:
-                k = (lo + hi) // 2
-                end_ml = volume_at(grants[r, k] + duration_days, times, volumes, slopes, table)
-                if end_ml + (float(k) + 1.0) * bolus_ml < x:
-                    lo = k + 1
-                else:
-                    hi = k
-            m = lo
-            y = x - m * bolus_ml
-            out[r, c] = time_of_volume(y, times, volumes)
-            if m < n_granted[r]:
-                start = grants[r, m]
-                if volume_at(start, times, volumes, slopes, table) + m * bolus_ml < x:
-                    out[r, c] = solve_in_bolus(
-                        y, start, times, volumes, slopes, table, rate, duration_days
-                    )
+    """``row_crossings`` of every row: per row ``r`` and column ``c`` of ``targets`` ``(n, L)``,
+    the first time the delivered volume reaches ``targets[r, c]``, from the row's grants
+    ``grants[r, :n_granted[r]]`` (bolus start times, sorted); a row's targets one after the
+    other (its grants stay in the cache)."""
+    out = np.empty(targets.shape)
+    curve = crossing_curve(times, volumes)
+    bolus = (bolus_ml, duration_days)
+    for r in range(targets.shape[0]):
+        row_crossings(targets, r, grants[r], n_granted[r], curve, bolus, out)
     return out
+
+
+# ---------------------------------------------------------------- placing, gating and crossing
+BLOCK_PRESSES = 16
+"""Presses placed between two looks of the gate once the reservoir may run empty: the most
+placed for nothing past a trajectory's empty press, against a call of each kernel per block."""
+
+
+@njit
+def widest_row(counts: IntArray) -> int:
+    """The most presses of a row of ``counts`` ``(n, D)``."""
+    widest = 0
+    for r in range(counts.shape[0]):
+        widest = max(widest, int(counts[r].sum()))
+    return widest
+
+
+@njit
+def first_unsafe_day(n_days: int, rules: GateRules, ceilings: FloatArray, limit_ml: float) -> int:
+    """The first calendar day on which a press might find the reservoir empty: before it the
+    day's ceiling (``day_ceilings`` of the day after) plus ``cap`` boluses for each day so far
+    and one more (the grants a rolling or clock day allows up to the day's end, with the
+    margin ``EPS`` leaves) stays below ``gate_span``'s guard. Days start at ``first_day <= 0``,
+    so a press of day ``d`` lies before ``d + 1``."""
+    cap, bolus_ml = rules[0], rules[1]
+    guard_ml = limit_ml - 1e-9 * (1.0 + abs(limit_ml))
+    last_day = ceilings.size - 1
+    d = 0
+    while d < n_days and ceilings[min(d + 1, last_day)] + bolus_ml * cap * (d + 2) < guard_ml:
+        d += 1
+    return d
+
+
+@njit
+def place_gate_cross(
+    counts: IntArray,
+    u: FloatArray,
+    placement: Placement,
+    profile: tuple[FloatArray, FloatArray],
+    rules: GateRules,
+    curve: GateReservoir,
+    targets: FloatArray,
+) -> tuple[FloatArray, IntArray, IntArray]:
+    """``place_presses``, ``gate_rows`` and ``delivered_crossings`` without an ``(n, J)`` array
+    between them: each row's presses are placed into a buffer that stays in the cache, gated
+    from there into a grant buffer, and the row's crossings of ``targets`` ``(n, L)`` solved
+    from that. Days are placed in blocks: all days before ``first_unsafe_day`` at once, then
+    ``BLOCK_PRESSES`` at a time; once a press finds the reservoir empty the row's later days
+    are not placed (the gate would deny them all). Returns the crossings ``(n, L)`` and the
+    presses and grants per row, bit for bit those of the three passes."""
+    n, n_days = counts.shape
+    inv_c, inv_f = profile
+    tables = (inv_c, inv_f, knot_slopes(inv_c, inv_f), knot_bins(inv_c))
+    widest = widest_row(counts)
+    row, grants, scratch = np.empty(widest + 16), np.empty(widest + 1), np.empty(34)
+    none = np.empty(0, dtype=np.int8)
+    reservoir = reservoir_tables(*curve)
+    cross = crossing_curve(curve[0], curve[1])
+    safe = first_unsafe_day(n_days, rules, reservoir[3], curve[2])
+    ring = np.empty(rules[0])
+    out = np.empty(targets.shape)
+    n_presses = np.zeros(n, dtype=np.int64)
+    n_granted = np.zeros(n, dtype=np.int64)
+    p = 0
+    for r in range(n):
+        ring[:] = -np.inf
+        state, col, d, empty = GATE_START, 0, 0, False
+        while d < n_days and not empty:
+            d1 = safe if d < safe else next_block(counts, r, d)
+            j0 = col
+            col, p = place_row(counts, r, u, p, placement, tables, row, scratch, (d, d1, col))
+            d = d1
+            state, empty = gate_span(
+                row, (j0, col), rules, reservoir, ring, grants, none, False, state
+            )
+        left = int(counts[r, d:].sum())  # the days after an empty press: not placed
+        n_presses[r] = col + left
+        p += left
+        n_granted[r] = state[0]
+        row_crossings(targets, r, grants, state[0], cross, (rules[1], rules[2]), out)
+    return out, n_presses, n_granted
+
+
+@inline
+def next_block(counts: IntArray, r: int, d: int) -> int:
+    """The end of the block of days from ``d`` holding ``BLOCK_PRESSES`` of row ``r``'s
+    presses (or its last day)."""
+    n_days, k = counts.shape[1], 0
+    while d < n_days and k < BLOCK_PRESSES:
+        k += counts[r, d]
+        d += 1
+    return d

@@ -55,7 +55,8 @@ def profile_knots(demand: PtmDemand) -> tuple[FloatArray, FloatArray, FloatArray
 class DrawnPresses:
     """The random part of ``n`` patients' drawn presses, before they are placed in time: how many
     fall on each calendar day of the pump clock, one uniform per press, and what places them
-    (``times``; ``ensemble.kernels.grant_drawn_presses`` places and gates them in one pass)."""
+    (``times``; ``ensemble.kernels.drawn_crossings`` places, gates and crosses them in one
+    pass)."""
 
     counts: IntArray
     """``(n, D)`` presses per trajectory and calendar day (C order)."""

@@ -1,8 +1,8 @@
 """The compiled kernels (schedule._kernels) on hand-made cases: PtmGate's rules at their edges
 (lockout, the daily cap at the pump clock's midnight, a bolus still running, the reservoir
 empty), exact crossings inside a bolus, press placement equal to a global sort of keys, the
-sorting network of a day's presses, and placing-and-gating in one pass equal to the two
-steps."""
+sorting network of a day's presses, and placing, gating and crossing in one pass equal to the
+three steps."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from pumpsim.ensemble.kernels import (
     DECISIONS,
     NO_PRESS,
     delivered_crossing,
+    drawn_crossings,
     gate_presses,
-    grant_drawn_presses,
     grant_presses,
 )
 from pumpsim.models import DemandWindow, FlexStep, Program, PtmDemand, PtmSettings
@@ -285,7 +285,7 @@ def test_sort_day_sorts_every_size_with_ties(c: int) -> None:
         assert np.array_equal(v[:c], np.sort(values))
 
 
-# ---------------------------------------------------------------- placing and gating at once
+# ---------------------------------------------------------------- placing, gating, crossing at once
 @settings(max_examples=40, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
@@ -293,10 +293,10 @@ def test_sort_day_sorts_every_size_with_ties(c: int) -> None:
     lockout_minutes=st.sampled_from([0, 10, 60, 180]),
     cap=st.integers(0, 12),
     rolling=st.booleans(),
-    volume_ml=st.sampled_from([0.3, 2.0, 40.0]),
+    volume_ml=st.sampled_from([0.3, 2.0, 5.5, 40.0]),
     minute=st.integers(0, 1439),
 )
-def test_place_and_gate_equals_placing_then_gating(
+def test_one_pass_equals_placing_gating_then_crossing(
     seed: int,
     presses_per_day: float,
     lockout_minutes: int,
@@ -305,9 +305,10 @@ def test_place_and_gate_equals_placing_then_gating(
     volume_ml: float,
     minute: int,
 ) -> None:
-    """``grant_drawn_presses`` (one pass, row by row) gives bit for bit the grants, presses and
-    grants per row of ``grant_presses`` on the placed times, for shaped and flat days, clock
-    and rolling caps, no bolus allowed, and reservoirs that empty inside the window."""
+    """``drawn_crossings`` (one pass, row by row, the days after an empty press not placed)
+    gives bit for bit the crossings, presses and grants per row of ``grant_presses`` on the
+    placed times then ``delivered_crossing``, for shaped and flat days, clock and rolling caps,
+    no bolus allowed, and reservoirs that empty early, late or not inside the window."""
     origin = dt.datetime(2026, 3, 2) + dt.timedelta(minutes=minute)
     profile = PROFILE if seed % 2 else ()
     demand = PtmDemand(presses_per_day=presses_per_day, profile=profile, daily_cv=0.3)
@@ -321,14 +322,20 @@ def test_place_and_gate_equals_placing_then_gating(
     schedule = CumulativeSchedule.for_program(
         Program.simple(0.4), origin=origin, start_day=0.0, end_day=12.0, program_start_day=0.0
     )
-    drawn = draw_presses(demand, origin, 11.75, np.random.default_rng(seed), 64)
+    rng = np.random.default_rng(seed)
+    drawn = draw_presses(demand, origin, 11.75, rng, 64)
+    targets = np.column_stack(
+        [np.full(64, max(volume_ml - 0.1, 0.0)), rng.uniform(0.0, 8.0, (64, 3))]
+    )
     gate = {
         "base_minute": float(minute),
         "schedule": schedule,
         "volume_ml": volume_ml,
         "empty_threshold_ml": 0.1,
     }
-    fused = grant_drawn_presses(drawn, s, **gate)  # type: ignore[arg-type]
-    apart = grant_presses(drawn.times(), s, **gate)  # type: ignore[arg-type]
-    for a, b in zip(fused, apart, strict=True):
-        assert a.shape == b.shape and np.array_equal(a, b)
+    days, n_presses, n_granted = drawn_crossings(targets, drawn, s, **gate)  # type: ignore[arg-type]
+    grants, presses_apart, granted_apart = grant_presses(drawn.times(), s, **gate)  # type: ignore[arg-type]
+    apart = delivered_crossing(targets, grants, schedule, 0.05, 10 * MINUTE, granted_apart)
+    assert np.array_equal(days, apart)
+    assert np.array_equal(n_presses, presses_apart) and np.array_equal(n_granted, granted_apart)
+    assert np.array_equal(n_presses, drawn.per_row)
