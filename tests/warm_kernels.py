@@ -1,11 +1,13 @@
 """Compile the kernels of ``pumpsim.schedule._kernels`` into numba's cache before a parallel
-test run, half of them in each of two processes (``tests/conftest.py`` starts both).
+test run (``tests/conftest.py``), in two processes at once: ``place`` (press placement) and
+``gate`` (the gate and the crossings, then, once ``place`` is done, the forecast's one-pass
+kernel, which loads the helpers of both from the cache and compiles only itself).
 
 From an empty cache every pytest-xdist worker compiled every kernel it met on its own (about
 25 s of CPU each, all workers at once); compiled here once, split over both cores, the workers
 load them from the cache. With a warm cache this costs numba's import and a cache load.
 
-    python tests/warm_kernels.py draws|gate
+    python tests/warm_kernels.py place|gate
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 
 from pumpsim.ensemble.kernels import delivered_crossing, drawn_crossings, gate_presses
 from pumpsim.models import Program, PtmDemand, PtmSettings
-from pumpsim.schedule.presses import draw_presses
+from pumpsim.schedule.presses import DrawnPresses, draw_presses
 from pumpsim.schedule.segments import CumulativeSchedule
 
 ORIGIN = dt.datetime(2026, 3, 2, 8, 0)
@@ -28,24 +30,25 @@ SCHEDULE = CumulativeSchedule.for_program(
 GATE = {"base_minute": 480.0, "schedule": SCHEDULE, "volume_ml": 20.0, "empty_threshold_ml": 0.0}
 
 
-def draws() -> None:
-    """Press placement (the SimPy engine's door) and placing, gating and crossing (the
-    forecast's)."""
-    drawn = draw_presses(PtmDemand(presses_per_day=6), ORIGIN, 2.5, np.random.default_rng(0), 4)
-    drawn.times()
-    drawn_crossings(np.ones((4, 2)), drawn, SETTINGS, **GATE)  # type: ignore[arg-type]
+def place() -> None:
+    """Press placement (the SimPy engine's door; ``place_row`` and the sorting networks)."""
+    _drawn().times()
 
 
 def gate() -> None:
-    """The gate on given presses (a press log, teaching) and the exact crossings, with grants
-    (a view of the gate's buffer) and without (no PTM)."""
+    """The gate on given presses (a press log, teaching) and the exact crossings; then, after a
+    line on stdin (``conftest`` sends it once ``place`` is done), placing, gating and crossing in
+    one pass (the forecast's) from the helpers of both."""
     presses = np.array([[0.2, 0.25, 1.0, np.inf], [0.1, 0.15, 0.4, 2.0]])
     _, grants = gate_presses(presses, SETTINGS, **GATE)  # type: ignore[arg-type]
-    assert not grants.flags.c_contiguous  # a view: numba's 'A' layout
     delivered_crossing(np.array([1.0, 1.2]), grants, SCHEDULE, 0.05, 0.01)
-    # one trajectory (the deterministic forecast) or none granted: C-contiguous grants
-    delivered_crossing(np.array([1.0]), grants[:1, :2].copy(), SCHEDULE, 0.05, 0.01)
+    sys.stdin.readline()
+    drawn_crossings(np.ones((4, 2)), _drawn(), SETTINGS, **GATE)  # type: ignore[arg-type]
+
+
+def _drawn() -> DrawnPresses:
+    return draw_presses(PtmDemand(presses_per_day=6), ORIGIN, 2.5, np.random.default_rng(0), 4)
 
 
 if __name__ == "__main__":
-    {"draws": draws, "gate": gate}[sys.argv[1]]()
+    {"place": place, "gate": gate}[sys.argv[1]]()

@@ -164,7 +164,7 @@ def delivered_crossing(
         n_granted = np.isfinite(grants).sum(axis=1).astype(np.int64)
     out = delivered_crossings(
         columns,
-        np.asarray(grants, dtype=np.float64),  # a view of the gate's buffer is fine
+        np.ascontiguousarray(grants, dtype=np.float64),  # one compiled layout (C)
         np.ascontiguousarray(n_granted, dtype=np.int64),
         *_curve(schedule),
         float(bolus_ml),

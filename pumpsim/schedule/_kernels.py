@@ -13,6 +13,14 @@ folder (``~/.cache/numba`` or the platform's equivalent, e.g. for a wheel instal
 or in ``NUMBA_CACHE_DIR`` when set. numba keys a cached kernel by the time stamp of the file that
 defines it, not of the files its callees live in: that is why every compiled function, helpers
 included, lives in this one file (an edit anywhere here recompiles them all).
+
+**One compiled version of each helper.** numba compiles a kernel called from another once per
+distinct tuple of argument types, and a literal is a type of its own: a counter that starts as
+``0`` and is passed on inside a loop compiles its callee once for ``Literal[int](0)`` and again
+for ``int64`` (each version of ``place_row`` costs ~4 s from an empty cache). Counters passed
+to a compiled helper therefore start as ``ZERO`` (an ``int64``), and every caller passes a
+helper arrays of one layout (``delivered_crossing`` hands C-contiguous grants) and no literal
+flags.
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 F = TypeVar("F", bound=Callable[..., object])
+ZERO = cast(int, np.int64(0))
+"""0 as numba's ``int64``, not ``Literal[int](0)``: where a counter passed to a helper starts."""
 
 
 def njit(fn: F) -> F:
@@ -446,10 +456,9 @@ def place_presses(
     tables = (inv_c, inv_f, knot_slopes(inv_c, inv_f), knot_bins(inv_c))
     row = np.empty(out.shape[1] + 16)
     scratch = np.empty(34)
-    n_days = counts.shape[1]
-    p = 0
+    n_days, p = counts.shape[1], ZERO
     for r in range(counts.shape[0]):
-        k, p = place_row(counts, r, u, p, placement, tables, row, scratch, (0, n_days, 0))
+        k, p = place_row(counts, r, u, p, placement, tables, row, scratch, (ZERO, n_days, ZERO))
         out[r, :k] = row[:k]
     return out
 
@@ -480,7 +489,7 @@ def day_ceilings(times: FloatArray, volumes: FloatArray, slopes: FloatArray) -> 
     return out
 
 
-@inline
+@njit  # rarely reached: a call, not compiled into each caller
 def empty_at(
     t: float,
     count: int,
@@ -521,12 +530,13 @@ def gate_span(
     ring: FloatArray,
     grants: FloatArray,
     decisions: npt.NDArray[np.int8],
-    keep_decisions: bool,
     state: GateState,
 ) -> tuple[GateState, bool]:
     """Decide the presses ``t_row[j0:j1]`` (``span``; increasing, after every press the gate has
     decided from ``state``) by ``PtmGate``'s rules, in order; grant ``k`` goes to ``grants[k]``,
-    the codes to ``decisions[j0:j1]`` when ``keep_decisions``. Returns the new state and whether
+    the codes to ``decisions[j0:j1]`` unless ``decisions`` is empty (the forecast keeps no codes:
+    then only a press that would be granted needs the reservoir's check). Returns the new state
+    and whether
     a press found the reservoir empty (the gate then decides no later press: all are
     ``RESERVOIR_EMPTY``). ``ring`` holds the last ``cap`` grants (``ring[slot]`` the oldest).
 
@@ -546,6 +556,7 @@ def gate_span(
     spacing = max(duration_days, lockout_days)  # t < last + spacing - EPS: running or lockout
     last_day = ceilings.size - 1
     j0, j1 = span
+    keep_decisions = decisions.size > 0
     count, slot, last, oldest = state
     locked_until = last + spacing - _EPS_DAYS  # before it: a bolus running or the lockout
     running_until = last + duration_days - _EPS_DAYS
@@ -594,17 +605,14 @@ def gate_row(
     ring: FloatArray,
     grants: FloatArray,
     decisions: npt.NDArray[np.int8],
-    keep_decisions: bool,
 ) -> int:
     """``gate_span`` over one trajectory's presses ``t_row[:n_t]`` from ``GATE_START``; the
     grant times go to ``grants[:count]`` (room for ``n_t``), the codes to ``decisions[:n_t]``
-    when ``keep_decisions`` (``RESERVOIR_EMPTY`` from the first empty press on). Returns the
-    number granted."""
+    unless it is empty (``RESERVOIR_EMPTY`` from the first empty press on). Returns the number
+    granted."""
     ring[:] = -np.inf
-    span = (0, n_t)
-    state, _ = gate_span(
-        t_row, span, rules, reservoir, ring, grants, decisions, keep_decisions, GATE_START
-    )
+    span = (ZERO, n_t)
+    state, _ = gate_span(t_row, span, rules, reservoir, ring, grants, decisions, GATE_START)
     return state[0]
 
 
@@ -652,9 +660,7 @@ def gate_rows(
             n_t += 1
         codes = decisions[r] if keep_decisions else none
         n_presses[r] = n_t
-        n_granted[r] = gate_row(
-            presses[r], n_t, rules, reservoir, ring, grants[r], codes, keep_decisions
-        )
+        n_granted[r] = gate_row(presses[r], n_t, rules, reservoir, ring, grants[r], codes)
     return decisions, n_presses, n_granted, pad_grants(grants, n_granted)
 
 
@@ -703,7 +709,7 @@ def time_of_volume(v: float, times: FloatArray, volumes: FloatArray) -> float:
     return float(times[idx - 1] + frac * (times[idx] - times[idx - 1]))
 
 
-@inline
+@njit  # rarely reached: a call, not compiled into each caller
 def solve_in_bolus(
     y: float,
     start: float,
@@ -867,18 +873,16 @@ def place_gate_cross(
     out = np.empty(targets.shape)
     n_presses = np.zeros(n, dtype=np.int64)
     n_granted = np.zeros(n, dtype=np.int64)
-    p = 0
+    p = ZERO
     for r in range(n):
         ring[:] = -np.inf
-        state, col, d, empty = GATE_START, 0, 0, False
+        state, col, d, empty = GATE_START, ZERO, ZERO, False
         while d < n_days and not empty:
             d1 = safe if d < safe else next_block(counts, r, d)
             j0 = col
             col, p = place_row(counts, r, u, p, placement, tables, row, scratch, (d, d1, col))
             d = d1
-            state, empty = gate_span(
-                row, (j0, col), rules, reservoir, ring, grants, none, False, state
-            )
+            state, empty = gate_span(row, (j0, col), rules, reservoir, ring, grants, none, state)
         left = int(counts[r, d:].sum())  # the days after an empty press: not placed
         n_presses[r] = col + left
         p += left
