@@ -514,11 +514,12 @@ GateReservoir = tuple[FloatArray, FloatArray, float]
 """``(times, volumes, limit_ml)``: the programmed curve and the volume that empties the pump."""
 
 
-GateState = tuple[int, int, float, float]
-"""``(count, slot, last, oldest)``: what the gate carries from one press to the next (grants so
-far, the ring's next slot, the last grant, the ring's oldest grant)."""
-GATE_START: GateState = (0, 0, -np.inf, -np.inf)
-"""The gate's state before a trajectory's first press (its ring all ``-inf``)."""
+GateState = tuple[int, float, float]
+"""``(count, last, oldest)``: what the gate carries from one press to the next (grants so far,
+the last grant, the ``cap``-th most recent grant: ``grants[count - cap]``, ``-inf`` before
+``cap`` grants)."""
+GATE_START: GateState = (ZERO, -np.inf, -np.inf)
+"""The gate's state before a trajectory's first press."""
 
 
 @njit
@@ -527,7 +528,6 @@ def gate_span(
     span: tuple[int, int],
     rules: GateRules,
     reservoir: tuple[FloatArray, FloatArray, FloatArray, FloatArray, float],
-    ring: FloatArray,
     grants: FloatArray,
     decisions: npt.NDArray[np.int8],
     state: GateState,
@@ -538,7 +538,7 @@ def gate_span(
     then only a press that would be granted needs the reservoir's check). Returns the new state
     and whether
     a press found the reservoir empty (the gate then decides no later press: all are
-    ``RESERVOIR_EMPTY``). ``ring`` holds the last ``cap`` grants (``ring[slot]`` the oldest).
+    ``RESERVOIR_EMPTY``). ``cap`` is at least 1.
 
     A press is ``RESERVOIR_EMPTY`` when the programmed volume ``np.interp(t, times, volumes)``
     plus the granted boluses delivered by ``t`` (all but the last whole, the last by its running
@@ -557,7 +557,7 @@ def gate_span(
     last_day = ceilings.size - 1
     j0, j1 = span
     keep_decisions = decisions.size > 0
-    count, slot, last, oldest = state
+    count, last, oldest = state
     locked_until = last + spacing - _EPS_DAYS  # before it: a bolus running or the lockout
     running_until = last + duration_days - _EPS_DAYS
     for j in range(j0, j1):
@@ -572,7 +572,7 @@ def gate_span(
             if empty_at(t, count, last, bolus_ml, duration_days, schedule, limit_ml):
                 if keep_decisions:
                     decisions[j:j1] = RESERVOIR_EMPTY
-                return (count, slot, last, oldest), True
+                return (count, last, oldest), True
         if locked:
             if keep_decisions:
                 decisions[j] = BOLUS_RUNNING if t < running_until else LOCKOUT
@@ -586,14 +586,12 @@ def gate_span(
         if capped:
             continue
         grants[count] = t
-        ring[slot] = t
         count += 1
-        slot = slot + 1 if slot + 1 < cap else 0
-        oldest = ring[slot]
+        oldest = grants[count - cap] if count >= cap else -np.inf
         last = t
         locked_until = last + spacing - _EPS_DAYS
         running_until = last + duration_days - _EPS_DAYS
-    return (count, slot, last, oldest), False
+    return (count, last, oldest), False
 
 
 @njit
@@ -602,7 +600,6 @@ def gate_row(
     n_t: int,
     rules: GateRules,
     reservoir: tuple[FloatArray, FloatArray, FloatArray, FloatArray, float],
-    ring: FloatArray,
     grants: FloatArray,
     decisions: npt.NDArray[np.int8],
 ) -> int:
@@ -610,9 +607,8 @@ def gate_row(
     grant times go to ``grants[:count]`` (room for ``n_t``), the codes to ``decisions[:n_t]``
     unless it is empty (``RESERVOIR_EMPTY`` from the first empty press on). Returns the number
     granted."""
-    ring[:] = -np.inf
     span = (ZERO, n_t)
-    state, _ = gate_span(t_row, span, rules, reservoir, ring, grants, decisions, GATE_START)
+    state, _ = gate_span(t_row, span, rules, reservoir, grants, decisions, GATE_START)
     return state[0]
 
 
@@ -651,7 +647,6 @@ def gate_rows(
     decisions = np.full((n, n_cols) if keep_decisions else (0, 0), -1, dtype=np.int8)
     none = np.empty(0, dtype=np.int8)
     reservoir = reservoir_tables(*curve)
-    ring = np.empty(rules[0])
     n_presses = np.zeros(n, dtype=np.int64)
     n_granted = np.zeros(n, dtype=np.int64)
     for r in range(n):
@@ -660,7 +655,7 @@ def gate_rows(
             n_t += 1
         codes = decisions[r] if keep_decisions else none
         n_presses[r] = n_t
-        n_granted[r] = gate_row(presses[r], n_t, rules, reservoir, ring, grants[r], codes)
+        n_granted[r] = gate_row(presses[r], n_t, rules, reservoir, grants[r], codes)
     return decisions, n_presses, n_granted, pad_grants(grants, n_granted)
 
 
@@ -869,20 +864,18 @@ def place_gate_cross(
     reservoir = reservoir_tables(*curve)
     cross = crossing_curve(curve[0], curve[1])
     safe = first_unsafe_day(n_days, rules, reservoir[3], curve[2])
-    ring = np.empty(rules[0])
     out = np.empty(targets.shape)
     n_presses = np.zeros(n, dtype=np.int64)
     n_granted = np.zeros(n, dtype=np.int64)
     p = ZERO
     for r in range(n):
-        ring[:] = -np.inf
         state, col, d, empty = GATE_START, ZERO, ZERO, False
         while d < n_days and not empty:
             d1 = safe if d < safe else next_block(counts, r, d)
             j0 = col
             col, p = place_row(counts, r, u, p, placement, tables, row, scratch, (d, d1, col))
             d = d1
-            state, empty = gate_span(row, (j0, col), rules, reservoir, ring, grants, none, state)
+            state, empty = gate_span(row, (j0, col), rules, reservoir, grants, none, state)
         left = int(counts[r, d:].sum())  # the days after an empty press: not placed
         n_presses[r] = col + left
         p += left
