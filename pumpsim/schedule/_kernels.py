@@ -343,12 +343,13 @@ def merge_runs(a: FloatArray, b: FloatArray, n: int, out: FloatArray) -> None:
         j += 1 - take
 
 
-@njit
+@inline
 def sort_day(v: FloatArray, c: int, scratch: FloatArray) -> None:
-    """Sort one day's ``c`` press times ``v[:c]`` in place; ``v[c:16]`` holds ``inf`` (the
-    networks sort 4, 8, 12 or 16), ``scratch`` has room for 34. Up to 16: the smallest network
-    that holds them; up to 32: two 16-networks and a merge; more (a day far above any rate in
-    use): insertion sort."""
+    """Sort one day's ``c`` press times ``v[:c]`` in place (``v`` has room for 16, ``scratch``
+    for 34). Up to 16: the smallest network that holds them (4, 8, 12 or 16; ``inf`` written
+    after the day up to the network's width); up to 32: two 16-networks and a merge; more (a
+    day far above any rate in use): insertion sort. Compiled into ``place_row``: a call per day
+    cost more than the network of a day of a few presses."""
     if c <= 1:
         return
     if c > 32:
@@ -360,6 +361,8 @@ def sort_day(v: FloatArray, c: int, scratch: FloatArray) -> None:
                 k -= 1
             v[k] = x
         return
+    if c <= 16:  # the network's padding
+        v[c : 4 if c <= 4 else 8 if c <= 8 else 12 if c <= 12 else 16] = np.inf
     if c <= 12:  # the smallest network that holds the day (most days hold a few presses)
         if c <= 4:
             sort4(v)
@@ -419,7 +422,6 @@ def place_row(
         g = float(r * n_days + d)
         day = float(d)
         v = out[col:]
-        v[:16] = np.inf  # the network's padding
         if partial[d] or shaped:
             cut, lo, share = partial[d], c_lo[d], mass[d]
             for i in range(c):

@@ -274,12 +274,12 @@ def test_each_network_is_batchers_and_sorts_every_zero_one_input(n: int) -> None
     "c", [0, 1, 2, 3, 4, 5, 7, 8, 9, 12, 13, 15, 16, 17, 24, 31, 32, 33, 40, 64]
 )
 def test_sort_day_sorts_every_size_with_ties(c: int) -> None:
-    """Up to 16 (the smallest network that holds the day, on ``inf`` padding), up to 32 (two
-    16-networks and a merge) and beyond (insertion): the day's times come out as ``np.sort``
-    gives them, ties included."""
+    """Up to 16 (the smallest network that holds the day, on the ``inf`` padding it writes), up
+    to 32 (two 16-networks and a merge) and beyond (insertion): the day's times come out as
+    ``np.sort`` gives them, ties included, whatever the buffer held after the day."""
     rng = np.random.default_rng(c)
     for values in (rng.random(c), rng.integers(0, 4, c).astype(float)):
-        v = np.full(max(c, 16), np.inf)
+        v = np.full(max(c, 16), np.nan)
         v[:c] = values
         _kernels.sort_day(v, c, np.full(34, np.nan))
         assert np.array_equal(v[:c], np.sort(values))
