@@ -37,7 +37,7 @@ from pumpsim.ensemble.montecarlo import DEFAULT_CHUNK, Plan, chunk_seed
 from pumpsim.forecast.probabilistic import forecast
 from pumpsim.io.profiles import load_therapy
 from pumpsim.models import FactorDistribution, Therapy
-from pumpsim.schedule.presses import day_grid, profile_knots
+from pumpsim.schedule.presses import Scratch, day_grid, profile_knots
 
 ROOT = Path(__file__).resolve().parent.parent
 MORPHINE = ROOT / "profiles" / "patients" / "morphine-cancer-pain.yaml"
@@ -70,14 +70,14 @@ def draw_floor(therapy: Therapy, runs: int, seed: int) -> int:
     mean = demand.presses_per_day * mass
     factor = FactorDistribution.for_therapy(therapy)
     shape = 1.0 / demand.daily_cv**2 if demand.daily_cv > 0 else None
-    total = 0
+    total, scratch = 0, Scratch()
     for c, first in enumerate(range(0, runs, DEFAULT_CHUNK)):
         n = min(DEFAULT_CHUNK, runs - first)
         rng = np.random.Generator(np.random.PCG64(chunk_seed(seed, c)))
         factor.draw(rng, n)
         rate = mean if shape is None else mean * rng.gamma(shape, 1.0 / shape, (n, starts.size))
         presses = int(rng.poisson(rate).sum())
-        rng.random(presses)
+        scratch.uniforms(rng, presses)  # as the forecast: one buffer for all its chunks
         total += presses
     return total
 

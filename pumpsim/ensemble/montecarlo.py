@@ -43,7 +43,7 @@ from pumpsim.ensemble.kernels import (
     grant_presses,
 )
 from pumpsim.models import FactorDistribution, PtmDemand, PtmSettings, Therapy
-from pumpsim.schedule.presses import DrawnPresses, logged_or_drawn, press_times
+from pumpsim.schedule.presses import DrawnPresses, Scratch, logged_or_drawn, press_times
 from pumpsim.schedule.segments import Course, CumulativeSchedule, schedule_reaching
 
 FloatArray = npt.NDArray[np.float64]
@@ -175,15 +175,25 @@ def presses_for(
 
 
 def draw_for(
-    plan: Plan, rng: np.random.Generator, n: int, rate_shape: float | None = None
+    plan: Plan,
+    rng: np.random.Generator,
+    n: int,
+    rate_shape: float | None = None,
+    scratch: Scratch | None = None,
 ) -> FloatArray | DrawnPresses:
     """What ``presses_for`` draws, before the presses are placed in time
-    (``schedule.presses.logged_or_drawn``): ``run_chunk`` places and gates drawn ones in one
-    pass."""
+    (``schedule.presses.logged_or_drawn``; drawn uniforms into ``scratch`` when given):
+    ``run_chunk`` places and gates drawn ones in one pass."""
     if plan.ptm is None or plan.demand is None:
         return np.full((n, 0), np.inf)
     return logged_or_drawn(
-        plan.demand, plan.therapy.state.time, plan.horizon_day, rng, n, rate_shape=rate_shape
+        plan.demand,
+        plan.therapy.state.time,
+        plan.horizon_day,
+        rng,
+        n,
+        rate_shape=rate_shape,
+        scratch=scratch,
     )
 
 
@@ -307,12 +317,12 @@ def simulate_ensemble(
         raise SimulationError(f"chunk_size must be at least 1, got {chunk_size}")
     plan = plan or Plan.build(therapy, horizon_days=horizon_days, demand=demand)
     factor = factor or FactorDistribution.for_therapy(therapy)
-    parts = []
+    parts, scratch = [], Scratch()  # one chunk's uniforms after another, in the same memory
     for c, start in enumerate(range(0, runs, chunk_size)):
         n = min(chunk_size, runs - start)
         rng = np.random.Generator(np.random.PCG64(chunk_seed(seed, c)))
         factors = factor.draw(rng, n)
-        presses = draw_for(plan, rng, n, demand_rate_shape)
+        presses = draw_for(plan, rng, n, demand_rate_shape, scratch)
         parts.append(run_chunk(plan, factors, presses, levels, actual_levels))
     return _concat(parts)
 

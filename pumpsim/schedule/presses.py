@@ -61,7 +61,8 @@ class DrawnPresses:
     counts: IntArray
     """``(n, D)`` presses per trajectory and calendar day (C order)."""
     uniforms: FloatArray
-    """One per press, in row-major order of ``counts``."""
+    """One per press, in row-major order of ``counts`` (a view of the caller's ``Scratch`` when
+    it passed one: valid until its next draw)."""
     first_day: float
     """The first calendar day's start (days since the origin, ``<= 0``)."""
     partial: npt.NDArray[np.bool_]
@@ -99,6 +100,24 @@ class DrawnPresses:
         )
 
 
+class Scratch:
+    """Memory for the uniforms of one chunk of drawn presses after another (the forecast's
+    chunks): a PTM-heavy chunk draws tens of MB of them, and drawing into memory already touched
+    spares a fresh array's page faults each chunk. The numbers are the same as drawn fresh."""
+
+    def __init__(self) -> None:
+        self._buffer: FloatArray = np.empty(0)
+
+    def uniforms(self, rng: np.random.Generator, size: int) -> FloatArray:
+        """``rng.random(size)``, into this scratch (grown when too small): valid until the next
+        call."""
+        if self._buffer.size < size:
+            self._buffer = np.empty(size + size // 8)
+        out = self._buffer[:size]
+        rng.random(out=out)
+        return out
+
+
 def draw_presses(
     demand: PtmDemand,
     origin: dt.datetime,
@@ -106,9 +125,10 @@ def draw_presses(
     rng: np.random.Generator,
     n: int,
     rate_shape: float | None = None,
+    scratch: Scratch | None = None,
 ) -> DrawnPresses:
     """Draw ``n`` patients' presses: Poisson per calendar day, one uniform each (to place them
-    by the day profile)."""
+    by the day profile; into ``scratch`` when given)."""
     assert demand.presses_per_day is not None
     starts, lo, hi = day_grid(origin, horizon_day)
     fracs, cdf, inv_f, inv_c = profile_knots(demand)
@@ -121,7 +141,8 @@ def draw_presses(
         shape = 1.0 / demand.daily_cv**2
         mean = mean * rng.gamma(shape, 1.0 / shape, (n, starts.size))
     counts = np.ascontiguousarray(rng.poisson(mean), dtype=np.int64)
-    u = rng.random(int(counts.sum()))
+    total = int(counts.sum())
+    u = rng.random(total) if scratch is None else scratch.uniforms(rng, total)
     return DrawnPresses(
         counts=counts,
         uniforms=u,
@@ -181,10 +202,12 @@ def logged_or_drawn(
     n: int = 1,
     *,
     rate_shape: float | None = None,
+    scratch: Scratch | None = None,
 ) -> FloatArray | DrawnPresses:
     """What ``press_times`` places, before the drawn presses are placed in time: the press
     log's ``(n, J)`` times, or the drawn counts and uniforms (the same random numbers in the
-    same order; the forecast places and gates those in one pass)."""
+    same order; the forecast places and gates those in one pass, its chunks' uniforms drawn into
+    one ``scratch``)."""
     if demand.presses:
         return logged_press_times(demand, origin, horizon_day, n)
-    return draw_presses(demand, origin, horizon_day, rng, n, rate_shape)
+    return draw_presses(demand, origin, horizon_day, rng, n, rate_shape, scratch)
