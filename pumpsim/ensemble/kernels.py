@@ -198,7 +198,7 @@ def drawn_crossings(
         return delivered_crossing(targets, none, schedule, *bolus, zero), per_row, zero
     from pumpsim.schedule._kernels import place_gate_cross  # loads numba on first use
 
-    return place_gate_cross(
+    days, n_granted = place_gate_cross(
         drawn.counts,
         drawn.uniforms,
         drawn.placement(),
@@ -206,4 +206,6 @@ def drawn_crossings(
         _rules(settings, base_minute),
         (*_curve(schedule), volume_ml - empty_threshold_ml),
         targets,
+        int(per_row.max()),
     )
+    return days, per_row, n_granted

@@ -516,6 +516,13 @@ GateReservoir = tuple[FloatArray, FloatArray, float]
 """``(times, volumes, limit_ml)``: the programmed curve and the volume that empties the pump."""
 
 
+@inline
+def empty_guard(limit_ml: float) -> float:
+    """Below this volume no press can find the reservoir empty: ``limit_ml`` less a margin far
+    above rounding (``gate_span`` checks exactly only from there; ``first_unsafe_day``)."""
+    return limit_ml - 1e-9 * (1.0 + abs(limit_ml))
+
+
 GateState = tuple[int, float, float]
 """``(count, last, oldest)``: what the gate carries from one press to the next (grants so far,
 the last grant, the ``cap``-th most recent grant: ``grants[count - cap]``, ``-inf`` before
@@ -538,9 +545,8 @@ def gate_span(
     decided from ``state``) by ``PtmGate``'s rules, in order; grant ``k`` goes to ``grants[k]``,
     the codes to ``decisions[j0:j1]`` unless ``decisions`` is empty (the forecast keeps no codes:
     then only a press that would be granted needs the reservoir's check). Returns the new state
-    and whether
-    a press found the reservoir empty (the gate then decides no later press: all are
-    ``RESERVOIR_EMPTY``). ``cap`` is at least 1.
+    and whether a press found the reservoir empty (the gate then decides no later press: all
+    are ``RESERVOIR_EMPTY``). ``cap`` is at least 1.
 
     A press is ``RESERVOIR_EMPTY`` when the programmed volume ``np.interp(t, times, volumes)``
     plus the granted boluses delivered by ``t`` (all but the last whole, the last by its running
@@ -554,7 +560,7 @@ def gate_span(
     times, volumes, slopes, ceilings, limit_ml = reservoir
     # no press can find the reservoir empty while even its day's ceiling plus every bolus whole
     # stays below the limit (by a margin far above rounding): the exact sum is skipped
-    guard_ml = limit_ml - 1e-9 * (1.0 + abs(limit_ml))
+    guard_ml = empty_guard(limit_ml)
     spacing = max(duration_days, lockout_days)  # t < last + spacing - EPS: running or lockout
     last_day = ceilings.size - 1
     j0, j1 = span
@@ -782,9 +788,10 @@ def row_crossings(
 
 
 @njit
-def crossing_curve(times: FloatArray, volumes: FloatArray) -> CrossingCurve:
-    """``row_crossings``' ``curve`` of the programmed curve ``(times, volumes)``."""
-    return times, volumes, knot_slopes(times, volumes), day_knots(times)
+def crossing_curve(times: FloatArray, volumes: FloatArray, slopes: FloatArray) -> CrossingCurve:
+    """``row_crossings``' ``curve`` of the programmed curve ``(times, volumes)`` and its
+    ``knot_slopes``."""
+    return times, volumes, slopes, day_knots(times)
 
 
 @njit
@@ -802,7 +809,7 @@ def delivered_crossings(
     ``grants[r, :n_granted[r]]`` (bolus start times, sorted); a row's targets one after the
     other (its grants stay in the cache)."""
     out = np.empty(targets.shape)
-    curve = crossing_curve(times, volumes)
+    curve = crossing_curve(times, volumes, knot_slopes(times, volumes))
     bolus = (bolus_ml, duration_days)
     for r in range(targets.shape[0]):
         row_crossings(targets, r, grants[r], n_granted[r], curve, bolus, out)
@@ -816,15 +823,6 @@ placed for nothing past a trajectory's empty press, against a call of each kerne
 
 
 @njit
-def widest_row(counts: IntArray) -> int:
-    """The most presses of a row of ``counts`` ``(n, D)``."""
-    widest = 0
-    for r in range(counts.shape[0]):
-        widest = max(widest, int(counts[r].sum()))
-    return widest
-
-
-@njit
 def first_unsafe_day(n_days: int, rules: GateRules, ceilings: FloatArray, limit_ml: float) -> int:
     """The first calendar day on which a press might find the reservoir empty: before it the
     day's ceiling (``day_ceilings`` of the day after) plus ``cap`` boluses for each day so far
@@ -832,10 +830,21 @@ def first_unsafe_day(n_days: int, rules: GateRules, ceilings: FloatArray, limit_
     margin ``EPS`` leaves) stays below ``gate_span``'s guard. Days start at ``first_day <= 0``,
     so a press of day ``d`` lies before ``d + 1``."""
     cap, bolus_ml = rules[0], rules[1]
-    guard_ml = limit_ml - 1e-9 * (1.0 + abs(limit_ml))
+    guard_ml = empty_guard(limit_ml)
     last_day = ceilings.size - 1
     d = 0
     while d < n_days and ceilings[min(d + 1, last_day)] + bolus_ml * cap * (d + 2) < guard_ml:
+        d += 1
+    return d
+
+
+@inline
+def next_block(counts: IntArray, r: int, d: int) -> int:
+    """The end of the block of days from ``d`` holding ``BLOCK_PRESSES`` of row ``r``'s
+    presses (or its last day)."""
+    n_days, k = counts.shape[1], 0
+    while d < n_days and k < BLOCK_PRESSES:
+        k += counts[r, d]
         d += 1
     return d
 
@@ -849,25 +858,25 @@ def place_gate_cross(
     rules: GateRules,
     curve: GateReservoir,
     targets: FloatArray,
-) -> tuple[FloatArray, IntArray, IntArray]:
+    widest: int,
+) -> tuple[FloatArray, IntArray]:
     """``place_presses``, ``gate_rows`` and ``delivered_crossings`` without an ``(n, J)`` array
     between them: each row's presses are placed into a buffer that stays in the cache, gated
     from there into a grant buffer, and the row's crossings of ``targets`` ``(n, L)`` solved
     from that. Days are placed in blocks: all days before ``first_unsafe_day`` at once, then
     ``BLOCK_PRESSES`` at a time; once a press finds the reservoir empty the row's later days
-    are not placed (the gate would deny them all). Returns the crossings ``(n, L)`` and the
-    presses and grants per row, bit for bit those of the three passes."""
+    are not placed (the gate would deny them all). ``widest`` is the most presses of a row.
+    Returns the crossings ``(n, L)`` and the grants per row, bit for bit those of the three
+    passes."""
     n, n_days = counts.shape
     inv_c, inv_f = profile
     tables = (inv_c, inv_f, knot_slopes(inv_c, inv_f), knot_bins(inv_c))
-    widest = widest_row(counts)
     row, grants, scratch = np.empty(widest + 16), np.empty(widest + 1), np.empty(34)
     none = np.empty(0, dtype=np.int8)
     reservoir = reservoir_tables(*curve)
-    cross = crossing_curve(curve[0], curve[1])
+    cross = crossing_curve(curve[0], curve[1], reservoir[2])  # the gate's knot slopes
     safe = first_unsafe_day(n_days, rules, reservoir[3], curve[2])
     out = np.empty(targets.shape)
-    n_presses = np.zeros(n, dtype=np.int64)
     n_granted = np.zeros(n, dtype=np.int64)
     p = ZERO
     for r in range(n):
@@ -878,20 +887,7 @@ def place_gate_cross(
             col, p = place_row(counts, r, u, p, placement, tables, row, scratch, (d, d1, col))
             d = d1
             state, empty = gate_span(row, (j0, col), rules, reservoir, grants, none, state)
-        left = int(counts[r, d:].sum())  # the days after an empty press: not placed
-        n_presses[r] = col + left
-        p += left
+        p += int(counts[r, d:].sum())  # the days after an empty press: not placed
         n_granted[r] = state[0]
         row_crossings(targets, r, grants, state[0], cross, (rules[1], rules[2]), out)
-    return out, n_presses, n_granted
-
-
-@inline
-def next_block(counts: IntArray, r: int, d: int) -> int:
-    """The end of the block of days from ``d`` holding ``BLOCK_PRESSES`` of row ``r``'s
-    presses (or its last day)."""
-    n_days, k = counts.shape[1], 0
-    while d < n_days and k < BLOCK_PRESSES:
-        k += counts[r, d]
-        d += 1
-    return d
+    return out, n_granted
