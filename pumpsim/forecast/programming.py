@@ -3,7 +3,8 @@ bridge or priming bolus it needs, its dose-limit check, and old against new side
 
 A clinician programmer (SynchroMed A810, the Prometra programmer) works in doses: "raise the
 dose 10 % and switch to 20 mg/mL at this refill". ``programming_session`` answers as the
-programmer would, as a simulation:
+programmer would, as a simulation (``work_out_change`` alone gives the change without the
+forecasts of the last point):
 
 * **the new program** in the pump's terms: the program's shape (flex steps, weekday steps,
   periodic boluses) scaled to the new daily dose at the new concentration, every rate rounded
@@ -86,7 +87,9 @@ __all__ = [
     "Side",
     "parse_change",
     "programming_session",
+    "WorkedChange",
     "therapy_at",
+    "work_out_change",
 ]
 
 
@@ -349,17 +352,34 @@ def _bolus_ml(value: str, infusate: Infusate) -> float:
 
 
 # ---------------------------------------------------------------- the session
-def programming_session(
-    therapy: Therapy,
-    change: ProgramChange,
-    *,
-    timeline: Timeline | None = None,
-    runs: int = 2000,
-    seed: int = 0,
-) -> Session:
+class WorkedChange(FrozenModel):
+    """A change worked out in the pump's terms, before any forecast: what a scenario needs to
+    put the change in its timeline, and what ``programming_session`` compares."""
+
+    patient_id: str
+    at: dt.datetime
+    old: Therapy
+    """The therapy as it stands at ``at`` (``therapy_at``)."""
+    new: Therapy
+    """The therapy right after the change (during a bridge bolus: still the old program)."""
+    bridge: Timeline | None
+    """The switch to the new program once the bridge bolus has pushed the old fluid out."""
+    program: Program
+    """The new program in the pump's terms (rates rounded to its resolution)."""
+    bolus: Bolus | None
+    fill_ml: float | None
+    rounded: tuple[str, ...]
+    warnings: tuple[DoseWarning, ...]
+    entries: tuple[Intervention, ...]
+
+
+def work_out_change(
+    therapy: Therapy, change: ProgramChange, *, timeline: Timeline | None = None
+) -> WorkedChange:
     """Work out ``change`` for ``therapy`` (and its ``timeline``) at ``change.at`` (default: the
-    state time). Raises ``DoseLimitError`` above a hard limit, ``SimulationError`` for a change
-    the pump cannot run."""
+    state time): the new program, PTM settings, bolus and timeline entries, no forecast. Raises
+    ``DoseLimitError`` above a hard limit, ``SimulationError`` for a change the pump cannot
+    run."""
     at = change.at or therapy.state.time
     old = therapy_at(therapy, timeline, at)
     if change.infusate is not None and change.fill_ml is None:
@@ -368,21 +388,46 @@ def programming_session(
     program, rounded = _new_program(old, infusate, change)
     ptm = _new_ptm(old, infusate, change)
     bolus = _bolus(old, infusate, change)
-    new_therapy, plan = _after_change(old, infusate, program, ptm, bolus, change, at)
+    new_therapy, bridge = _after_change(old, infusate, program, ptm, bolus, change, at)
     warnings = enforce_dose_limits(
         new_therapy.model_copy(update={"program": program}), source=therapy.patient_id
     )
-    entries = _entries(at, infusate, program, ptm, old, change, bolus)
-    return Session(
+    return WorkedChange(
         patient_id=therapy.patient_id,
         at=at,
-        old=_side(old, None, runs, seed),
-        new=_side(new_therapy, plan, runs, seed, program=program),
+        old=old,
+        new=new_therapy,
+        bridge=bridge,
+        program=program,
         bolus=bolus,
         fill_ml=change.fill_ml,
         rounded=rounded,
         warnings=warnings,
-        entries=entries,
+        entries=_entries(at, infusate, program, ptm, old, change, bolus),
+    )
+
+
+def programming_session(
+    therapy: Therapy,
+    change: ProgramChange,
+    *,
+    timeline: Timeline | None = None,
+    runs: int = 2000,
+    seed: int = 0,
+) -> Session:
+    """``work_out_change``, then old against new: each side's dates from its own forecast of
+    ``runs`` runs. Raises as ``work_out_change`` does."""
+    worked = work_out_change(therapy, change, timeline=timeline)
+    return Session(
+        patient_id=worked.patient_id,
+        at=worked.at,
+        old=_side(worked.old, None, runs, seed),
+        new=_side(worked.new, worked.bridge, runs, seed, program=worked.program),
+        bolus=worked.bolus,
+        fill_ml=worked.fill_ml,
+        rounded=worked.rounded,
+        warnings=worked.warnings,
+        entries=worked.entries,
     )
 
 

@@ -30,7 +30,7 @@ import numpy.typing as npt
 from pumpsim.core.clock import to_datetime, to_days
 from pumpsim.core.errors import SimulationError
 from pumpsim.engine import DaySummary, Trace
-from pumpsim.forecast.programming import Session
+from pumpsim.forecast.programming import WorkedChange
 from pumpsim.models import Therapy
 from pumpsim.schedule.ptm import ptm_max_ml_per_day
 from pumpsim.schedule.segments import mean_daily_volume_ml
@@ -81,7 +81,7 @@ class TraceQueries:
         trace: Trace,
         therapy: Therapy,
         costs: CostCurves | None = None,
-        session: Session | None = None,
+        session: WorkedChange | None = None,
     ) -> None:
         self.trace = trace
         self.therapy = therapy
@@ -202,7 +202,7 @@ class TraceQueries:
     def session_rate_ml_per_day(self) -> Value:
         """The new program's mean daily volume from the scenario's programming session
         (mL/day; ``None`` without a session)."""
-        return None if self.session is None else self.session.new.daily_volume_ml
+        return None if self.session is None else mean_daily_volume_ml(self.session.program)
 
     @_query(0)
     def session_bridge_ml(self) -> Value:

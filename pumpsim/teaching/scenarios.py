@@ -41,7 +41,7 @@ from pumpsim.core.units import DURATION, parse_quantity
 from pumpsim.core.yamlio import read_yaml
 from pumpsim.engine import Trace, simulate
 from pumpsim.engine.simulate import MAX_DAYS
-from pumpsim.forecast.programming import ChangeText, Session, parse_change, programming_session
+from pumpsim.forecast.programming import ChangeText, WorkedChange, parse_change, work_out_change
 from pumpsim.io.profiles import Profile, default_catalog_dir, profile_from_dict
 from pumpsim.models import FrozenModel
 from pumpsim.models.timeline import Refill, ordered
@@ -119,8 +119,9 @@ class Scenario:
     profile: Profile
     questions: tuple[Question, ...]
     costs: CostModel | None
-    session: Session | None = None
-    """The programming session the scenario walks through, if it has one."""
+    session: WorkedChange | None = None
+    """The programming session the scenario walks through, if it has one: the change worked
+    out (no forecast of its own: the scenario's run is the simulation)."""
 
 
 @dataclass(frozen=True)
@@ -256,14 +257,12 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     )
 
 
-def _with_session(profile: Profile, text: _Session, source: str) -> tuple[Profile, Session]:
+def _with_session(profile: Profile, text: _Session, source: str) -> tuple[Profile, WorkedChange]:
     """The profile with the session's change in its timeline (the bridge bolus left out when
     the scenario says so), and the session."""
     try:
         change = parse_change(text, profile.therapy, source)
-        session = programming_session(
-            profile.therapy, change, timeline=profile.timeline, runs=500, seed=0
-        )
+        session = work_out_change(profile.therapy, change, timeline=profile.timeline)
     except ProfileError as exc:
         raise ProfileError(
             source, [Problem(f"session.{p.field}", p.value, p.allowed) for p in exc.problems]

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from pumpsim.teaching.scenarios import run_scenario
+import pumpsim.forecast.programming as programming
+from pumpsim.core.yamlio import read_yaml
+from pumpsim.forecast.programming import parse_change, programming_session
+from pumpsim.teaching.scenarios import (
+    _profile,
+    _ScenarioFile,
+    list_scenarios,
+    load_scenario,
+    run_scenario,
+)
 
 
 def _answers(name: str) -> dict[str, object]:
@@ -31,3 +40,31 @@ def test_the_same_change_without_the_bridge_underdoses() -> None:
     # dilution of the new fill by the old residual
     deficit = a["dose_deficit_mg('morphine', 5)"]
     assert isinstance(deficit, float) and deficit > 4.5
+
+
+def test_loading_scenarios_forecasts_nothing_and_works_out_the_session_as_program_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A scenario's session is ``work_out_change`` alone: listing the scenarios runs no forecast
+    (it used to run two of 500 runs per session), and the change is the one ``pumpsim program``
+    works out, entry for entry."""
+
+    def no_forecast(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a scenario was forecast while loading")
+
+    with monkeypatch.context() as m:
+        m.setattr(programming, "forecast", no_forecast)
+        sessions = {s.name: s for s in list_scenarios() if s.session is not None}
+    assert sorted(sessions) == ["programming-session", "programming-session-no-bridge"]
+    worked = sessions["programming-session"].session
+    assert worked is not None
+    scenario = load_scenario("programming-session")
+    meta = _ScenarioFile.model_validate(read_yaml(scenario.path))
+    assert meta.session is not None
+    base = _profile(meta, scenario.path)
+    change = parse_change(meta.session, base.therapy, str(scenario.path))
+    session = programming_session(base.therapy, change, timeline=base.timeline, runs=50)
+    assert session.entries == worked.entries
+    assert session.bolus == worked.bolus
+    assert session.new.program == worked.program
+    assert session.new.daily_volume_ml == pytest.approx(0.25, abs=1e-9)
