@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench clean system-deps fuzz schemas
+.PHONY: demo test lint bench clean system-deps kernels fuzz schemas
 
 # The teaching and plan reports are tested in a real headless Chromium (Debian's package; the
 # tests drive it with Playwright). Installed here so that `make test` needs nothing beforehand.
@@ -45,7 +45,13 @@ $(CHROMIUM):
 
 system-deps: $(CHROMIUM)
 
-test: $(STAMP) system-deps
+# numba compiles the kernels into its cache (tests/warm_kernels.py, two processes) while apt
+# installs chromium (one core); pytest's own warm-up (tests/conftest.py) then only loads them.
+kernels: $(STAMP)
+	$(BIN)/python tests/warm_kernels.py
+
+test:
+	@$(MAKE) --no-print-directory -j2 system-deps kernels
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: $(STAMP)

@@ -1,5 +1,6 @@
 """Compile the kernels of ``pumpsim.schedule._kernels`` into numba's cache before a parallel
-test run (``tests/conftest.py``), in two processes at once: ``place`` (press placement) and
+test run (``make test`` runs it while chromium installs; ``tests/conftest.py`` runs it again,
+which then only loads the cache), in two processes at once: ``place`` (press placement) and
 ``gate`` (the gate and the crossings, then, once ``place`` is done, the forecast's one-pass
 kernel, which loads the helpers of both from the cache and compiles only itself).
 
@@ -7,13 +8,16 @@ From an empty cache every pytest-xdist worker compiled every kernel it met on it
 25 s of CPU each, all workers at once); compiled here once, split over both cores, the workers
 load them from the cache. With a warm cache this costs numba's import and a cache load.
 
-    python tests/warm_kernels.py place|gate
+    python tests/warm_kernels.py             # both parts, each in its own process
+    python tests/warm_kernels.py place|gate  # one part (what the first starts)
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -50,5 +54,19 @@ def _drawn() -> DrawnPresses:
     return draw_presses(PtmDemand(presses_per_day=6), ORIGIN, 2.5, np.random.default_rng(0), 4)
 
 
+def both() -> int:
+    """``place`` and ``gate`` in two processes; ``gate`` goes on to its last kernel once
+    ``place`` is done (that kernel uses place's helpers: then in the cache). Exits with the
+    first failure's code: a failure shows up again, with its test, in the run itself."""
+    script = str(Path(__file__).resolve())
+    part = subprocess.Popen([sys.executable, script, "place"])
+    rest = subprocess.Popen([sys.executable, script, "gate"], stdin=subprocess.PIPE, text=True)
+    part.wait()
+    rest.communicate("go\n")
+    return part.returncode or rest.returncode
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 1:
+        sys.exit(both())
     {"place": place, "gate": gate}[sys.argv[1]]()

@@ -23,7 +23,6 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
-from scipy import stats
 
 from pumpsim import load_catalog
 from pumpsim.engine import simulate
@@ -247,6 +246,8 @@ def _rounded(x: np.ndarray, days: float) -> np.ndarray:
 
 @pytest.mark.parametrize("name", list(THERAPIES))
 def test_engines_agree_in_distribution(name: str) -> None:
+    from scipy import stats  # here, not at collection: only the worker running this pays
+
     therapy, days = THERAPIES[name]
     mc, sim = _both(therapy, days, SIMPY_RUNS)
     n = sim.shape[0]
@@ -266,6 +267,8 @@ def test_engines_agree_in_distribution(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["simple-rolling", "ptm-heavy"])
 def test_engines_agree_within_a_tenth_of_a_day_with_10000_runs_each(name: str) -> None:
+    from scipy import stats
+
     therapy, days = THERAPIES[name]
     mc, sim = _both(therapy, days, 10_000)
     for j, event in enumerate(EVENTS):

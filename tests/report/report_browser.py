@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import matplotlib.image
 import numpy as np
 from playwright.sync_api import ConsoleMessage, Page, sync_playwright
 
@@ -34,6 +33,8 @@ ARGS = [
 
 def pixel_std(png: bytes) -> float:
     """Spread of a PNG's RGB values: near 0 for a blank image."""
+    import matplotlib.image  # here, not at collection (every worker collects every module)
+
     img = matplotlib.image.imread(io.BytesIO(png), format="png")
     return float(np.std(img[..., :3]))
 
@@ -67,6 +68,8 @@ def report_page(report: Path, width: int, height: int = 900) -> Iterator[Page]:
 
 def screenshot_ok(page: Page, path: Path, min_height: int) -> None:
     """A full-page screenshot at ``path``, taller than ``min_height`` pixels and not blank."""
+    import matplotlib.image
+
     shot = page.screenshot(full_page=True, path=str(path))
     img = matplotlib.image.imread(io.BytesIO(shot), format="png")
     assert img.shape[0] > min_height and pixel_std(shot) > 0.05

@@ -10,7 +10,6 @@ import io
 import json
 from pathlib import Path
 
-import matplotlib.image
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -313,6 +312,8 @@ def test_cli_list_show_run_json_and_errors(tmp_path: Path) -> None:
     png, svg = tmp_path / "p.png", tmp_path / "p.svg"
     out = runner.invoke(app, ["scenario", "run", "missed-refill", "--plot", str(png)])
     assert out.exit_code == 0, out.output
+    import matplotlib.image  # here, not at collection (every worker collects every module)
+
     img = matplotlib.image.imread(io.BytesIO(png.read_bytes()), format="png")
     assert float(np.std(img[..., :3])) > 0.05
     out = runner.invoke(app, ["scenario", "run", "cost-curve", "--plot", str(svg)])
