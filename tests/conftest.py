@@ -64,6 +64,19 @@ def run_subprocess(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``pumpsim ARGS`` in this process (typer's ``CliRunner``), with the exit code, stdout and
+    stderr apart as ``run_subprocess`` gives them: for the tests of what a command answers, not
+    of the process around it (a new interpreter, imports and numba's cache load cost each
+    subprocess about a second)."""
+    from typer.testing import CliRunner
+
+    from pumpsim.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
+
+
 def flat(text: str) -> str:
     """Collapse whitespace (rich wraps long lines at the terminal width)."""
     return " ".join(text.split())

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import typer
-from conftest import PATIENTS, base_profile, flat, run_subprocess
+from conftest import PATIENTS, base_profile, flat, run_cli
 from typer.testing import CliRunner
 
 from pumpsim.cli.forecast import register
@@ -109,7 +109,7 @@ def test_the_forecast_applies_the_profile_timeline() -> None:
     """Past entries set the cycle (as of 2026-05-20 the last refill, 2026-05-18 10:00, with its
     25 mg/mL fill, starts it); from the pump state the first refill is the planned one."""
     path = PATIENTS / "morphine-with-timeline.yaml"
-    done = run_subprocess(
+    done = run_cli(
         "forecast", str(path), "--runs", "200", "--json", "--workers", "1",
         "--as-of", "2026-05-20T09:00",
     )  # fmt: skip
@@ -118,7 +118,7 @@ def test_the_forecast_applies_the_profile_timeline() -> None:
     assert late["cycle_start"] == "2026-05-18T10:00:00"
     assert late["drug_stability_limit"] == "2026-08-16T10:00:00"  # 90 days from that refill
     assert late["planned_refill"] is None and late["timeline_not_applied"] == []
-    start = run_subprocess("forecast", str(path), "--runs", "200", "--json", "--as-of", "state")
+    start = run_cli("forecast", str(path), "--runs", "200", "--json", "--as-of", "state")
     early = json.loads(start.stdout)
     assert early["cycle_start"] == "2026-03-02T09:00:00"
     assert early["planned_refill"] == "2026-04-08T10:00:00"
@@ -138,7 +138,7 @@ def test_ptm_log_calibrates_the_demand(write_profile: Callable[..., Path], tmp_p
     earlier["state"] = {"time": "2026-02-01T00:00", "calculated_volume": "20 mL"}
     earlier["demand"] = {"presses_per_day": 6}
     log = tmp_path / "ptm.csv"
-    sim = run_subprocess(
+    sim = run_cli(
         "simulate", str(write_profile(earlier, "earlier.yaml")), "--days", "29", "--ptm", str(log)
     )
     assert sim.returncode == 0, sim.stderr
@@ -147,13 +147,13 @@ def test_ptm_log_calibrates_the_demand(write_profile: Callable[..., Path], tmp_p
     now["demand"] = {"presses_per_day": 1}
     path = write_profile(now, "now.yaml")
     args = ("forecast", str(path), "--runs", "400", "--json", "--workers", "1")
-    calibrated = run_subprocess(*args, "--ptm-log", str(log))
+    calibrated = run_cli(*args, "--ptm-log", str(log))
     assert calibrated.returncode == 0, calibrated.stderr
     note = flat(calibrated.stderr)
     assert "presses over 29.0 days" in note  # 2026-02-01 00:00 to 2026-03-02 00:00
     per_day = float(note.split(" days = ")[1].split(" a day")[0])
     assert 5.0 < per_day < 7.0
-    plain = run_subprocess(*args)
+    plain = run_cli(*args)
     assert (
         json.loads(calibrated.stdout)["ptm_granted_per_day"]
         > json.loads(plain.stdout)["ptm_granted_per_day"]

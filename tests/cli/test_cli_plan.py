@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import flat, run_subprocess
+from conftest import flat, run_cli
 from typer.testing import CliRunner
 
 from pumpsim.cli import app
@@ -122,7 +122,7 @@ def test_the_clinics_time_zone_comes_from_the_country_never_utc_by_default(
     """The README's DE example writes Europe/Berlin wall-clock times with a VTIMEZONE; without
     a zone or a one-zone country, --ics is refused with a message asking for one."""
     ics = tmp_path / "plan.ics"
-    done = run_subprocess(
+    done = run_cli(
         "plan", str(ROSTER), "--start", "2026-03-02", "--weeks", "13", "--windows",
         "schedule", "--country", "DE", "--ics", str(ics),
     )  # fmt: skip
@@ -133,14 +133,14 @@ def test_the_clinics_time_zone_comes_from_the_country_never_utc_by_default(
     starts = [line for e in events for line in e.splitlines() if line.startswith("DTSTART")]
     assert starts and all(s.startswith("DTSTART;TZID=Europe/Berlin:") for s in starts)
     assert not any(s.endswith("Z") for s in starts)
-    refused = run_subprocess(
+    refused = run_cli(
         "plan", str(ROSTER), "--start", "2026-03-02", "--weeks", "4", "--windows", "schedule",
         "--ics", str(tmp_path / "x.ics"),
     )  # fmt: skip
     assert refused.returncode == 2
     assert "time zone is not known" in flat(refused.stderr)
     assert not (tmp_path / "x.ics").exists()
-    us = run_subprocess(
+    us = run_cli(
         "plan", str(ROSTER), "--start", "2026-03-02", "--weeks", "4", "--windows", "schedule",
         "--country", "US", "--ics", str(tmp_path / "y.ics"),
     )  # fmt: skip

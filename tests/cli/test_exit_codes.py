@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import REPO, base_profile, flat, run_subprocess
+from conftest import REPO, base_profile, flat, run_cli, run_subprocess
 from typer.testing import CliRunner
 
 from pumpsim.cli import app
@@ -64,7 +64,7 @@ def test_soft_limit_warns_on_stderr_and_exits_0(write_profile: Callable[..., Pat
     """Morphine 10 mg/mL at 1.6 mL/day = 16 mg/day: above the soft 15, below the hard 20."""
     data = _slip()
     data["program"]["rate"] = "1.6 mL/day"
-    proc = run_subprocess("check", "--as-of", "2026-03-03", str(write_profile(data)))
+    proc = run_cli("check", "--as-of", "2026-03-03", str(write_profile(data)))
     assert proc.returncode == 0, proc.stderr
     assert flat(proc.stderr) == (
         "warning: morphine: highest-day programmed dose 16 mg/day is above the soft limit of "
@@ -77,7 +77,7 @@ def test_override_is_shown_in_text_and_json(write_profile: Callable[..., Path]) 
     data = _slip()
     data["dose_limits"] = {"override": REASON}
     path = write_profile(data)
-    proc = run_subprocess("check", "--as-of", "2026-03-03", str(path))
+    proc = run_cli("check", "--as-of", "2026-03-03", str(path))
     assert proc.returncode == 0, proc.stderr
     assert f"DOSE LIMITS OVERRIDDEN: {REASON}" in proc.stdout
     assert "above the HARD limit of 20 mg/day" in flat(proc.stderr)
@@ -137,7 +137,7 @@ def test_plan_of_a_roster_with_a_hard_limit_exits_3(tmp_path: Path) -> None:
     header, first = rows[0], next(r for r in rows[1:] if r.startswith("ITP-001"))
     roster = tmp_path / "roster.csv"
     roster.write_text(f"{header}\n{first.replace('3 mg/day', '0.5 mL/h')}\n", encoding="utf-8")
-    proc = run_subprocess(
+    proc = run_cli(
         "plan", str(roster), "--start", "2026-03-02", "--weeks", "2", "--windows", "schedule"
     )
     assert proc.returncode == 3, proc.stdout + proc.stderr
@@ -153,7 +153,7 @@ def test_plan_books_every_overdue_patient_urgently(tmp_path: Path) -> None:
     out = tmp_path / "plan.csv"
     worklist = tmp_path / "worklist.md"
     ics = tmp_path / "plan.ics"
-    proc = run_subprocess(
+    proc = run_cli(
         "plan", str(ROSTER), "--start", "2026-12-01", "--weeks", "4", "--capacity", "2",
         "--windows", "schedule", "--csv", str(out), "--worklist", str(worklist),
         "--ics", str(ics), "--country", "DE",
