@@ -77,6 +77,21 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
 
 
+def png_rgb(png: bytes) -> Any:
+    """A PNG's RGB values (floats 0-1, rows x columns x 3). matplotlib is imported here, not
+    at collection: every xdist worker collects every module."""
+    import io
+
+    import matplotlib.image
+
+    return matplotlib.image.imread(io.BytesIO(png), format="png")[..., :3]
+
+
+def pixel_std(png: bytes) -> float:
+    """Spread of a PNG's RGB values: near 0 for a blank image."""
+    return float(png_rgb(png).std())
+
+
 def flat(text: str) -> str:
     """Collapse whitespace (rich wraps long lines at the terminal width)."""
     return " ".join(text.split())

@@ -11,13 +11,12 @@ FAIL, they are never skipped.
 
 from __future__ import annotations
 
-import io
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
+from conftest import png_rgb
 from playwright.sync_api import ConsoleMessage, Page, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -29,14 +28,6 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def pixel_std(png: bytes) -> float:
-    """Spread of a PNG's RGB values: near 0 for a blank image."""
-    import matplotlib.image  # here, not at collection (every worker collects every module)
-
-    img = matplotlib.image.imread(io.BytesIO(png), format="png")
-    return float(np.std(img[..., :3]))
 
 
 @contextmanager
@@ -68,8 +59,5 @@ def report_page(report: Path, width: int, height: int = 900) -> Iterator[Page]:
 
 def screenshot_ok(page: Page, path: Path, min_height: int) -> None:
     """A full-page screenshot at ``path``, taller than ``min_height`` pixels and not blank."""
-    import matplotlib.image
-
-    shot = page.screenshot(full_page=True, path=str(path))
-    img = matplotlib.image.imread(io.BytesIO(shot), format="png")
-    assert img.shape[0] > min_height and pixel_std(shot) > 0.05
+    img = png_rgb(page.screenshot(full_page=True, path=str(path)))
+    assert img.shape[0] > min_height and float(img.std()) > 0.05

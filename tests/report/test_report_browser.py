@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from report_browser import pixel_std, report_page
+from conftest import pixel_std
+from report_browser import report_page
 
 from pumpsim.report import write_html
 from pumpsim.teaching.scenarios import run_scenario

@@ -12,7 +12,6 @@ from pumpsim.teaching.scenarios import (
     _profile,
     _ScenarioFile,
     list_scenarios,
-    load_scenario,
     run_scenario,
 )
 
@@ -56,9 +55,9 @@ def test_loading_scenarios_forecasts_nothing_and_works_out_the_session_as_progra
         m.setattr(programming, "forecast", no_forecast)
         sessions = {s.name: s for s in list_scenarios() if s.session is not None}
     assert sorted(sessions) == ["programming-session", "programming-session-no-bridge"]
-    worked = sessions["programming-session"].session
+    scenario = sessions["programming-session"]
+    worked = scenario.session
     assert worked is not None
-    scenario = load_scenario("programming-session")
     meta = _ScenarioFile.model_validate(read_yaml(scenario.path))
     assert meta.session is not None
     base = _profile(meta, scenario.path)
